@@ -1,0 +1,37 @@
+# One image that trains and serves: `docker run IMAGE train` and `docker run IMAGE serve`.
+# SageMaker runs amd64: on Apple silicon build with `docker build --platform linux/amd64 ...`.
+ARG BASE_IMAGE=python:3.12-slim
+FROM ${BASE_IMAGE}
+
+LABEL org.opencontainers.image.title="titanic-sagemaker-byoc" \
+      org.opencontainers.image.description="Trains and serves a Titanic LightGBM model under the SageMaker container contract" \
+      com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# nginx fronts gunicorn; libgomp1 is LightGBM's OpenMP runtime (absent from slim images).
+# Versions come from the base image's Debian release, which the BASE_IMAGE tag pins.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nginx libgomp1 \
+    && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /etc/nginx/sites-enabled/default
+
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH="/opt/venv/bin:/opt/program:${PATH}" \
+    PYTHONPATH=/opt/program \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+COPY requirements.txt /tmp/requirements.txt
+RUN python3 -m venv "${VIRTUAL_ENV}" \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt \
+    && python3 -c "import lightgbm, sklearn, pandas, flask, gunicorn"
+
+COPY program /opt/program
+# Bytecode compiled at build time keeps cold starts short (PYTHONDONTWRITEBYTECODE only stops runtime writes).
+RUN python3 -m compileall -q /opt/program/byoc
+WORKDIR /opt/program
+EXPOSE 8080

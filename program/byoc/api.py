@@ -1,0 +1,89 @@
+"""The HTTP layer: /ping, /invocations and /execution-parameters as a Flask app, one per gunicorn worker.
+
+`create_app()` loads the model before it returns, so a worker only serves once its model is in memory, and a
+worker whose model cannot load never starts (gunicorn then stops and `serve` exits non-zero).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from byoc.contract import MLPaths
+from byoc.model import LoadedModel, load_model
+from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, encode
+from byoc.settings import ServingSettings
+
+logger = logging.getLogger("byoc.api")
+
+
+def _json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, mimetype=JSON)
+
+
+def _response_type(accept_header: str | None) -> str:
+    if not accept_header or not accept_header.strip():
+        return JSON
+    best = request.accept_mimetypes.best_match(RESPONSE_TYPES)
+    if best is None:
+        raise PayloadError(
+            406,
+            f"cannot answer with Accept {accept_header!r}; accept one of {', '.join(RESPONSE_TYPES)}",
+            supported=list(RESPONSE_TYPES),
+        )
+    return best
+
+
+def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
+    settings = settings or ServingSettings.from_environment()
+    model: LoadedModel = load_model(model_dir or MLPaths.from_environment().model_dir)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
+    execution_parameters = json.dumps(
+        {
+            "MaxConcurrentTransforms": settings.max_concurrent_transforms,
+            "BatchStrategy": settings.batch_strategy,
+            "MaxPayloadInMB": settings.max_payload_mb,
+        }
+    )
+
+    @app.get("/ping")
+    def ping() -> Response:
+        return Response(status=200)
+
+    @app.get("/execution-parameters")
+    def get_execution_parameters() -> Response:
+        return Response(execution_parameters, status=200, mimetype=JSON)
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        response_type = _response_type(request.headers.get("Accept"))
+        columns = decode(request.get_data(cache=False), request.headers.get("Content-Type", ""), model.schema)
+        labels, probabilities = model.predict(columns)
+        return Response(encode(labels, probabilities, response_type), status=200, mimetype=response_type)
+
+    @app.errorhandler(PayloadError)
+    def client_mistake(error: PayloadError) -> Response:
+        return _json_response(error.status, error.body())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> Response:
+        return _json_response(
+            413, {"error": f"request body is larger than the {settings.max_payload_mb} MB limit"}
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return _json_response(error.code or 500, {"error": f"{error.name}: {request.method} {request.path}"})
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception) -> Response:
+        logger.exception("prediction failed")
+        return _json_response(500, {"error": f"internal error while predicting: {type(error).__name__}"})
+
+    return app
