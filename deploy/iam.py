@@ -275,7 +275,7 @@ def operator_policy(names: DeployNames) -> PolicyDocument:
 
 
 def execution_role_policy(names: DeployNames) -> PolicyDocument:
-    """Identity policy for the role SageMaker assumes while it runs training, tuning, transform and hosting."""
+    """Identity policy for the role SageMaker assumes to run training, tuning, transform and hosting."""
     statements = [
         _list_bucket_under_prefix("S3ListProjectPrefix", names),
         _allow("S3ReadProjectObjects", ["s3:GetObject"], objects_arn(names)),
@@ -309,7 +309,9 @@ def execution_role_policy(names: DeployNames) -> PolicyDocument:
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
-def execution_role_trust_policy(names: DeployNames, *, restrict_source_account: bool = True) -> PolicyDocument:
+def execution_role_trust_policy(
+    names: DeployNames, *, restrict_source_account: bool = True
+) -> PolicyDocument:
     """Trust policy letting only SageMaker assume the execution role, by default only for this account."""
     statement: Statement = {
         "Sid": "SageMakerAssumesRole",
@@ -322,7 +324,9 @@ def execution_role_trust_policy(names: DeployNames, *, restrict_source_account: 
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
-def render_documents(names: DeployNames, *, restrict_source_account: bool = True) -> dict[str, PolicyDocument]:
+def render_documents(
+    names: DeployNames, *, restrict_source_account: bool = True
+) -> dict[str, PolicyDocument]:
     """All documents keyed by the file name the CLI writes them to."""
     return {
         OPERATOR_POLICY_FILENAME: operator_policy(names),

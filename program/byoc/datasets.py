@@ -82,6 +82,18 @@ def _coerce_numeric(frame: pd.DataFrame, columns: Sequence[str], channel: str, p
     return frame
 
 
+def _check_binary_target(raw: pd.Series, target: str, channel: str, path: Path) -> None:
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = raw.notna() & ~numbers.isin([0.0, 1.0])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        examples = ", ".join(repr(value) for value in raw[bad].unique()[:5])
+        raise DataError(
+            f"{_describe(channel, path)}, line {row + 2}: target column '{target}' must hold only 0 and 1 "
+            f"(or be empty), found {examples}"
+        )
+
+
 def read_channel(channel_dir: Path, channel: str, target: str) -> pd.DataFrame:
     """All CSV files of a channel, concatenated; every file must have the same header."""
     frames: list[pd.DataFrame] = []
@@ -101,6 +113,8 @@ def read_channel(channel_dir: Path, channel: str, target: str) -> pd.DataFrame:
             raise DataError(
                 f"{_describe(channel, path)} has a different header than '{first_file.name}': {detail}"
             )
+        if target in frame.columns:
+            _check_binary_target(frame[target], target, channel, path)
         frames.append(_coerce_numeric(frame, (*NUMERIC_COLUMNS, target), channel, path))
     combined = pd.concat(frames, ignore_index=True)
     check_columns(combined, channel, target)
@@ -120,17 +134,10 @@ def labelled_rows(frame: pd.DataFrame, channel: str, target: str) -> tuple[pd.Da
     """Rows with a label, their 0/1 labels, and how many unlabelled rows were dropped."""
     labels = frame[target]
     known = labels.notna()
-    values = labels[known]
-    not_binary = ~values.isin([0.0, 1.0])
-    if not_binary.any():
-        examples = ", ".join(repr(value) for value in values[not_binary].unique()[:5])
-        raise DataError(
-            f"channel '{channel}': target column '{target}' must hold only 0 and 1, found {examples}"
-        )
     kept = frame.loc[known].reset_index(drop=True)
     if kept.empty:
         raise DataError(f"channel '{channel}': no rows left after dropping rows without a '{target}' value")
-    return kept.drop(columns=[target]), values.to_numpy(dtype=int), int((~known).sum())
+    return kept.drop(columns=[target]), labels[known].to_numpy(dtype=int), int((~known).sum())
 
 
 def split_holdout(

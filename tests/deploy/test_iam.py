@@ -94,7 +94,8 @@ def test_only_the_execution_role_can_be_passed_and_only_to_sagemaker() -> None:
         f"arn:aws:iam::{ACCOUNT_ID}:role/titanic-byoc-sagemaker-execution"
     ]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    assert not any(action.startswith("iam:") for action in all_actions(iam.execution_role_policy(DEFAULT_NAMES)))
+    execution_actions = all_actions(iam.execution_role_policy(DEFAULT_NAMES))
+    assert not any(action.startswith("iam:") for action in execution_actions)
 
 
 @pytest.mark.parametrize("render", IDENTITY_POLICIES.values(), ids=IDENTITY_POLICIES.keys())
@@ -235,13 +236,13 @@ def test_cloudformation_template_lints_clean() -> None:
 
 
 def resolve_intrinsics(value: Any, symbols: dict[str, str]) -> Any:
-    """Evaluate the Ref, Fn::GetAtt and Fn::Sub forms the template uses, given their values."""
+    """Evaluate Ref, Fn::GetAtt and Fn::Sub from the given values; Refs without one are left as they are."""
     if isinstance(value, list):
         return [resolve_intrinsics(item, symbols) for item in value]
     if not isinstance(value, dict):
         return value
     if value.keys() == {"Ref"}:
-        return symbols[value["Ref"]]
+        return symbols.get(value["Ref"], value)
     if value.keys() == {"Fn::GetAtt"}:
         attribute = value["Fn::GetAtt"]
         return symbols[attribute if isinstance(attribute, str) else ".".join(attribute)]
@@ -320,7 +321,8 @@ def test_template_repository_scans_on_push(template_resources: dict[str, Any]) -
 
 def test_template_outputs() -> None:
     template, _ = decode(str(TEMPLATE_PATH))
-    assert set(template["Outputs"]) == {"BucketName", "RepositoryUri", "ExecutionRoleArn", "OperatorPolicyArn"}
+    expected_outputs = {"BucketName", "RepositoryUri", "ExecutionRoleArn", "OperatorPolicyArn"}
+    assert set(template["Outputs"]) == expected_outputs
 
 
 # --- CLI --------------------------------------------------------------------------------------
@@ -343,8 +345,11 @@ def test_cli_writes_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "deploy.iam", "--account-id", ACCOUNT_ID, "--region", REGION]
-        + ["--bucket", BUCKET, "--out-dir", str(tmp_path)],
+        [
+            *(sys.executable, "-m", "deploy.iam"),
+            *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
+            *("--out-dir", str(tmp_path)),
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -352,9 +357,7 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     )
 
     assert completed.returncode == 0, completed.stderr
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        [iam.OPERATOR_POLICY_FILENAME, iam.EXECUTION_ROLE_POLICY_FILENAME, iam.EXECUTION_ROLE_TRUST_POLICY_FILENAME]
-    )
+    assert {path.name for path in tmp_path.iterdir()} == set(iam.render_documents(DEFAULT_NAMES))
 
 
 def test_cli_prints_the_documents_with_custom_names(capsys: pytest.CaptureFixture[str]) -> None:

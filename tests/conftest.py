@@ -1,0 +1,36 @@
+"""Shared fixtures: an /opt/ml-shaped tree for `train`, and a model trained once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from byoc.contract import MLPaths
+from byoc.training import train
+from testsupport import TEST_DIR, make_ml_root
+
+MLRootFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def ml_root(tmp_path: Path) -> MLRootFactory:
+    def factory(**kwargs: object) -> Path:
+        return make_ml_root(tmp_path / "ml", **kwargs)  # type: ignore[arg-type]
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_ml_root(tmp_path_factory.mktemp("trained") / "ml")
+    train(MLPaths.from_environment({"BYOC_ML_ROOT": str(root)}))
+    return root / "model"
+
+
+@pytest.fixture(scope="session")
+def committed_test_dir_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("test_dir") / "ml"
+    shutil.copytree(TEST_DIR, target)
+    return target
