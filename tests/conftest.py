@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from byoc.contract import MLPaths
 from byoc.training import train
-from testsupport import TEST_DIR, make_ml_root
+
+from testsupport import TEST_DIR, docker, make_ml_root
 
 MLRootFactory = Callable[..., Path]
 
@@ -34,3 +37,16 @@ def committed_test_dir_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("test_dir") / "ml"
     shutil.copytree(TEST_DIR, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """The image under test: `make test` builds it and names it in BYOC_IMAGE."""
+    name = os.environ.get("BYOC_IMAGE")
+    if not name:
+        pytest.fail(
+            "set BYOC_IMAGE to the image to test (make test builds it), or deselect with -m 'not container'"
+        )
+    if docker("image", "inspect", name, check=False).returncode != 0:
+        pytest.fail(f"image {name!r} (BYOC_IMAGE) does not exist; build it with `make build`")
+    return name

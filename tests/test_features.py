@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from byoc.features import FEATURE_NAMES, TitanicFeatures, surname_of, text_or_none, title_of
+
 from testsupport import TITANIC_CSV
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from byoc.hyperparameters import SPECS, HyperparameterError, parse_hyperparameters
 
 

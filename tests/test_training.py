@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from byoc.contract import MLPaths
 from byoc.training import main, metric_line, train
+
 from conftest import MLRootFactory
 from testsupport import REPOSITORY_ROOT, TRAIN_CSV, VALIDATION_CSV
 

@@ -1,0 +1,92 @@
+"""`docker run IMAGE train` over a temporary /opt/ml tree, as SageMaker runs it."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from test_training import bad_case_channels
+
+from conftest import MLRootFactory
+from testsupport import docker
+
+pytestmark = pytest.mark.container
+
+
+def run_train(image: str, root: Path, *extra: str) -> int:
+    result = docker(
+        "run", "--rm", "--network", "none", "-v", f"{root}:/opt/ml", *extra, image, "train", check=False
+    )
+    return result.returncode
+
+
+def test_train_writes_the_model_and_metrics(image: str, ml_root: MLRootFactory) -> None:
+    root = ml_root(hyperparameters={"n_estimators": "300", "learning_rate": "0.03", "cv_folds": "5"})
+    assert run_train(image, root) == 0
+    assert sorted(path.name for path in (root / "model").iterdir()) == [
+        "input_schema.json",
+        "metrics.json",
+        "model.joblib",
+    ]
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    assert metrics["validation"]["auc"] >= 0.85
+    assert metrics["cross_validation"]["auc_mean"] >= 0.85
+    assert not (root / "output" / "failure").exists()
+
+
+def test_the_image_declares_bind_to_port_support(image: str) -> None:
+    labels = json.loads(docker("image", "inspect", image, "--format", "{{json .Config.Labels}}").stdout)
+    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing_train", "channel 'train' is missing"),
+        ("empty_file", "channel 'train', file 'train.csv' is empty"),
+        ("unreadable", "channel 'train', file 'train.csv' is not a readable CSV file"),
+        ("no_target", "channel 'train' has no target column 'Survived'"),
+        ("non_binary_target", "target column 'Survived' must hold only 0 and 1"),
+        ("missing_column", "channel 'train' is missing column(s) the model needs: Cabin"),
+        ("bad_number", "column 'Age': 'old' is not a finite number"),
+        ("different_headers", "file 'b.csv' has a different header than 'a.csv'"),
+        ("no_labels", "no rows left"),
+    ],
+)
+def test_bad_input_fails_with_the_reason_in_the_failure_file(
+    image: str, ml_root: MLRootFactory, case: str, expected: str
+) -> None:
+    root = ml_root(channels=bad_case_channels(case))
+    assert run_train(image, root) != 0
+    reason = (root / "output" / "failure").read_text()
+    assert expected in reason.splitlines()[0]
+    assert len(reason.encode()) <= 1024
+    assert list((root / "model").iterdir()) == []
+
+
+def test_bad_hyperparameter_fails_naming_the_key(image: str, ml_root: MLRootFactory) -> None:
+    root = ml_root(hyperparameters={"num_leaves": '"lots"'})
+    assert run_train(image, root) != 0
+    assert "hyperparameter 'num_leaves'" in (root / "output" / "failure").read_text()
+    assert list((root / "model").iterdir()) == []
+
+
+def test_sigterm_during_training_fails_promptly_without_a_model(image: str, ml_root: MLRootFactory) -> None:
+    root = ml_root(hyperparameters={"n_estimators": "100000", "learning_rate": "0.001"})
+    name = f"byoc-train-sigterm-{time.monotonic_ns()}"
+    docker("run", "-d", "--name", name, "--network", "none", "-v", f"{root}:/opt/ml", image, "train")
+    try:
+        deadline = time.monotonic() + 60
+        while "training on" not in docker("logs", name).stdout:
+            assert time.monotonic() < deadline, docker("logs", name).stderr
+            time.sleep(0.2)
+        time.sleep(0.5)
+        docker("kill", "--signal", "TERM", name)
+        started = time.monotonic()
+        exit_code = int(docker("wait", name, timeout=30).stdout.strip())
+        assert time.monotonic() - started < 10
+        assert exit_code == 1
+        assert "stopped by SIGTERM" in (root / "output" / "failure").read_text().splitlines()[0]
+        assert list((root / "model").iterdir()) == []
+    finally:
+        docker("rm", "-f", name, check=False)

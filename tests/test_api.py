@@ -1,0 +1,127 @@
+"""The Flask app through its test client: routing, negotiation and JSON errors."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from flask.testing import FlaskClient
+from test_payloads import BAD_REQUESTS, ROW
+
+from byoc.api import create_app
+from byoc.model import ModelLoadError, load_model
+from byoc.settings import ServingSettings
+
+from testsupport import VALIDATION_CSV
+
+SETTINGS = ServingSettings.from_environment({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+
+
+@pytest.fixture(scope="module")
+def client(trained_model_dir: Path) -> FlaskClient:
+    return create_app(trained_model_dir, SETTINGS).test_client()
+
+
+def post(client: FlaskClient, body: bytes | str, content_type: str, accept: str | None = None):
+    headers = {"Content-Type": content_type}
+    if accept is not None:
+        headers["Accept"] = accept
+    return client.post("/invocations", data=body, headers=headers)
+
+
+def test_ping_is_200_with_an_empty_body(client: FlaskClient) -> None:
+    response = client.get("/ping")
+    assert response.status_code == 200
+    assert response.data == b""
+
+
+def test_execution_parameters(client: FlaskClient) -> None:
+    assert client.get("/execution-parameters").get_json() == {
+        "MaxConcurrentTransforms": 1,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
+
+
+def test_predictions_match_the_pipeline_in_input_order(client: FlaskClient, trained_model_dir: Path) -> None:
+    frame = pd.read_csv(VALIDATION_CSV)
+    expected = load_model(trained_model_dir).pipeline.predict_proba(frame.drop(columns=["Survived"]))[:, 1]
+    response = post(client, VALIDATION_CSV.read_bytes(), "text/csv")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    predictions = response.get_json()["predictions"]
+    assert [round(item["probability"], 12) for item in predictions] == [round(p, 12) for p in expected]
+    assert [item["label"] for item in predictions] == [int(p >= 0.5) for p in expected]
+
+
+@pytest.mark.parametrize(
+    ("accept", "mimetype"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        ("text/csv", "text/csv"),
+        ("text/*", "text/csv"),
+        ("application/jsonlines", "application/jsonlines"),
+        ("application/xml;q=0.9, text/csv;q=0.5", "text/csv"),
+    ],
+)
+def test_accept_negotiation(client: FlaskClient, accept: str | None, mimetype: str) -> None:
+    response = post(client, ROW, "text/csv", accept)
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+
+
+def test_csv_and_jsonlines_answers_have_one_line_per_row(client: FlaskClient) -> None:
+    body = "\n".join([ROW] * 3)
+    csv_lines = post(client, body, "text/csv", "text/csv").get_data(as_text=True).splitlines()
+    assert len(csv_lines) == 3 and csv_lines[0].startswith("0,")
+    json_lines = post(client, body, "text/csv", "application/jsonlines").get_data(as_text=True).splitlines()
+    assert [set(json.loads(line)) for line in json_lines] == [{"label", "probability"}] * 3
+
+
+def test_unsupported_accept_is_406_json(client: FlaskClient) -> None:
+    response = post(client, ROW, "text/csv", "application/xml")
+    assert response.status_code == 406
+    assert "application/xml" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "fragment"), BAD_REQUESTS)
+def test_bad_requests_get_json_errors(
+    client: FlaskClient, body: bytes | str, content_type: str, status: int, fragment: str
+) -> None:
+    response = post(client, body, content_type)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert fragment in response.get_json()["error"]
+
+
+def test_too_large_is_413_json(trained_model_dir: Path) -> None:
+    small = ServingSettings.from_environment({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    client = create_app(trained_model_dir, small).test_client()
+    response = post(client, b"x" * (1024 * 1024 + 1), "text/csv")
+    assert response.status_code == 413
+    assert "1 MB limit" in response.get_json()["error"]
+
+
+def test_unknown_routes_and_methods_are_json(client: FlaskClient) -> None:
+    assert client.get("/nope").status_code == 404
+    assert client.get("/nope").mimetype == "application/json"
+    response = client.get("/invocations")
+    assert response.status_code == 405 and "error" in response.get_json()
+
+
+def test_internal_faults_are_500_json_without_details(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr("byoc.api.decode", explode)
+    response = post(client, ROW, "text/csv")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal error while predicting: RuntimeError"}
+
+
+def test_an_app_without_a_model_does_not_start(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="is missing"):
+        create_app(tmp_path, SETTINGS)

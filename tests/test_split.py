@@ -1,0 +1,29 @@
+from pathlib import Path
+
+import pandas as pd
+
+from byoc.split import split_csv
+
+from testsupport import TITANIC_CSV, TRAIN_CSV, VALIDATION_CSV
+
+
+def test_split_is_stratified_80_20_and_keeps_raw_columns(tmp_path: Path) -> None:
+    files = split_csv(TITANIC_CSV, tmp_path)
+    train, validation = pd.read_csv(files.train), pd.read_csv(files.validation)
+    source = pd.read_csv(TITANIC_CSV)
+    assert (files.train_rows, files.validation_rows) == (712, 179)
+    assert list(train.columns) == list(source.columns) == list(validation.columns)
+    assert abs(train["Survived"].mean() - validation["Survived"].mean()) < 0.01
+    assert set(train["PassengerId"]).isdisjoint(validation["PassengerId"])
+
+
+def test_committed_local_test_data_is_what_the_split_produces(tmp_path: Path) -> None:
+    files = split_csv(TITANIC_CSV, tmp_path)
+    assert files.train.read_bytes() == TRAIN_CSV.read_bytes()
+    assert files.validation.read_bytes() == VALIDATION_CSV.read_bytes()
+
+
+def test_seed_and_fraction_are_configurable(tmp_path: Path) -> None:
+    files = split_csv(TITANIC_CSV, tmp_path, validation_fraction=0.3, seed=7)
+    assert files.validation_rows == 268
+    assert files.train.read_bytes() != TRAIN_CSV.read_bytes()
