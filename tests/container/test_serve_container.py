@@ -1,0 +1,300 @@
+"""`docker run IMAGE serve` behind nginx, as a SageMaker endpoint runs it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_payloads import BAD_REQUESTS
+
+from byoc.model import load_model
+
+from testsupport import VALIDATION_CSV, docker, free_port
+
+pytestmark = pytest.mark.container
+COLUMNS = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked".split(",")
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read()
+        finally:
+            connection.close()
+
+    def ping_status(self) -> int | None:
+        try:
+            return self.request("GET", "/ping")[0]
+        except OSError:
+            return None
+
+    def wait_healthy(self, seconds: float = 30) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            if self.ping_status() == 200:
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise AssertionError(f"/ping never answered 200; log:\n{logs(self.name)}")
+
+
+def logs(name: str) -> str:
+    result = docker("logs", name, check=False)
+    return result.stdout + result.stderr
+
+
+def start_server(image: str, model_root: Path, *extra: str) -> Server:
+    port = free_port()
+    name = f"byoc-serve-test-{port}"
+    docker(
+        "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", "-v", f"{model_root}:/opt/ml", *extra,
+        image, "serve",
+    )  # fmt: skip
+    return Server(name, port)
+
+
+@pytest.fixture(scope="module")
+def model_root(trained_model_dir: Path) -> Path:
+    return trained_model_dir.parent
+
+
+@pytest.fixture(scope="module")
+def server(image: str, model_root: Path) -> Iterator[Server]:
+    running = start_server(image, model_root)
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def predicted_probabilities(body: bytes, content_type: str) -> list[float]:
+    if content_type.startswith("application/jsonlines"):
+        return [json.loads(line)["probability"] for line in body.decode().splitlines()]
+    if content_type.startswith("application/json"):
+        return [item["probability"] for item in json.loads(body)["predictions"]]
+    return [float(line.split(",")[1]) for line in body.decode().splitlines()]
+
+
+def request_bodies(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    features = frame.drop(columns=["Survived"])
+    records = json.loads(features.to_json(orient="records"))
+    return {
+        "csv with header": (frame.to_csv(index=False), "text/csv"),
+        "csv without header": (
+            features[COLUMNS].to_csv(index=False, header=False),
+            "text/csv; charset=utf-8",
+        ),
+        "json instances": (json.dumps({"instances": records}), "application/json"),
+        "json list": (json.dumps(records), "application/json"),
+        "json lines": ("\n".join(json.dumps(record) for record in records), "application/jsonlines"),
+    }
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/csv", "application/jsonlines"])
+def test_every_input_form_gives_the_in_process_probabilities(
+    server: Server, trained_model_dir: Path, accept: str
+) -> None:
+    frame = pd.read_csv(VALIDATION_CSV)
+    expected = load_model(trained_model_dir).pipeline.predict_proba(frame.drop(columns=["Survived"]))[:, 1]
+    for form, (body, content_type) in request_bodies(frame).items():
+        status, answered_type, answer = server.request(
+            "POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept}
+        )
+        assert status == 200, (form, answer)
+        assert answered_type.startswith(accept)
+        np.testing.assert_allclose(predicted_probabilities(answer, accept), expected, rtol=0, atol=1e-12)
+
+
+def test_single_passenger_json_record(server: Server) -> None:
+    record = {
+        "Pclass": 1, "Name": "Cumings, Mrs. John Bradley", "Sex": "female", "Age": 38, "SibSp": 1, "Parch": 0,
+        "Ticket": "PC 17599", "Fare": 71.28, "Cabin": "C85", "Embarked": "C",
+    }  # fmt: skip
+    status, _, answer = server.request(
+        "POST", "/invocations", json.dumps(record), {"Content-Type": "application/json"}
+    )
+    assert status == 200
+    assert json.loads(answer)["predictions"][0]["label"] == 1
+
+
+TRANSPORT_CASES = [
+    ("POST", "/invocations", b"x" * (7 * 1024 * 1024), "text/csv", 413, "6 MB limit"),
+    ("GET", "/nowhere", None, "text/csv", 404, "not found"),
+    ("GET", "/invocations", None, "text/csv", 405, "Method Not Allowed"),
+    ("POST", "/ping", b"", "text/csv", 405, "Method Not Allowed"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "fragment"), BAD_REQUESTS)
+def test_bad_input_gets_a_json_error_and_the_server_keeps_serving(
+    server: Server, body: bytes | str, content_type: str, status: int, fragment: str
+) -> None:
+    answered_status, answered_type, answer = server.request(
+        "POST", "/invocations", body, {"Content-Type": content_type}
+    )
+    assert answered_status == status
+    assert answered_type.startswith("application/json")
+    assert fragment in json.loads(answer)["error"]
+    assert server.ping_status() == 200
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type", "status", "fragment"), TRANSPORT_CASES)
+def test_transport_errors_are_json_too(
+    server: Server, method: str, path: str, body: bytes | None, content_type: str, status: int, fragment: str
+) -> None:
+    answered_status, answered_type, answer = server.request(
+        method, path, body, {"Content-Type": content_type}
+    )
+    assert answered_status == status
+    assert answered_type.startswith("application/json")
+    assert fragment in json.loads(answer)["error"]
+    assert server.ping_status() == 200
+
+
+def test_unsupported_accept_is_406(server: Server) -> None:
+    status, _, answer = server.request(
+        "POST",
+        "/invocations",
+        VALIDATION_CSV.read_bytes(),
+        {"Content-Type": "text/csv", "Accept": "image/png"},
+    )
+    assert status == 406 and "image/png" in json.loads(answer)["error"]
+
+
+def test_execution_parameters(server: Server) -> None:
+    status, _, answer = server.request("GET", "/execution-parameters")
+    assert status == 200
+    assert set(json.loads(answer)) == {"MaxConcurrentTransforms", "BatchStrategy", "MaxPayloadInMB"}
+
+
+def test_larger_payload_limit_for_batch_transform(image: str, model_root: Path) -> None:
+    running = start_server(image, model_root, "-e", "SAGEMAKER_MAX_PAYLOAD_IN_MB=20")
+    try:
+        running.wait_healthy()
+        rows = VALIDATION_CSV.read_text().splitlines()
+        body = "\n".join([rows[0]] + rows[1:] * 600)
+        assert 6 * 1024 * 1024 < len(body) < 20 * 1024 * 1024
+        status, _, answer = running.request("POST", "/invocations", body, {"Content-Type": "text/csv"})
+        assert status == 200
+        assert len(json.loads(answer)["predictions"]) == 179 * 600
+        status, _, answer = running.request("GET", "/execution-parameters")
+        assert json.loads(answer)["MaxPayloadInMB"] == 20
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_bind_to_port_on_the_host_network(image: str, model_root: Path) -> None:
+    port = free_port()
+    name = f"byoc-serve-port-{port}"
+    docker(
+        "run", "-d", "--name", name, "--network", "host", "-e", f"SAGEMAKER_BIND_TO_PORT={port}",
+        "-v", f"{model_root}:/opt/ml", image, "serve",
+    )  # fmt: skip
+    try:
+        Server(name, port).wait_healthy()
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def test_sigterm_lets_the_in_flight_request_finish_and_exits_0(image: str, model_root: Path) -> None:
+    running = start_server(image, model_root)
+    try:
+        running.wait_healthy()
+        body = VALIDATION_CSV.read_bytes()
+        with socket.create_connection(("127.0.0.1", running.port), timeout=30) as client:
+            head = (
+                "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            client.sendall(head.encode() + body[: len(body) // 2])
+            time.sleep(0.3)
+            docker("kill", "--signal", "TERM", running.name)
+            stopped_at = time.monotonic()
+            time.sleep(0.5)
+            client.sendall(body[len(body) // 2 :])
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert len(json.loads(answer.split(b"\r\n\r\n", 1)[1])["predictions"]) == 179
+        exit_code = int(docker("wait", running.name, timeout=40).stdout.strip())
+        assert exit_code == 0, logs(running.name)
+        assert time.monotonic() - stopped_at < 30
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_an_empty_model_folder_never_reports_healthy(image: str, tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    running = start_server(image, tmp_path)
+    try:
+        statuses = set()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            state = docker("inspect", "--format", "{{.State.Status}}", running.name).stdout.strip()
+            if state == "exited":
+                break
+            statuses.add(running.ping_status())
+            time.sleep(0.1)
+        assert 200 not in statuses
+        assert docker("inspect", "--format", "{{.State.Status}}", running.name).stdout.strip() == "exited"
+        assert int(docker("inspect", "--format", "{{.State.ExitCode}}", running.name).stdout) != 0
+        assert "model.joblib is missing" in logs(running.name)
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_a_corrupt_model_never_reports_healthy(image: str, tmp_path: Path, trained_model_dir: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "model.joblib").write_bytes(b"garbage")
+    (model_dir / "input_schema.json").write_text((trained_model_dir / "input_schema.json").read_text())
+    running = start_server(image, tmp_path)
+    try:
+        exit_code = int(docker("wait", running.name, timeout=30).stdout.strip())
+        assert exit_code != 0
+        assert "could not be loaded" in logs(running.name)
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_bad_serving_settings_stop_with_a_named_reason(image: str, model_root: Path) -> None:
+    volume = f"{model_root}:/opt/ml"
+    result = docker(
+        "run", "--rm", "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=lots", "-v", volume, image, "serve", check=False
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "SAGEMAKER_MODEL_SERVER_WORKERS='lots' is not a whole number" in result.stderr
+
+
+def test_the_rendered_nginx_config_is_valid(image: str) -> None:
+    script = (
+        "from pathlib import Path; from byoc.serving import render_nginx_config; "
+        "from byoc.settings import ServingSettings; "
+        "Path('/tmp/n.conf').write_text(render_nginx_config(ServingSettings.from_environment({}), "
+        "Path('/tmp'), Path('/tmp/s.sock')))"
+    )
+    result = docker(
+        "run", "--rm", image, "bash", "-c", f'python3 -c "{script}" && nginx -t -c /tmp/n.conf', check=False
+    )
+    assert result.returncode == 0, result.stderr
