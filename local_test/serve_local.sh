@@ -7,4 +7,4 @@ image="${1:?usage: $0 IMAGE}"
 port="${PORT:-8080}"
 test_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/test_dir"
 
-exec docker run --rm --init=false -p "127.0.0.1:${port}:8080" -v "$test_dir:/opt/ml" "$image" serve
+exec docker run --rm -p "127.0.0.1:${port}:8080" -v "$test_dir:/opt/ml" "$image" serve

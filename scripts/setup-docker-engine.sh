@@ -12,8 +12,7 @@ base_tag="${1:-byoc-base:bookworm}"
 log() { printf '[setup-docker-engine] %s\n' "$*"; }
 
 wait_for_engine() {
-  local attempt
-  for attempt in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then return 0; fi
     sleep 1
   done

@@ -1,0 +1,63 @@
+# Everyday targets. `make demo` runs the main job locally; `make test` runs every test.
+IMAGE ?= titanic-byoc:latest
+BASE_IMAGE ?= python:3.12-slim
+# Extra `docker build` flags, e.g. "--network host" or "--platform linux/amd64".
+DOCKER_BUILD_FLAGS ?=
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+
+.PHONY: help venv build data train-local serve-local demo lint test test-unit bench audit offline-up offline-down clean
+
+help:
+	@echo "make demo        build the image, train, serve and predict locally (Docker only, no AWS)"
+	@echo "make test        lint + unit + container + offline end-to-end tests (needs Docker)"
+	@echo "make build       build $(IMAGE) from BASE_IMAGE=$(BASE_IMAGE)"
+	@echo "make test-unit   fast tests without Docker"
+	@echo "make bench       serving benchmark against $(IMAGE)"
+	@echo "make audit       pip-audit of the pinned runtime requirements"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet -r requirements-dev.txt
+	$(VENV_PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+build:
+	docker build $(DOCKER_BUILD_FLAGS) --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+
+data: venv
+	$(VENV_PYTHON) -m byoc.split
+
+train-local: build
+	local_test/train_local.sh $(IMAGE)
+
+serve-local:
+	local_test/serve_local.sh $(IMAGE)
+
+demo: build
+	scripts/demo.sh $(IMAGE)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/shellcheck local_test/*.sh scripts/*.sh .ci/run
+	$(VENV)/bin/hadolint Dockerfile
+
+test-unit: venv
+	$(VENV_PYTHON) -m pytest -m "not container and not e2e"
+
+test: lint build
+	BYOC_IMAGE=$(IMAGE) $(VENV_PYTHON) -m pytest
+
+bench: venv
+	$(VENV_PYTHON) bench/serving_benchmark.py --image $(IMAGE)
+
+audit: venv
+	$(VENV)/bin/pip-audit --requirement requirements.txt --strict
+
+clean:
+	find local_test/test_dir/model local_test/test_dir/output -mindepth 1 ! -name .gitkeep -delete
