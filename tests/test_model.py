@@ -15,12 +15,13 @@ from byoc.model import (
     InputSchema,
     ModelLoadError,
     build_pipeline,
+    cross_validated_metrics,
     load_model,
     positive_probabilities,
     save_artifacts,
 )
 
-from testsupport import VALIDATION_CSV
+from testsupport import TITANIC_CSV, VALIDATION_CSV
 
 
 def test_fast_path_equals_the_pipelines_predict_proba(trained_model_dir: Path) -> None:
@@ -89,3 +90,11 @@ def test_signals_are_blocked_only_while_publishing(tmp_path: Path) -> None:
         "metrics.json",
         "model.joblib",
     ]
+
+
+def test_default_hyperparameters_cross_validate_above_0_88_on_the_whole_file() -> None:
+    whole = pd.read_csv(TITANIC_CSV)
+    hyperparameters = parse_hyperparameters({"cv_folds": "5"})
+    labels = whole.pop("Survived").to_numpy()
+    scores = cross_validated_metrics(hyperparameters, whole, labels)
+    assert scores["auc_mean"] >= 0.88
