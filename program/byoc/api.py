@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from byoc.contract import MLPaths
 from byoc.model import LoadedModel, load_model
@@ -79,7 +79,11 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        return _json_response(error.code or 500, {"error": f"{error.name}: {request.method} {request.path}"})
+        message = f"{error.name}: {request.method} {request.path}"
+        response = _json_response(error.code or 500, {"error": message})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,56 +15,10 @@ from test_payloads import BAD_REQUESTS
 
 from byoc.model import load_model
 
-from testsupport import VALIDATION_CSV, docker, free_port
+from testsupport import VALIDATION_CSV, Server, docker, free_port, logs, start_server
 
 pytestmark = pytest.mark.container
 COLUMNS = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked".split(",")
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-
-    def request(
-        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, str, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.getheader("Content-Type", ""), response.read()
-        finally:
-            connection.close()
-
-    def ping_status(self) -> int | None:
-        try:
-            return self.request("GET", "/ping")[0]
-        except OSError:
-            return None
-
-    def wait_healthy(self, seconds: float = 30) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < seconds:
-            if self.ping_status() == 200:
-                return time.monotonic() - started
-            time.sleep(0.05)
-        raise AssertionError(f"/ping never answered 200; log:\n{logs(self.name)}")
-
-
-def logs(name: str) -> str:
-    result = docker("logs", name, check=False)
-    return result.stdout + result.stderr
-
-
-def start_server(image: str, model_root: Path, *extra: str) -> Server:
-    port = free_port()
-    name = f"byoc-serve-test-{port}"
-    docker(
-        "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", "-v", f"{model_root}:/opt/ml", *extra,
-        image, "serve",
-    )  # fmt: skip
-    return Server(name, port)
 
 
 @pytest.fixture(scope="module")
