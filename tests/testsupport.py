@@ -7,7 +7,7 @@ import json
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +101,60 @@ def start_server(image: str, model_root: Path, *extra: str) -> Server:
         image, "serve",
     )  # fmt: skip
     return Server(name, port)
+
+
+@dataclass
+class LoadResult:
+    succeeded: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def run_load(
+    port: int, body: bytes, seconds: float, concurrency: int, content_type: str = "text/csv"
+) -> LoadResult:
+    """POST `body` from `concurrency` threads for `seconds` to 127.0.0.1:port, counting non-200 answers."""
+    import threading
+
+    result = LoadResult()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            try:
+                status, _, answer = Server("load", port).request(
+                    "POST", "/invocations", body, {"Content-Type": content_type}
+                )
+                outcome = None if status == 200 else f"{status} {answer[:120]!r}"
+            except OSError as error:
+                outcome = f"{type(error).__name__}: {error}"
+            with lock:
+                if outcome is None:
+                    result.succeeded += 1
+                else:
+                    result.failed += 1
+                    result.failures.append(outcome)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    return result
+
+
+GUNICORN_WORKERS_SCRIPT = """
+import os
+def ppid(pid):
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]
+def command(pid):
+    return open(f"/proc/{pid}/cmdline", "rb").read()
+gunicorn = [p for p in os.listdir("/proc") if p.isdigit() and b"gunicorn" in command(p)]
+print(" ".join(p for p in gunicorn if ppid(p) in gunicorn))
+"""
+
+
+def gunicorn_worker_pids(container: str) -> list[str]:
+    """PIDs (inside the container) of the gunicorn workers, children of the gunicorn master."""
+    return docker("exec", container, "python3", "-c", GUNICORN_WORKERS_SCRIPT).stdout.split()
