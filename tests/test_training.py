@@ -102,6 +102,17 @@ def with_first_row_cell(column: str, value: str) -> bytes:
     return output.getvalue().encode()
 
 
+def test_a_gzip_compressed_file_is_read_whatever_its_name(ml_root: MLRootFactory) -> None:
+    root = ml_root(
+        channels={
+            "train": [("train.csv", gzip.compress(TRAIN_BYTES))],
+            "validation": [("validation.csv.gz", gzip.compress(VALIDATION_CSV.read_bytes()))],
+        }
+    )
+    metrics = train(MLPaths.from_environment({"BYOC_ML_ROOT": str(root)}))
+    assert (metrics["train"]["rows"], metrics["validation"]["rows"]) == (712, 179)
+
+
 def bad_case_channels(case: str) -> dict[str, list[tuple[str, bytes]]] | None:
     body = TRAIN_BYTES.decode()
     train_files = {
@@ -118,6 +129,8 @@ def bad_case_channels(case: str) -> dict[str, list[tuple[str, bytes]]] | None:
             ("a.csv", TRAIN_BYTES),
             ("b.csv", body.replace("Embarked", "Port", 1).encode()),
         ],
+        "truncated_mid_row": [("train.csv", TRAIN_BYTES[: TRAIN_BYTES.rindex(b",male,")])],
+        "truncated_gzip": [("train.csv.gz", gzip.compress(TRAIN_BYTES)[:-200])],
         "no_labels": [
             ("train.csv", "\n".join([HEADER] + [",".join(["1", "", *(["3"] * 10)])] * 5).encode() + b"\n"),
         ],
@@ -145,6 +158,8 @@ def bad_case_channels(case: str) -> dict[str, list[tuple[str, bytes]]] | None:
         ),
         ("different_headers", "file 'b.csv' has a different header than 'a.csv'"),
         ("no_labels", "no rows left after dropping rows without a 'Survived' value"),
+        ("truncated_mid_row", "channel 'train', file 'train.csv' looks truncated: its last row"),
+        ("truncated_gzip", "file 'train.csv.gz' is not a readable CSV file: Compressed file ended"),
     ],
 )
 def test_bad_input_fails_with_a_named_reason_and_an_empty_model_folder(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from byoc.features import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 _GZIP_MAGIC = b"\x1f\x8b"
+_TAIL_BYTES = 65536
 
 
 class DataError(ValueError):
@@ -58,11 +60,28 @@ def _read_csv_file(path: Path, channel: str) -> pd.DataFrame:
         raise DataError(f"{where} is not a readable CSV file: {reason}") from error
     if frame.empty:
         raise DataError(f"{where} has a header but no rows")
+    if not compressed:
+        _check_last_row_complete(path, len(frame.columns), len(frame), where)
     duplicated = sorted({str(column) for column in frame.columns[frame.columns.duplicated()]})
     unnamed = [str(column) for column in frame.columns if str(column).startswith("Unnamed:")]
     if duplicated or unnamed:
         raise DataError(f"{where} has duplicated or empty column names: {', '.join(duplicated + unnamed)}")
     return frame
+
+
+def _check_last_row_complete(path: Path, width: int, rows: int, where: str) -> None:
+    """A file cut off mid-row (an interrupted copy) has a short last row, which pandas would pad silently."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - _TAIL_BYTES))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return
+    last_row = next(csv.reader([lines[-1]]), [])
+    if len(last_row) < width:
+        raise DataError(
+            f"{where} looks truncated: its last row (row {rows}) has {len(last_row)} of {width} fields"
+        )
 
 
 def _coerce_numeric(frame: pd.DataFrame, columns: Sequence[str], channel: str, path: Path) -> pd.DataFrame:

@@ -51,6 +51,8 @@ def test_the_image_declares_bind_to_port_support(image: str) -> None:
         ("bad_number", "column 'Age': 'old' is not a finite number"),
         ("different_headers", "file 'b.csv' has a different header than 'a.csv'"),
         ("no_labels", "no rows left"),
+        ("truncated_mid_row", "file 'train.csv' looks truncated"),
+        ("truncated_gzip", "file 'train.csv.gz' is not a readable CSV file"),
     ],
 )
 def test_bad_input_fails_with_the_reason_in_the_failure_file(
