@@ -18,7 +18,7 @@ from byoc.contract import MLPaths
 from byoc.training import main, metric_line, train
 
 from conftest import MLRootFactory
-from testsupport import REPOSITORY_ROOT, TRAIN_CSV, VALIDATION_CSV
+from testsupport import REPOSITORY_ROOT, TRAIN_CSV, VALIDATION_CSV, make_ml_root
 
 HEADER = TRAIN_CSV.read_text().splitlines()[0]
 TRAIN_BYTES = TRAIN_CSV.read_bytes()
@@ -100,6 +100,17 @@ def with_first_row_cell(column: str, value: str) -> bytes:
     output = io.StringIO()
     csv.writer(output, lineterminator="\n").writerows(rows)
     return output.getvalue().encode()
+
+
+def test_reading_in_chunks_gives_the_same_model(
+    ml_root: MLRootFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = train(MLPaths.from_environment({"BYOC_ML_ROOT": str(ml_root())}))
+    monkeypatch.setattr("byoc.datasets.CHUNK_ROWS", 50)
+    chunked_root = make_ml_root(tmp_path / "chunked")
+    chunked = train(MLPaths.from_environment({"BYOC_ML_ROOT": str(chunked_root)}))
+    assert chunked["train"] == whole["train"]
+    assert chunked["validation"] == whole["validation"]
 
 
 def test_a_gzip_compressed_file_is_read_whatever_its_name(ml_root: MLRootFactory) -> None:

@@ -6,9 +6,11 @@ import csv
 import gzip
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from sklearn.model_selection import train_test_split
 
 from byoc.features import NUMERIC_COLUMNS, REQUIRED_COLUMNS
@@ -16,6 +18,7 @@ from byoc.features import NUMERIC_COLUMNS, REQUIRED_COLUMNS
 CSV_SUFFIXES = (".csv", ".csv.gz")
 _GZIP_MAGIC = b"\x1f\x8b"
 _TAIL_BYTES = 65536
+CHUNK_ROWS = 250_000
 
 
 class DataError(ValueError):
@@ -48,9 +51,17 @@ def _read_csv_file(path: Path, channel: str) -> pd.DataFrame:
             compressed = handle.read(2) == _GZIP_MAGIC
         if path.stat().st_size == 0:
             raise DataError(f"{where} is empty")
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], compression="gzip" if compressed else None
+        # Read in chunks, each made categorical (every distinct string stored once), so a large file never
+        # sits in memory as one Python string per cell. Values stay text here; numbers are checked later.
+        chunks = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            compression="gzip" if compressed else None,
+            chunksize=CHUNK_ROWS,
         )
+        frame = _concatenate([chunk.astype("category") for chunk in chunks])
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -84,33 +95,58 @@ def _check_last_row_complete(path: Path, width: int, rows: int, where: str) -> N
         )
 
 
+def _as_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A categorical column's values as floats, and a mask of present values that are not finite numbers."""
+    codes = raw.cat.codes.to_numpy()
+    categories = pd.to_numeric(pd.Series(raw.cat.categories, dtype=object), errors="coerce").to_numpy(float)
+    values = np.full(len(codes), np.nan)
+    present = codes >= 0
+    values[present] = categories[codes[present]]
+    return values, present & ~np.isfinite(values)
+
+
 def _coerce_numeric(frame: pd.DataFrame, columns: Sequence[str], channel: str, path: Path) -> pd.DataFrame:
     for column in columns:
         if column not in frame.columns:
             continue
-        raw = frame[column]
-        numbers = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0)))
+        values, bad = _as_numbers(frame[column])
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
+            row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{_describe(channel, path)}, line {row + 2}, column '{column}': {raw.iloc[row]!r} is not a "
-                f"finite number ({int(bad.sum())} such value(s) in the file)"
+                f"{_describe(channel, path)}, line {row + 2}, column '{column}': {frame[column].iloc[row]!r} "
+                f"is not a finite number ({int(bad.sum())} such value(s) in the file)"
             )
-        frame[column] = numbers.astype(float)
+        frame[column] = values
     return frame
 
 
 def _check_binary_target(raw: pd.Series, target: str, channel: str, path: Path) -> None:
-    numbers = pd.to_numeric(raw, errors="coerce")
-    bad = raw.notna() & ~numbers.isin([0.0, 1.0])
+    values, bad = _as_numbers(raw)
+    bad |= ~np.isnan(values) & (values != 0.0) & (values != 1.0)
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         examples = ", ".join(repr(value) for value in raw[bad].unique()[:5])
         raise DataError(
             f"{_describe(channel, path)}, line {row + 2}: target column '{target}' must hold only 0 and 1 "
             f"(or be empty), found {examples}"
         )
+
+
+def _concatenate(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate files; text columns stay categorical (pd.concat makes objects of differing categories)."""
+    if len(frames) == 1:
+        return frames[0]
+    columns: dict[str, Any] = {}
+    for column in frames[0].columns:
+        parts = [frame[column] for frame in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            # An all-empty chunk has categories of another dtype than its siblings: align them as objects.
+            columns[column] = union_categoricals(
+                [part.cat.set_categories(part.cat.categories.astype(object)) for part in parts]
+            )
+        else:
+            columns[column] = np.concatenate([part.to_numpy() for part in parts])
+    return pd.DataFrame(columns)
 
 
 def read_channel(channel_dir: Path, channel: str, target: str) -> pd.DataFrame:
@@ -135,7 +171,7 @@ def read_channel(channel_dir: Path, channel: str, target: str) -> pd.DataFrame:
         if target in frame.columns:
             _check_binary_target(frame[target], target, channel, path)
         frames.append(_coerce_numeric(frame, (*NUMERIC_COLUMNS, target), channel, path))
-    combined = pd.concat(frames, ignore_index=True)
+    combined = _concatenate(frames)
     check_columns(combined, channel, target)
     return combined
 

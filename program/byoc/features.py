@@ -136,7 +136,7 @@ def _numeric(column: Any) -> np.ndarray:
 
 
 def _text(column: Any) -> list[str | None]:
-    return [text_or_none(value) for value in column]
+    return [text_or_none(value) for value in np.asarray(column, dtype=object).tolist()]
 
 
 class TitanicFeatures(TransformerMixin, BaseEstimator):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import resource
 import signal
 import sys
 import time
@@ -63,6 +64,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def train(paths: MLPaths) -> dict[str, Any]:
     started = time.monotonic()
     hyperparameters = parse_hyperparameters(read_hyperparameters(paths))
@@ -116,10 +122,12 @@ def train(paths: MLPaths) -> dict[str, Any]:
         ),
         libraries=library_versions(),
         duration_seconds=round(time.monotonic() - started, 3),
+        peak_rss_mib=peak_rss_mib(),
     )
     save_artifacts(paths.model_dir, pipeline, schema, metrics)
     report(metrics)
     log(f"saved model.joblib, input_schema.json and metrics.json to {paths.model_dir}")
+    log(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
     return metrics
 
 
