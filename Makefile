@@ -44,7 +44,7 @@ demo: build
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/shellcheck local_test/*.sh scripts/*.sh .ci/run
+	$(VENV)/bin/shellcheck local_test/*.sh scripts/*.sh tests/container/*.sh .ci/run
 	$(VENV)/bin/hadolint Dockerfile
 
 test-unit: venv

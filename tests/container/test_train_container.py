@@ -34,11 +34,6 @@ def test_train_writes_the_model_and_metrics(image: str, ml_root: MLRootFactory) 
     assert not (root / "output" / "failure").exists()
 
 
-def test_the_image_declares_bind_to_port_support(image: str) -> None:
-    labels = json.loads(docker("image", "inspect", image, "--format", "{{json .Config.Labels}}").stdout)
-    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
-
-
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
