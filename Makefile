@@ -7,13 +7,14 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: help venv build data train-local serve-local demo lint test test-unit bench audit offline-up offline-down clean
+.PHONY: help venv build data train-local serve-local demo lint test test-unit cloud-local bench audit offline-up offline-down clean
 
 help:
 	@echo "make demo        build the image, train, serve and predict locally (Docker only, no AWS)"
 	@echo "make test        lint + unit + container + offline end-to-end tests (needs Docker)"
 	@echo "make build       build $(IMAGE) from BASE_IMAGE=$(BASE_IMAGE)"
 	@echo "make test-unit   fast tests without Docker"
+	@echo "make cloud-local the deploy/ path offline: local registry, S3 emulator, SageMaker local mode"
 	@echo "make bench       serving benchmark against $(IMAGE)"
 	@echo "make audit       pip-audit of the pinned runtime requirements"
 
@@ -52,6 +53,15 @@ test-unit: venv
 
 test: lint build
 	BYOC_IMAGE=$(IMAGE) $(VENV_PYTHON) -m pytest
+
+cloud-local: venv build
+	scripts/cloud_local.sh $(IMAGE)
+
+offline-up: venv
+	$(VENV_PYTHON) -m deploy.offline up
+
+offline-down: venv
+	$(VENV_PYTHON) -m deploy.offline down
 
 bench: venv
 	$(VENV_PYTHON) bench/serving_benchmark.py --image $(IMAGE)

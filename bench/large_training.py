@@ -74,9 +74,8 @@ def main() -> int:
             capture_output=True, text=True,
         )  # fmt: skip
         elapsed = time.monotonic() - started
-        print(
-            f"train exited {result.returncode} after {elapsed:.0f} s (container memory limit {arguments.memory})"
-        )
+        limit = arguments.memory
+        print(f"train exited {result.returncode} after {elapsed:.0f} s (container memory limit {limit})")
         metrics_path = scratch / "model" / "metrics.json"
         if result.returncode != 0 or not metrics_path.exists():
             print(result.stdout[-2000:], result.stderr[-3000:], sep="\n")
@@ -88,7 +87,8 @@ def main() -> int:
         print(
             f"train rows {metrics['train']['rows']:,}, validation rows {metrics['validation']['rows']:,}, "
             f"duration {metrics['duration_seconds']:.0f} s, peak RSS {metrics['peak_rss_mib']:.0f} MiB "
-            f"({metrics['peak_rss_mib'] / (size / 1024**2):.1f}x the file), validation AUC {metrics['validation']['auc']:.4f}"
+            f"({metrics['peak_rss_mib'] / (size / 1024**2):.1f}x the file), "
+            f"validation AUC {metrics['validation']['auc']:.4f}"
         )
         return 0
     finally:

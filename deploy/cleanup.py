@@ -1,0 +1,237 @@
+"""Delete what the deploy scripts created.
+
+    python -m deploy.cleanup [--base-name titanic-byoc | --name NAME ...] [--dry-run]
+    python -m deploy.cleanup --repository [titanic-byoc]          # also the ECR repository, images and all
+    python -m deploy.cleanup --bucket BUCKET --bucket-prefix       # also every object under s3://BUCKET/PREFIX/
+    python -m deploy.cleanup --local [--registry localhost:5000]   # the offline stand-ins' leftovers
+
+Real mode deletes the SageMaker endpoints, endpoint configs and models whose names start with the base name
+(or exactly the --name values). --local removes the SDK's exited local-mode containers (*-algo-N-*) and its
+compose network, the repository's tags in the local registry and in docker, and the emulated bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deploy import cli, settings
+from deploy.docker_cli import (
+    image_references,
+    local_mode_containers,
+    remove_containers,
+    remove_network_if_unused,
+    untag,
+)
+from deploy.errors import DeployError, aws_error_code
+from deploy.s3 import bucket_exists, delete_prefix
+
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+
+
+@dataclass
+class SageMakerResources:
+    endpoints: list[str] = field(default_factory=list)
+    endpoint_configs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.endpoints or self.endpoint_configs or self.models)
+
+
+def _names(client: Any, operation: str, result_key: str, name_key: str, base_name: str) -> list[str]:
+    found = []
+    for page in client.get_paginator(operation).paginate(NameContains=base_name):
+        found.extend(entry[name_key] for entry in page[result_key] if entry[name_key].startswith(base_name))
+    return found
+
+
+def find_sagemaker_resources(client: Any, base_name: str, names: Sequence[str] = ()) -> SageMakerResources:
+    """Resources named exactly `names`, or else every one whose name starts with `base_name`."""
+    if names:
+        return SageMakerResources(list(names), list(names), list(names))
+    return SageMakerResources(
+        endpoints=_names(client, "list_endpoints", "Endpoints", "EndpointName", base_name),
+        endpoint_configs=_names(
+            client, "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", base_name
+        ),
+        models=_names(client, "list_models", "Models", "ModelName", base_name),
+    )
+
+
+def delete_sagemaker_resources(client: Any, resources: SageMakerResources) -> list[str]:
+    """Endpoints first (they use the configs, which name the models); a name that is already gone is fine."""
+    deleted = []
+    plan = [
+        ("endpoint", resources.endpoints, lambda name: client.delete_endpoint(EndpointName=name)),
+        (
+            "endpoint config",
+            resources.endpoint_configs,
+            lambda name: client.delete_endpoint_config(EndpointConfigName=name),
+        ),
+        ("model", resources.models, lambda name: client.delete_model(ModelName=name)),
+    ]
+    for kind, names, delete in plan:
+        for name in names:
+            try:
+                delete(name)
+            except ClientError as error:
+                if aws_error_code(error) == "ValidationException" and "Could not find" in str(error):
+                    continue
+                raise
+            deleted.append(f"{kind} {name}")
+    return deleted
+
+
+def delete_ecr_repository(ecr: Any, name: str) -> bool:
+    try:
+        ecr.delete_repository(repositoryName=name, force=True)
+    except ClientError as error:
+        if aws_error_code(error) == "RepositoryNotFoundException":
+            return False
+        raise
+    return True
+
+
+def _registry_call(registry: str, path: str, method: str = "GET") -> tuple[int, bytes, str]:
+    """(status, body, Docker-Content-Digest) of one registry API call; 404 is an answer, not an error."""
+    headers = {"Accept": ", ".join(MANIFEST_TYPES)} if "/manifests/" in path else {}
+    request = urllib.request.Request(f"http://{registry}/v2/{path}", method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers.get("Docker-Content-Digest", "")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return 404, b"", ""
+        raise DeployError(
+            f"the registry at {registry} refused {method} /v2/{path}: HTTP {error.code}"
+        ) from None
+    except (urllib.error.URLError, OSError) as error:
+        raise DeployError(
+            f"the registry at {registry} is not reachable ({getattr(error, 'reason', error)}); "
+            "is `python -m deploy.offline up` running?"
+        ) from None
+
+
+def delete_registry_repository(registry: str, repository: str) -> list[str]:
+    """Delete every tagged manifest of `repository` from a local registry (its config must allow deletes).
+
+    Tags that share a manifest go with it, so every digest is looked up before the first delete.
+    """
+    status, body, _ = _registry_call(registry, f"{repository}/tags/list")
+    tags = (json.loads(body).get("tags") or []) if status == 200 else []
+    tags_by_digest: dict[str, list[str]] = {}
+    for tag in tags:
+        status, _, digest = _registry_call(registry, f"{repository}/manifests/{tag}", "HEAD")
+        if status == 200 and digest:
+            tags_by_digest.setdefault(digest, []).append(tag)
+    for digest in tags_by_digest:
+        _registry_call(registry, f"{repository}/manifests/{digest}", "DELETE")
+    return sorted(f"{registry}/{repository}:{tag}" for tags in tags_by_digest.values() for tag in tags)
+
+
+def delete_bucket(s3: Any, bucket: str) -> int:
+    """Empty the bucket and delete it; return how many objects it held."""
+    if not bucket_exists(s3, bucket):
+        return 0
+    deleted = delete_prefix(s3, f"s3://{bucket}/")
+    s3.delete_bucket(Bucket=bucket)
+    return deleted
+
+
+def clean_local(
+    target: settings.DeployTarget, bucket: str, repository: str, containers_under: Path | None = None
+) -> list[str]:
+    """Local-mode containers (only those whose compose file lies below `containers_under`, when given), the
+    compose network, the repository in the local registry and in docker, and the emulated bucket."""
+    if target.local is None:
+        raise DeployError("clean_local needs a --local target")
+    done = []
+    containers = local_mode_containers(under=containers_under)
+    remove_containers(containers)
+    done.append(f"removed {len(containers)} local-mode container(s)")
+    if remove_network_if_unused():
+        done.append("removed the sagemaker-local network")
+    registry_tags = delete_registry_repository(target.local.registry, repository)
+    done.append(
+        f"deleted {len(registry_tags)} tag(s) of {repository} from the registry at {target.local.registry}"
+    )
+    references = image_references(f"{target.local.registry}/{repository}")
+    untag(references)
+    done.append(
+        f"removed {len(references)} local docker reference(s) to {target.local.registry}/{repository}"
+    )
+    objects = delete_bucket(target.client("s3"), bucket)
+    done.append(f"deleted emulated bucket {bucket} ({objects} object(s))")
+    return done
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.new_parser("deploy.cleanup", __doc__)
+    cli.add_target_arguments(parser)
+    cli.add_layout_arguments(parser)
+    parser.add_argument(
+        "--base-name", default=settings.BASE_JOB_NAME, help="name prefix to delete (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--name", action="append", default=[], help="delete exactly this endpoint/config/model (repeatable)"
+    )
+    parser.add_argument(
+        "--repository",
+        nargs="?",
+        const=settings.DEFAULT_REPOSITORY,
+        help="also delete this ECR repository and its images (default when given bare: %(const)s)",
+    )
+    parser.add_argument(
+        "--bucket-prefix", action="store_true", help="also delete every object under s3://BUCKET/PREFIX/"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list the SageMaker resources, delete nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    with cli.target_from(arguments) as target:
+        if target.is_local:
+            layout = cli.layout_from(arguments)
+            for line in clean_local(
+                target, layout.bucket, arguments.repository or settings.DEFAULT_REPOSITORY
+            ):
+                print(line)
+            return 0
+        client = target.client("sagemaker")
+        resources = find_sagemaker_resources(client, arguments.base_name, arguments.name)
+        if arguments.dry_run:
+            for kind, names in vars(resources).items():
+                print(f"{kind}: {', '.join(names) or 'none'}")
+            return 0
+        deleted = delete_sagemaker_resources(client, resources)
+        print(
+            "\n".join(f"deleted {what}" for what in deleted)
+            or "no SageMaker endpoints, configs or models found"
+        )
+        if arguments.repository:
+            found = delete_ecr_repository(target.client("ecr"), arguments.repository)
+            print(f"{'deleted' if found else 'there is no'} ECR repository {arguments.repository}")
+        if arguments.bucket_prefix:
+            layout = cli.layout_from(arguments)
+            count = delete_prefix(target.client("s3"), layout.uri())
+            print(f"deleted {count} object(s) under {layout.uri()}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,102 @@
+"""What every deploy script's command line shares: the target options and one way to report failures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import NoReturn
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deploy import settings
+from deploy.errors import DeployError, explain_aws_error
+
+
+def new_parser(module: str, description: str | None) -> argparse.ArgumentParser:
+    """A parser whose usage line reads `python -m deploy.NAME` and whose help keeps the docstring's layout."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, *, serving: bool = False) -> None:
+    group = parser.add_argument_group("where to deploy")
+    group.add_argument(
+        "--local",
+        action="store_true",
+        help="offline: local registry instead of ECR, moto_server instead of S3, SageMaker local mode "
+        "instead of SageMaker (start them with `python -m deploy.offline up`)",
+    )
+    group.add_argument(
+        "--region", help=f"AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, {settings.DEFAULT_REGION})"
+    )
+    group.add_argument(
+        "--registry",
+        help=f"a plain registry (host:port) instead of ECR; --local defaults it to {settings.LOCAL_REGISTRY}",
+    )
+    group.add_argument(
+        "--s3-endpoint",
+        help=f"with --local: the S3 emulator (default: AWS_ENDPOINT_URL, then {settings.LOCAL_S3_ENDPOINT})",
+    )
+    if serving:
+        group.add_argument(
+            "--serving-port",
+            type=int,
+            default=settings.LOCAL_SERVING_PORT,
+            help="with --local: the serving container's port on 127.0.0.1 (default: %(default)s)",
+        )
+
+
+def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("S3 layout")
+    group.add_argument(
+        "--bucket",
+        help=f"S3 bucket (default: {settings.BUCKET_VARIABLE}; with --local: {settings.LOCAL_BUCKET})",
+    )
+    group.add_argument(
+        "--prefix",
+        default=settings.DEFAULT_PREFIX,
+        help="key prefix inside the bucket (default: %(default)s)",
+    )
+
+
+@contextmanager
+def target_from(arguments: argparse.Namespace) -> Iterator[settings.DeployTarget]:
+    with settings.open_target(
+        local=arguments.local,
+        region=arguments.region,
+        registry=arguments.registry or settings.LOCAL_REGISTRY,
+        s3_endpoint=arguments.s3_endpoint,
+        serving_port=getattr(arguments, "serving_port", settings.LOCAL_SERVING_PORT),
+    ) as target:
+        yield target
+
+
+def layout_from(arguments: argparse.Namespace) -> settings.S3Layout:
+    bucket = arguments.bucket or os.environ.get(settings.BUCKET_VARIABLE)
+    if not bucket:
+        if not arguments.local:
+            raise DeployError(f"no bucket: pass --bucket or set {settings.BUCKET_VARIABLE}")
+        bucket = settings.LOCAL_BUCKET
+    return settings.S3Layout(bucket=bucket, prefix=arguments.prefix.strip("/"))
+
+
+def run(main: Callable[[Sequence[str] | None], int]) -> NoReturn:
+    """Run a script's main; expected failures become one `error:` line and exit status 1, not a traceback."""
+    try:
+        status = main(None)
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        status = 1
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: {explain_aws_error(error)}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)

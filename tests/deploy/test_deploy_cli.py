@@ -1,0 +1,162 @@
+"""Shared deploy plumbing: defaults, the --local switch, the S3 layout, errors, every script's --help."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
+
+from deploy import cli, settings
+from deploy.errors import DeployError
+
+SCRIPTS = (
+    "offline",
+    "push_image",
+    "upload_data",
+    "train_job",
+    "endpoint",
+    "batch_transform",
+    "tune",
+    "instance_choice",
+    "cleanup",
+)
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "expected"),
+    [
+        ("eu-west-1", {"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "ap-south-1"}, "eu-west-1"),
+        (None, {"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "ap-south-1"}, "us-west-2"),
+        (None, {"AWS_DEFAULT_REGION": "ap-south-1"}, "ap-south-1"),
+        (None, {}, "us-east-1"),
+    ],
+)
+def test_region_comes_from_the_flag_then_the_environment_then_us_east_1(
+    explicit: str | None, environ: dict[str, str], expected: str
+) -> None:
+    assert settings.resolve_region(explicit, environ) == expected
+
+
+def test_the_layout_names_every_prefix_under_the_project_prefix() -> None:
+    layout = settings.S3Layout(bucket="my-bucket")
+    assert layout.train == "s3://my-bucket/titanic-byoc/train/"
+    assert layout.validation == "s3://my-bucket/titanic-byoc/validation/"
+    assert layout.output == "s3://my-bucket/titanic-byoc/output/"
+    assert layout.batch_input == "s3://my-bucket/titanic-byoc/batch-input/"
+    assert layout.batch_output == "s3://my-bucket/titanic-byoc/batch-output/"
+    assert layout.key("train", "train.csv") == "titanic-byoc/train/train.csv"
+    assert settings.S3Layout("b", "nested/prefix").uri("output", "job") == "s3://b/nested/prefix/output/job/"
+
+
+def _parsed(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_target_arguments(parser, serving=True)
+    cli.add_layout_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_real_mode_needs_a_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.BUCKET_VARIABLE, raising=False)
+    with pytest.raises(DeployError, match=f"pass --bucket or set {settings.BUCKET_VARIABLE}"):
+        cli.layout_from(_parsed())
+    monkeypatch.setenv(settings.BUCKET_VARIABLE, "from-env")
+    assert cli.layout_from(_parsed()).bucket == "from-env"
+    assert cli.layout_from(_parsed("--bucket", "flag", "--prefix", "/p/")) == settings.S3Layout("flag", "p")
+
+
+def test_local_mode_has_a_default_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.BUCKET_VARIABLE, raising=False)
+    assert cli.layout_from(_parsed("--local")).bucket == settings.LOCAL_BUCKET
+
+
+def test_local_target_sets_offline_environment_and_restores_it(offline_aws: None, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "someone-real")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-REAL")
+    with settings.open_target(local=True, s3_endpoint="http://127.0.0.1:9123", serving_port=18080) as target:
+        assert target.local is not None
+        assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9123"
+        assert os.environ["AWS_ACCESS_KEY_ID"] == settings.DUMMY_ACCESS_KEY
+        assert os.environ["AWS_EC2_METADATA_DISABLED"] == "true"
+        assert os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] == "1"
+        assert "AWS_PROFILE" not in os.environ
+        defaults = Path(os.environ["SAGEMAKER_USER_CONFIG_OVERRIDE"]).read_text()
+        assert "TelemetryOptOut: true" in defaults
+        credentials = target.boto_session.get_credentials()
+        assert (credentials.access_key, credentials.secret_key) == ("testing", "testing")
+        assert target.default_instance_type == "local"
+        work_dir = target.local.work_dir
+        assert target.local.container_root.is_dir()
+    assert os.environ["AWS_PROFILE"] == "someone-real"
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIA-REAL"
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert not work_dir.exists()
+
+
+def test_local_session_runs_on_the_stand_ins(offline_aws: None) -> None:
+    with settings.open_target(local=True, s3_endpoint="http://127.0.0.1:9123", serving_port=18080) as target:
+        from sagemaker.local import LocalSession  # inside the target, which silences the SDK's v2 notice
+
+        session = target.sagemaker_session
+        assert isinstance(session, LocalSession)
+        assert session.config["local"]["local_code"] is True
+        assert session.config["local"]["container_root"] == str(target.local.container_root)
+        assert session.s3_client.meta.endpoint_url == "http://127.0.0.1:9123"
+        assert session.boto_region_name == "us-east-1"
+
+
+def test_the_serving_port_publishes_on_loopback_only() -> None:
+    port = settings.LoopbackPort(18080)
+    assert "%s:8080" % port == "127.0.0.1:18080:8080"  # noqa: UP031 (how the SDK writes the compose file)
+    assert "http://localhost:%d/ping" % port == "http://localhost:18080/ping"  # noqa: UP031 (its URLs)
+
+
+def test_real_target_keeps_telemetry_unless_asked(offline_aws: None) -> None:
+    with settings.open_target(local=False) as target:
+        assert target.local is None
+        assert target.default_instance_type == "ml.m5.large"
+        assert "SAGEMAKER_USER_CONFIG_OVERRIDE" not in os.environ
+    with settings.open_target(local=False, sdk_telemetry=False):
+        assert "TelemetryOptOut: true" in Path(os.environ["SAGEMAKER_USER_CONFIG_OVERRIDE"]).read_text()
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (DeployError("bucket b does not exist"), "error: bucket b does not exist"),
+        (NoCredentialsError(), "error: no AWS credentials found"),
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "nope"}}, "CreateBucket"),
+            "error: CreateBucket failed with AccessDenied: nope",
+        ),
+    ],
+)
+def test_expected_failures_exit_1_with_one_line(
+    raised: Exception, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def main(argv: object) -> int:
+        raise raised
+
+    with pytest.raises(SystemExit) as exited:
+        cli.run(main)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith(expected)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_explains_itself(script: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", f"deploy.{script}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPOSITORY_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m deploy.{script}")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,73 @@
+"""deploy.offline starts, reports and stops the registry and moto_server; docker failures read clearly."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from deploy import docker_cli, offline
+from deploy.errors import DeployError
+
+from testsupport import free_port
+
+
+def _answers(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return int(response.status)
+
+
+def test_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    registry_port, s3_port = free_port(), free_port()
+    flags = ["--state-dir", str(tmp_path), "--registry-port", str(registry_port), "--s3-port", str(s3_port)]
+    assert offline.main(["up", *flags]) == 0
+    try:
+        assert _answers(f"http://127.0.0.1:{registry_port}/v2/") == 200  # no auth block
+        assert _answers(f"http://127.0.0.1:{s3_port}/") == 200
+        assert f"addr: 127.0.0.1:{registry_port}" in (tmp_path / "registry-config.yml").read_text()
+        assert offline.main(["status", "--state-dir", str(tmp_path)]) == 0
+        with pytest.raises(DeployError, match="already running"):
+            offline.main(["up", *flags])
+    finally:
+        assert offline.main(["down", "--state-dir", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert f"--registry localhost:{registry_port} --s3-endpoint http://127.0.0.1:{s3_port}" in output
+    assert "stopped registry" in output and "s3 (pid" in output
+    assert offline.main(["status", "--state-dir", str(tmp_path)]) == 1
+    with pytest.raises(OSError):
+        _answers(f"http://127.0.0.1:{s3_port}/")
+
+
+def test_a_taken_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+        services = offline.OfflineServices(tmp_path, registry_port=taken, s3_port=free_port())
+        with pytest.raises(
+            DeployError, match=f"port {taken} on 127.0.0.1 is already in use.*--registry-port"
+        ):
+            services.up()
+    assert not (tmp_path / offline.STATE_FILE).exists()
+
+
+def test_a_stopped_docker_daemon_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    with pytest.raises(DeployError, match="docker is not running"):
+        docker_cli.ensure_docker_running()
+
+
+def test_a_missing_docker_cli_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DeployError, match="docker CLI is not installed"):
+        docker_cli.ensure_docker_running()
+
+
+@pytest.mark.parametrize(
+    ("name", "is_local_mode"),
+    [("7sa74wckhp-algo-1-6jb8m", True), ("abcdefghij-algo-12-zzzzz", True), ("byoc-bench-serve-1", False)],
+)
+def test_local_mode_containers_are_recognised_by_name(name: str, is_local_mode: bool) -> None:
+    assert bool(docker_cli.LOCAL_MODE_CONTAINER_NAME.match(name)) is is_local_mode

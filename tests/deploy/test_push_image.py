@@ -1,0 +1,133 @@
+"""Pushing the image: tags, the ECR repository, the ECR login, the pushed digest, the command line."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deploy import push_image, settings
+from deploy.errors import DeployError
+
+from testsupport import free_port
+
+REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/titanic-byoc"
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_mutable_repositories_get_the_commit_and_latest() -> None:
+    assert push_image.image_tags("5cef0a5", immutable=False) == ("5cef0a5", "latest")
+    assert push_image.image_tags("5cef0a5-dirty", immutable=False) == ("5cef0a5-dirty", "latest")
+
+
+def test_immutable_repositories_get_one_tag_that_never_repeats() -> None:
+    assert push_image.image_tags("5cef0a5", immutable=True) == ("5cef0a5",)
+    now = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert push_image.image_tags("5cef0a5-dirty", immutable=True, now=now) == (
+        "5cef0a5-dirty-20240506T070809Z",
+    )
+
+
+def test_the_commit_tag_is_the_short_commit_maybe_dirty(tmp_path: Path) -> None:
+    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", push_image.commit_tag())
+    with pytest.raises(DeployError, match="`git rev-parse --short HEAD` failed"):
+        push_image.commit_tag(tmp_path)
+
+
+def _ecr() -> Any:
+    return boto3.client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_an_existing_repository_is_used_as_it_is() -> None:
+    ecr = _ecr()
+    with Stubber(ecr) as stub:
+        stub.add_response(
+            "describe_repositories",
+            {"repositories": [{"repositoryUri": REPOSITORY_URI, "imageTagMutability": "MUTABLE"}]},
+            {"repositoryNames": ["titanic-byoc"]},
+        )
+        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", immutable_tags=False) == REPOSITORY_URI
+        stub.assert_no_pending_responses()
+
+
+def test_a_missing_repository_is_created_with_scan_on_push() -> None:
+    ecr = _ecr()
+    with Stubber(ecr) as stub:
+        stub.add_client_error("describe_repositories", "RepositoryNotFoundException")
+        stub.add_response(
+            "create_repository",
+            {"repository": {"repositoryUri": REPOSITORY_URI}},
+            {
+                "repositoryName": "titanic-byoc",
+                "imageScanningConfiguration": {"scanOnPush": True},
+                "imageTagMutability": "IMMUTABLE",
+                "tags": [{"Key": "project", "Value": "titanic-byoc"}],
+            },
+        )
+        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", immutable_tags=True) == REPOSITORY_URI
+        stub.assert_no_pending_responses()
+
+
+def test_the_login_pipes_the_token_into_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[tuple[str, ...], str | None]] = []
+    monkeypatch.setattr(
+        push_image, "docker", lambda *arguments, input_text=None, **_: calls.append((arguments, input_text))
+    )
+    ecr = _ecr()
+    token = base64.b64encode(b"AWS:secret-password").decode()
+    endpoint = "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    with Stubber(ecr) as stub:
+        stub.add_response(
+            "get_authorization_token",
+            {"authorizationData": [{"authorizationToken": token, "proxyEndpoint": endpoint}]},
+        )
+        assert push_image.docker_login_to_ecr(ecr) == endpoint
+    assert calls == [(("login", "--username", "AWS", "--password-stdin", endpoint), "secret-password")]
+
+
+def test_the_digest_comes_from_the_push_output() -> None:
+    output = f"abc: Pushed\nlatest: digest: {DIGEST} size: 1579\n"
+    assert push_image.pushed_digest("localhost:5000/titanic-byoc", output, "unused") == DIGEST
+
+
+def test_an_unreachable_local_registry_says_how_to_start_it() -> None:
+    with pytest.raises(DeployError, match=r"not reachable .*python -m deploy.offline up"):
+        push_image.check_registry_answers(f"localhost:{free_port()}")
+
+
+def test_the_local_default_image_needs_no_aws() -> None:
+    target = settings.DeployTarget(region="us-east-1")
+    assert push_image.default_image_uri(target, "titanic-byoc", "localhost:5001") == (
+        "localhost:5001/titanic-byoc:latest"
+    )
+
+
+def test_build_options_from_the_command_line() -> None:
+    arguments = push_image.build_parser().parse_args(
+        [
+            "--local",
+            "--build-arg",
+            "BASE_IMAGE=byoc-base:bookworm",
+            "--build-network",
+            "host",
+            "--docker-build-flag=--pull",
+            "--immutable-tags",
+        ]
+    )
+    options = push_image.options_from(arguments)
+    assert options.build_args == ("BASE_IMAGE=byoc-base:bookworm",)
+    assert options.build_flags == ("--pull", "--network=host")
+    assert options.platform == "linux/amd64"
+    assert options.immutable_tags and options.source_image is None
+
+
+@pytest.mark.parametrize("argv", [["--no-build"], ["--source-image", "titanic-byoc:dev"]])
+def test_no_build_and_source_image_go_together(argv: list[str]) -> None:
+    with pytest.raises(DeployError, match="go together"):
+        push_image.options_from(push_image.build_parser().parse_args(argv))

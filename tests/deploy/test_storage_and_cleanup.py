@@ -1,0 +1,139 @@
+"""S3 and cleanup against in-process moto (nothing leaves the process), SageMaker listings against stubs."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deploy import cleanup, settings, upload_data
+from deploy.errors import DeployError
+from deploy.s3 import delete_prefix, list_keys, parse_s3_uri, put_bytes, read_model_archive
+
+
+def test_s3_uris_split_into_bucket_and_key() -> None:
+    assert parse_s3_uri("s3://b/titanic-byoc/train/") == ("b", "titanic-byoc/train/")
+    with pytest.raises(DeployError, match="is not an s3://BUCKET/KEY URI"):
+        parse_s3_uri("https://b.s3.amazonaws.com/key")
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_upload_needs_create_bucket_for_a_new_bucket() -> None:
+    with settings.open_target(local=False, region="eu-west-1") as target:
+        layout = settings.S3Layout("titanic-unit")
+        with pytest.raises(DeployError, match=r"bucket titanic-unit does not exist: .* --create-bucket"):
+            upload_data.upload_training_data(target, layout)
+
+        uploaded = upload_data.upload_training_data(target, layout, create_bucket=True)
+
+        s3 = target.client("s3")
+        assert uploaded.bucket_created
+        assert s3.get_bucket_location(Bucket="titanic-unit")["LocationConstraint"] == "eu-west-1"
+        assert s3.get_public_access_block(Bucket="titanic-unit")["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert sorted(list_keys(s3, layout.uri())) == [
+            "titanic-byoc/train/train.csv",
+            "titanic-byoc/validation/validation.csv",
+        ]
+        assert upload_data.upload_training_data(target, layout).bucket_created is False
+
+
+def _model_archive(metrics: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content in (("model.joblib", b"x"), ("metrics.json", json.dumps(metrics).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_the_model_archive_is_listed_and_its_metrics_read() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="unit-bucket")
+    uri = "s3://unit-bucket/titanic-byoc/output/job/output/model.tar.gz"
+    put_bytes(s3, uri, _model_archive({"validation": {"auc": 0.86}}), "application/gzip")
+    archive = read_model_archive(s3, uri)
+    assert archive.members == ("model.joblib", "metrics.json")
+    assert archive.metrics["validation"]["auc"] == 0.86
+    with pytest.raises(DeployError, match="does not exist"):
+        read_model_archive(s3, "s3://unit-bucket/nothing.tar.gz")
+    put_bytes(s3, "s3://unit-bucket/broken.tar.gz", b"not a tar")
+    with pytest.raises(DeployError, match="is not a readable model archive"):
+        read_model_archive(s3, "s3://unit-bucket/broken.tar.gz")
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_prefix_and_bucket_deletion() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="unit-bucket")
+    for key in ("titanic-byoc/a", "titanic-byoc/b/c", "other/d"):
+        s3.put_object(Bucket="unit-bucket", Key=key, Body=b"1")
+    assert delete_prefix(s3, "s3://unit-bucket/titanic-byoc/") == 2
+    assert list_keys(s3, "s3://unit-bucket/") == ["other/d"]
+    assert cleanup.delete_bucket(s3, "unit-bucket") == 1
+    assert cleanup.delete_bucket(s3, "unit-bucket") == 0
+
+
+def _sagemaker() -> Any:
+    return boto3.client(
+        "sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def test_cleanup_finds_only_names_that_start_with_the_base_name() -> None:
+    client = _sagemaker()
+    now = "2024-01-01T00:00:00Z"
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_endpoints",
+            {
+                "Endpoints": [
+                    {"EndpointName": name, "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/x",
+                     "CreationTime": now, "LastModifiedTime": now, "EndpointStatus": "InService"}
+                    for name in ("titanic-byoc-1", "my-titanic-byoc")
+                ]
+            },
+            {"NameContains": "titanic-byoc"},
+        )  # fmt: skip
+        stub.add_response("list_endpoint_configs", {"EndpointConfigs": []}, {"NameContains": "titanic-byoc"})
+        stub.add_response(
+            "list_models",
+            {"Models": [{"ModelName": "titanic-byoc-1", "ModelArn": "arn:aws:sagemaker:us-east-1:1:model/x",
+                         "CreationTime": now}]},
+            {"NameContains": "titanic-byoc"},
+        )  # fmt: skip
+        found = cleanup.find_sagemaker_resources(client, "titanic-byoc")
+    assert found == cleanup.SageMakerResources(["titanic-byoc-1"], [], ["titanic-byoc-1"])
+    assert cleanup.find_sagemaker_resources(client, "x", ["e"]) == cleanup.SageMakerResources(
+        ["e"], ["e"], ["e"]
+    )
+
+
+def test_cleanup_deletes_endpoints_first_and_skips_what_is_gone() -> None:
+    client = _sagemaker()
+    gone = "Could not find endpoint configuration"
+    with Stubber(client) as stub:
+        stub.add_response("delete_endpoint", {}, {"EndpointName": "e"})
+        stub.add_client_error("delete_endpoint_config", "ValidationException", gone)
+        stub.add_response("delete_model", {}, {"ModelName": "e"})
+        deleted = cleanup.delete_sagemaker_resources(client, cleanup.SageMakerResources(["e"], ["e"], ["e"]))
+        stub.assert_no_pending_responses()
+    assert deleted == ["endpoint e", "model e"]
+
+
+def test_a_missing_repository_is_not_an_error() -> None:
+    ecr = boto3.client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(ecr) as stub:
+        stub.add_client_error("delete_repository", "RepositoryNotFoundException")
+        assert cleanup.delete_ecr_repository(ecr, "titanic-byoc") is False

@@ -1,0 +1,95 @@
+"""Fixtures for the offline cloud path: loopback-only sockets, a scratch HOME, the registry and moto."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.offline import DEFAULT_REGISTRY_PORT, DEFAULT_S3_PORT, OfflineServices
+
+from testsupport import docker, free_port
+
+
+def _require_loopback(sock: socket.socket, address: Any) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = address[0]
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise AssertionError(f"the offline tests must not connect to {host}:{address[1]}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loopback_only() -> Iterator[None]:
+    """Any connection this process opens beyond 127.0.0.1/::1 fails the test instead of leaving the machine.
+
+    Module scope, and autouse, so it is in place before the module's other fixtures start anything.
+    """
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guarded_connect(sock: socket.socket, address: Any) -> None:
+        _require_loopback(sock, address)
+        connect(sock, address)
+
+    def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+        _require_loopback(sock, address)
+        return connect_ex(sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        patch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+        yield
+
+
+@pytest.fixture(scope="module")
+def scratch_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The SDK and docker read ~/.sagemaker and ~/.docker: give them an empty HOME."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        yield home
+
+
+def _preferred_or_free(port: int) -> int:
+    with socket.socket() as probe:
+        taken = probe.connect_ex(("127.0.0.1", port)) == 0
+    return free_port() if taken else port
+
+
+@pytest.fixture(scope="module")
+def offline_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineServices]:
+    """The registry and moto_server, on 5000/9000 when free, else on free ports; stopped and removed."""
+    state_dir = tmp_path_factory.mktemp("offline")
+    services = OfflineServices(
+        state_dir,
+        registry_port=_preferred_or_free(DEFAULT_REGISTRY_PORT),
+        s3_port=_preferred_or_free(DEFAULT_S3_PORT),
+    )
+    try:
+        with services:
+            yield services
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)  # the registry's blobs: the image's size, each run
+
+
+@pytest.fixture(scope="module")
+def byoc_image() -> str:
+    """The image under test, named by BYOC_IMAGE (`make test` builds it)."""
+    name = os.environ.get("BYOC_IMAGE")
+    if not name:
+        pytest.fail(
+            "set BYOC_IMAGE to the image to send through the offline cloud path, or deselect: -m 'not e2e'"
+        )
+    if docker("image", "inspect", name, check=False).returncode != 0:
+        pytest.fail(f"image {name!r} (BYOC_IMAGE) does not exist; build it with `make build`")
+    return name

@@ -1,0 +1,195 @@
+"""The whole cloud path, offline: a local registry for ECR, moto_server for S3, SageMaker local mode for jobs.
+
+Every step goes through the function the matching `python -m deploy.NAME --local` command calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from deploy import batch_transform, cleanup, endpoint, push_image, settings, train_job, upload_data
+from deploy.docker_cli import docker, image_references, local_mode_containers, untag
+from deploy.offline import OfflineServices
+from deploy.s3 import bucket_exists, read_model_archive
+
+from testsupport import free_port
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "titanic-byoc-e2e"
+SAMPLE_ROWS = 5
+PREDICTION_LINE = re.compile(r"^([01]),([0-9.eE+-]+)$")
+
+
+@pytest.fixture(scope="module")
+def target(scratch_home: Path, offline_services: OfflineServices) -> Iterator[settings.DeployTarget]:
+    with settings.open_target(
+        local=True,
+        registry=offline_services.registry,
+        s3_endpoint=offline_services.s3_endpoint,
+        serving_port=free_port(),
+    ) as opened:
+        assert opened.local is not None
+        work_dir = opened.local.work_dir
+        try:
+            yield opened
+        finally:
+            untag(image_references(f"{offline_services.registry}/{settings.DEFAULT_REPOSITORY}"))
+    assert not work_dir.exists(), "the local-mode scratch folder (container_root) was left behind"
+    assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
+
+
+@pytest.fixture(scope="module")
+def layout() -> settings.S3Layout:
+    return settings.S3Layout(bucket=BUCKET)
+
+
+@pytest.fixture(scope="module")
+def pushed(byoc_image: str, target: settings.DeployTarget) -> push_image.PushedImage:
+    return push_image.push_image(target, push_image.PushOptions(source_image=byoc_image))
+
+
+@pytest.fixture(scope="module")
+def pinned_image(pushed: push_image.PushedImage) -> str:
+    """The pushed image pulled back by digest: what every job below runs."""
+    docker("pull", pushed.digest_uri, timeout=300)
+    return pushed.digest_uri
+
+
+@pytest.fixture(scope="module")
+def uploaded(target: settings.DeployTarget, layout: settings.S3Layout) -> upload_data.UploadedData:
+    return upload_data.upload_training_data(target, layout, create_bucket=True)
+
+
+@pytest.fixture(scope="module")
+def trained(
+    target: settings.DeployTarget,
+    layout: settings.S3Layout,
+    pinned_image: str,
+    uploaded: upload_data.UploadedData,
+) -> train_job.TrainingSummary:
+    options = train_job.TrainingOptions(
+        image_uri=pinned_image,
+        role=settings.LOCAL_ROLE_ARN,
+        layout=layout,
+        instance_type=settings.LOCAL_INSTANCE_TYPE,
+        hyperparameters=train_job.merge_hyperparameters({}, {"n_estimators": "300"}),
+    )
+    return train_job.train(target, options)
+
+
+def model_options(pinned_image: str, model_data: str, name: str) -> endpoint.EndpointOptions:
+    return endpoint.EndpointOptions(
+        image_uri=pinned_image,
+        model_data=model_data,
+        role=settings.LOCAL_ROLE_ARN,
+        instance_type=settings.LOCAL_INSTANCE_TYPE,
+        name=name,
+    )
+
+
+def test_push_tags_the_commit_and_latest_and_pulls_back_by_digest(
+    pushed: push_image.PushedImage, pinned_image: str, byoc_image: str
+) -> None:
+    commit, latest = pushed.tags
+    assert (
+        re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", commit) and latest == "latest"
+    )  # others may commit meanwhile
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", pushed.digest)
+    pulled_id = docker("image", "inspect", pinned_image, "--format", "{{.Id}}").stdout.strip()
+    source_id = docker("image", "inspect", byoc_image, "--format", "{{.Id}}").stdout.strip()
+    assert pulled_id == source_id
+
+
+def test_upload_creates_a_private_bucket_with_both_channels(
+    target: settings.DeployTarget, layout: settings.S3Layout, uploaded: upload_data.UploadedData
+) -> None:
+    s3 = target.client("s3")
+    assert uploaded.bucket_created
+    assert (uploaded.train, uploaded.validation) == (layout.train, layout.validation)
+    assert uploaded.train_rows + uploaded.validation_rows == 891
+    rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    blocks = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(blocks.values()) and len(blocks) == 4
+    keys = {entry["Key"] for entry in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys >= {layout.key("train", "train.csv"), layout.key("validation", "validation.csv")}
+
+
+def test_local_training_writes_the_model_archive_to_the_bucket(
+    target: settings.DeployTarget, layout: settings.S3Layout, trained: train_job.TrainingSummary
+) -> None:
+    assert trained.status == "Completed"
+    assert trained.model_data is not None
+    assert trained.model_data.startswith(layout.output) and trained.model_data.endswith("/model.tar.gz")
+    archive = read_model_archive(target.client("s3"), trained.model_data)
+    assert {"model.joblib", "metrics.json", "input_schema.json"} <= set(archive.members)
+    assert archive.metrics["validation"]["rows"] == 179
+    assert archive.metrics["validation"]["auc"] >= 0.85
+    assert archive.metrics["hyperparameters"]["n_estimators"] == 300
+
+
+def test_local_endpoint_predicts_sample_rows_and_is_deleted(
+    target: settings.DeployTarget, pinned_image: str, trained: train_job.TrainingSummary
+) -> None:
+    assert trained.model_data is not None
+    options = model_options(pinned_image, trained.model_data, endpoint.unique_name("titanic-byoc-e2e"))
+    rows = endpoint.sample_rows(endpoint.DEFAULT_PAYLOAD, SAMPLE_ROWS)
+
+    predictions = endpoint.serve_and_predict(target, options, rows)
+
+    assert len(predictions) == SAMPLE_ROWS
+    assert all(prediction.label in (0, 1) for prediction in predictions)
+    assert all(0.0 <= prediction.probability <= 1.0 for prediction in predictions)
+    assert all(prediction.label == int(prediction.probability >= 0.5) for prediction in predictions)
+    client = target.sagemaker_session.sagemaker_client
+    with pytest.raises(ClientError):
+        client.describe_model(ModelName=options.name)
+    with pytest.raises(ClientError):
+        client.describe_endpoint_config(EndpointConfigName=options.name)
+    assert target.local is not None
+    running = docker("ps", "--quiet", "--filter", "status=running").stdout.split()
+    assert not set(running) & set(local_mode_containers(under=target.local.work_dir))
+
+
+def test_local_batch_transform_answers_every_validation_row(
+    target: settings.DeployTarget,
+    layout: settings.S3Layout,
+    pinned_image: str,
+    trained: train_job.TrainingSummary,
+) -> None:
+    assert trained.model_data is not None
+    options = model_options(pinned_image, trained.model_data, endpoint.unique_name("titanic-byoc-e2e"))
+
+    result = batch_transform.run_transform(target, options, layout)
+
+    assert result.input_rows == 179
+    assert len(result.output_lines) == result.input_rows
+    for line in result.output_lines:
+        matched = PREDICTION_LINE.match(line)
+        assert matched, f"not a label,probability line: {line!r}"
+        assert 0.0 <= float(matched.group(2)) <= 1.0
+    assert all(uri.startswith(layout.uri("batch-output", options.name)) for uri in result.output_uris)
+
+
+def test_cleanup_removes_the_bucket_and_the_registry_tags(
+    target: settings.DeployTarget, layout: settings.S3Layout, pushed: push_image.PushedImage
+) -> None:
+    assert target.local is not None
+    done = cleanup.clean_local(
+        target, layout.bucket, settings.DEFAULT_REPOSITORY, containers_under=target.local.work_dir
+    )
+
+    assert not bucket_exists(target.client("s3"), layout.bucket)
+    assert not image_references(pushed.repository_uri)
+    assert cleanup.delete_registry_repository(target.local.registry, settings.DEFAULT_REPOSITORY) == []
+    assert (
+        f"deleted {len(pushed.tags)} tag(s) of titanic-byoc from the registry at {target.local.registry}"
+        in done
+    )
+    assert any(line.startswith(f"deleted emulated bucket {layout.bucket}") for line in done)
