@@ -6,6 +6,7 @@ worker whose model cannot load never starts (gunicorn then stops and `serve` exi
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -20,6 +21,8 @@ from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, encode
 from byoc.settings import ServingSettings
 
 logger = logging.getLogger("byoc.api")
+# The Accept values clients send most often, answered without parsing the header.
+_EXACT_ACCEPT = {media_type: media_type for media_type in RESPONSE_TYPES} | {"*/*": JSON}
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response:
@@ -29,6 +32,8 @@ def _json_response(status: int, body: dict[str, Any]) -> Response:
 def _response_type(accept_header: str | None) -> str:
     if not accept_header or not accept_header.strip():
         return JSON
+    if accept_header in _EXACT_ACCEPT:
+        return _EXACT_ACCEPT[accept_header]
     best = request.accept_mimetypes.best_match(RESPONSE_TYPES)
     if best is None:
         raise PayloadError(
@@ -42,6 +47,9 @@ def _response_type(accept_header: str | None) -> str:
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
     settings = settings or ServingSettings.from_environment()
     model: LoadedModel = load_model(model_dir or MLPaths.from_environment().model_dir)
+    # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
+    gc.collect()
+    gc.freeze()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     execution_parameters = json.dumps(

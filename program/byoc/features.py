@@ -1,15 +1,14 @@
 """Titanic feature engineering: one definition for training, batch and single-row serving.
 
-The transformer works on columns (any mapping from raw column name to a sequence: a pandas DataFrame or a
-dict of lists or arrays), so a one-row request costs a handful of small numpy operations instead of a
-pandas round trip.
+The transformer takes columns (any mapping from raw column name to a sequence: a pandas DataFrame or a dict of
+lists or arrays) and computes each passenger's features with plain Python floats.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -77,6 +76,7 @@ CATEGORICAL_FEATURES: tuple[str, ...] = ("title", "embarked", "deck")
 WOMEN_AND_CHILDREN_TITLES = frozenset({"Mrs", "Miss", "Master"})
 _TITLE_PATTERN = re.compile(r",\s*([^.]+)\.")
 _CHILD_AGE = 14.0
+NAN = float("nan")
 
 
 def text_or_none(value: Any) -> str | None:
@@ -102,136 +102,127 @@ def surname_of(name: str | None) -> str | None:
     return name.split(",", 1)[0].strip().lower()
 
 
-def _codes(values: Sequence[str | None], mapping: Mapping[str, int]) -> np.ndarray:
-    return np.array(
-        [mapping.get(value, -1) if value is not None else np.nan for value in values], dtype=float
-    )
+def _code(value: str | None, mapping: Mapping[str, int]) -> float:
+    return float(mapping.get(value, -1)) if value is not None else NAN
 
 
-def _label_sums(keys: Sequence[str | None], labels: Sequence[float]) -> dict[str, tuple[float, int]]:
-    sums: dict[str, tuple[float, int]] = {}
-    for key, label in zip(keys, labels, strict=True):
-        if key is not None and label == label:
-            total, count = sums.get(key, (0.0, 0))
-            sums[key] = (total + label, count + 1)
-    return sums
+def _add_label(sums: dict[str, tuple[float, int]], key: str | None, label: float) -> None:
+    if key is not None and label == label:
+        total, count = sums.get(key, (0.0, 0))
+        sums[key] = (total + label, count + 1)
 
 
-def _group_rates(
-    keys: Sequence[str | None], sums: Mapping[str, tuple[float, int]], own_labels: np.ndarray | None
-) -> np.ndarray:
-    """Survival rate of the other known members of each row's group; NaN when there are none."""
-    rates = np.full(len(keys), np.nan)
-    for index, key in enumerate(keys):
-        total, count = sums.get(key, (0.0, 0)) if key is not None else (0.0, 0)
-        if own_labels is not None and count > 0 and own_labels[index] == own_labels[index]:
-            total, count = total - own_labels[index], count - 1
-        if count > 0:
-            rates[index] = total / count
-    return rates
+def _group_rate(sums: Mapping[str, tuple[float, int]], key: str | None, own_label: float) -> float:
+    """Survival rate of the other known members of the row's group; NaN when there are none."""
+    total, count = sums.get(key, (0.0, 0)) if key is not None else (0.0, 0)
+    if count > 0 and own_label == own_label:
+        total, count = total - own_label, count - 1
+    return total / count if count > 0 else NAN
 
 
-def _numeric(column: Any) -> np.ndarray:
-    return np.asarray(column, dtype=float)
+def _women_children_keys(
+    name: str | None, title: str | None, ticket: str | None, fare: float, pclass: float
+) -> tuple[str | None, str | None]:
+    """Women and boys travelling together share a fate: group them by family, and by ticket as a fallback.
+
+    Adult men get no group (None): their survival barely depends on their group's.
+    """
+    if title not in WOMEN_AND_CHILDREN_TITLES:
+        return None, None
+    return f"{surname_of(name)}|{pclass:.0f}|{(ticket or '')[:-1]}|{fare:.1f}", ticket
+
+
+def _numbers(column: Any) -> list[float]:
+    return np.asarray(column, dtype=float).tolist()
 
 
 def _text(column: Any) -> list[str | None]:
     return [text_or_none(value) for value in np.asarray(column, dtype=object).tolist()]
 
 
+def _rows(columns: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Each passenger as (Pclass, Sex, Age, SibSp, Parch, Fare, Name, Ticket, Cabin, Embarked), normalised."""
+    return zip(
+        _numbers(columns["Pclass"]), _text(columns["Sex"]), _numbers(columns["Age"]),
+        _numbers(columns["SibSp"]), _numbers(columns["Parch"]), _numbers(columns["Fare"]),
+        _text(columns["Name"]), _text(columns["Ticket"]), _text(columns["Cabin"]), _text(columns["Embarked"]),
+        strict=True,
+    )  # fmt: skip
+
+
 class TitanicFeatures(TransformerMixin, BaseEstimator):
-    """Turn raw passenger columns into a float matrix; learns ticket group sizes from the training rows."""
+    """Turn raw passenger columns into a float matrix, one row at a time with plain Python floats.
+
+    One definition serves training, batches and single rows: a one-row request costs a few microseconds
+    instead of a dozen tiny numpy operations. Learns ticket group sizes and group survival from training rows.
+    """
 
     def fit(self, columns: Mapping[str, Any], y: Any = None) -> TitanicFeatures:
-        tickets = _text(columns["Ticket"])
-        family_keys, women_children_tickets = self._women_children_keys(columns)
-        self.ticket_counts_: dict[str, int] = dict(
-            Counter(ticket for ticket in tickets if ticket is not None)
-        )
-        labels = [float("nan")] * len(tickets) if y is None else np.asarray(y, dtype=float).tolist()
-        self.ticket_survival_: dict[str, tuple[float, int]] = _label_sums(tickets, labels)
-        self.family_survival_: dict[str, tuple[float, int]] = _label_sums(family_keys, labels)
-        self.women_children_ticket_survival_: dict[str, tuple[float, int]] = _label_sums(
-            women_children_tickets, labels
-        )
+        rows = list(_rows(columns))
+        labels = [NAN] * len(rows) if y is None else np.asarray(y, dtype=float).tolist()
+        self.ticket_counts_: dict[str, int] = dict(Counter(row[7] for row in rows if row[7] is not None))
+        self.ticket_survival_: dict[str, tuple[float, int]] = {}
+        self.family_survival_: dict[str, tuple[float, int]] = {}
+        self.women_children_ticket_survival_: dict[str, tuple[float, int]] = {}
+        for (pclass, _, _, _, _, fare, name, ticket, _, _), label in zip(rows, labels, strict=True):
+            family_key, women_children_ticket = _women_children_keys(
+                name, title_of(name), ticket, fare, pclass
+            )
+            _add_label(self.ticket_survival_, ticket, label)
+            _add_label(self.family_survival_, family_key, label)
+            _add_label(self.women_children_ticket_survival_, women_children_ticket, label)
         self.n_features_out_ = len(FEATURE_NAMES)
         return self
 
     def fit_transform(self, columns: Mapping[str, Any], y: Any = None, **fit_params: Any) -> np.ndarray:
         """Training rows must not see their own label in the group survival rates (leave-one-out)."""
         self.fit(columns, y)
-        own_labels = None if y is None else np.asarray(y, dtype=float)
-        return self._transform(columns, own_labels)
+        return self._transform(columns, None if y is None else np.asarray(y, dtype=float).tolist())
 
     def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
         return self._transform(columns, None)
 
-    @staticmethod
-    def _women_children_keys(columns: Mapping[str, Any]) -> tuple[list[str | None], list[str | None]]:
-        """Women and boys travelling together share a fate: group them by family, and by ticket as a fallback.
-
-        Adult men get no group (None): their survival barely depends on their group's.
-        """
-        family_keys: list[str | None] = []
-        ticket_keys: list[str | None] = []
-        for name, ticket, fare, pclass in zip(
-            _text(columns["Name"]),
-            _text(columns["Ticket"]),
-            _numeric(columns["Fare"]),
-            _numeric(columns["Pclass"]),
-            strict=True,
-        ):
-            if title_of(name) not in WOMEN_AND_CHILDREN_TITLES:
-                family_keys.append(None)
-                ticket_keys.append(None)
-                continue
-            family_keys.append(f"{surname_of(name)}|{pclass:.0f}|{(ticket or '')[:-1]}|{fare:.1f}")
-            ticket_keys.append(ticket)
-        return family_keys, ticket_keys
-
-    def _transform(self, columns: Mapping[str, Any], own_labels: np.ndarray | None) -> np.ndarray:
-        pclass = _numeric(columns["Pclass"])
-        age = _numeric(columns["Age"])
-        sibsp = _numeric(columns["SibSp"])
-        parch = _numeric(columns["Parch"])
-        fare = _numeric(columns["Fare"])
-        names = _text(columns["Name"])
-        cabins = _text(columns["Cabin"])
-        tickets = _text(columns["Ticket"])
-
-        family_size = np.nan_to_num(sibsp) + np.nan_to_num(parch) + 1.0
-        family_keys, women_children_tickets = self._women_children_keys(columns)
-        women_children_rates = _group_rates(family_keys, self.family_survival_, own_labels)
-        ticket_fallback = _group_rates(
-            women_children_tickets, self.women_children_ticket_survival_, own_labels
+    def _transform(self, columns: Mapping[str, Any], own_labels: list[float] | None) -> np.ndarray:
+        rows = list(_rows(columns))
+        labels = own_labels if own_labels is not None else [NAN] * len(rows)
+        matrix = np.array(
+            [self._features(*row, label) for row, label in zip(rows, labels, strict=True)], dtype=float
         )
-        women_children_rates = np.where(np.isnan(women_children_rates), ticket_fallback, women_children_rates)
-        ticket_group_size = np.array(
-            [max(self.ticket_counts_.get(ticket, 1), 1) if ticket is not None else 1 for ticket in tickets],
-            dtype=float,
-        )
-        return np.column_stack(
-            [
-                pclass,
-                _codes(_text(columns["Sex"]), SEX_CODES),
-                age,
-                sibsp,
-                parch,
-                fare,
-                _codes([title_of(name) for name in names], TITLE_CODES),
-                _codes(_text(columns["Embarked"]), EMBARKED_CODES),
-                _codes([cabin[0].upper() if cabin else None for cabin in cabins], DECK_CODES),
-                np.array([cabin is not None for cabin in cabins], dtype=float),
-                family_size,
-                (family_size == 1.0).astype(float),
-                ticket_group_size,
-                fare / ticket_group_size,
-                np.where(np.isnan(age), np.nan, (age < _CHILD_AGE).astype(float)),
-                np.array([len(name) if name is not None else np.nan for name in names], dtype=float),
-                _group_rates(tickets, self.ticket_survival_, own_labels),
-                women_children_rates,
-            ]
-        )
+        return matrix.reshape(len(rows), len(FEATURE_NAMES))
+
+    def _features(
+        self, pclass: float, sex: str | None, age: float, sibsp: float, parch: float, fare: float,
+        name: str | None, ticket: str | None, cabin: str | None, embarked: str | None, own_label: float,
+    ) -> list[float]:  # fmt: skip
+        title = title_of(name)
+        family_size = (sibsp if sibsp == sibsp else 0.0) + (parch if parch == parch else 0.0) + 1.0
+        group_size = float(max(self.ticket_counts_.get(ticket, 1), 1)) if ticket is not None else 1.0
+        family_key, women_children_ticket = _women_children_keys(name, title, ticket, fare, pclass)
+        women_children_rate = _group_rate(self.family_survival_, family_key, own_label)
+        if women_children_rate != women_children_rate:
+            women_children_rate = _group_rate(
+                self.women_children_ticket_survival_, women_children_ticket, own_label
+            )
+        return [
+            pclass,
+            _code(sex, SEX_CODES),
+            age,
+            sibsp,
+            parch,
+            fare,
+            _code(title, TITLE_CODES),
+            _code(embarked, EMBARKED_CODES),
+            _code(cabin[0].upper() if cabin else None, DECK_CODES),
+            1.0 if cabin is not None else 0.0,
+            family_size,
+            1.0 if family_size == 1.0 else 0.0,
+            group_size,
+            fare / group_size,
+            float(age < _CHILD_AGE) if age == age else NAN,
+            float(len(name)) if name is not None else NAN,
+            _group_rate(self.ticket_survival_, ticket, own_label),
+            women_children_rate,
+        ]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array(FEATURE_NAMES, dtype=object)
