@@ -52,6 +52,23 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, serving: bool = Fal
         )
 
 
+def add_image_and_role_arguments(group: argparse._ArgumentGroup, image_purpose: str) -> None:
+    """--image-uri, --repository, --role and --instance-type, shared by training, tuning and hosting."""
+    group.add_argument(
+        "--image-uri",
+        help=f"{image_purpose} (default: REPOSITORY:latest in ECR, or in the --local registry)",
+    )
+    group.add_argument(
+        "--repository", default=settings.DEFAULT_REPOSITORY, help="for the default --image-uri"
+    )
+    group.add_argument(
+        "--role", help=f"execution role ARN (default: {settings.ROLE_VARIABLE}, get_execution_role())"
+    )
+    group.add_argument(
+        "--instance-type", help=f"default: {settings.DEFAULT_INSTANCE_TYPE}; with --local: local"
+    )
+
+
 def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("S3 layout")
     group.add_argument(

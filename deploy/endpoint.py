@@ -169,18 +169,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     source = group.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-data", help="s3:// URI of a model.tar.gz")
     source.add_argument("--training-job", help="take the model of this completed training job")
-    group.add_argument(
-        "--image-uri", help="serving image (default: REPOSITORY:latest in ECR or the --local registry)"
-    )
-    group.add_argument(
-        "--repository", default=settings.DEFAULT_REPOSITORY, help="for the default --image-uri"
-    )
-    group.add_argument(
-        "--role", help=f"execution role ARN (default: {settings.ROLE_VARIABLE}, get_execution_role())"
-    )
-    group.add_argument(
-        "--instance-type", help=f"default: {settings.DEFAULT_INSTANCE_TYPE}; with --local: local"
-    )
+    cli.add_image_and_role_arguments(group, "serving image")
 
 
 def options_from(arguments: argparse.Namespace, target: settings.DeployTarget, name: str) -> EndpointOptions:

@@ -269,19 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
     """Estimator options, shared with deploy.tune."""
     group = parser.add_argument_group("training job")
-    group.add_argument(
-        "--image-uri",
-        help="image to train with (default: REPOSITORY:latest in ECR, or in the --local registry)",
-    )
-    group.add_argument(
-        "--repository", default=settings.DEFAULT_REPOSITORY, help="for the default --image-uri"
-    )
-    group.add_argument(
-        "--role", help=f"execution role ARN (default: {settings.ROLE_VARIABLE}, get_execution_role())"
-    )
-    group.add_argument(
-        "--instance-type", help=f"default: {settings.DEFAULT_INSTANCE_TYPE}; with --local: local"
-    )
+    cli.add_image_and_role_arguments(group, "image to train with")
     group.add_argument(
         "--hyperparameter",
         action="append",
