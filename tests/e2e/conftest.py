@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from deploy.offline import DEFAULT_REGISTRY_PORT, DEFAULT_S3_PORT, OfflineServices
 
-from testsupport import docker, free_port
+from testsupport import free_port
 
 
 def _require_loopback(sock: socket.socket, address: Any) -> None:
@@ -80,16 +79,3 @@ def offline_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Offli
             yield services
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)  # the registry's blobs: the image's size, each run
-
-
-@pytest.fixture(scope="module")
-def byoc_image() -> str:
-    """The image under test, named by BYOC_IMAGE (`make test` builds it)."""
-    name = os.environ.get("BYOC_IMAGE")
-    if not name:
-        pytest.fail(
-            "set BYOC_IMAGE to the image to send through the offline cloud path, or deselect: -m 'not e2e'"
-        )
-    if docker("image", "inspect", name, check=False).returncode != 0:
-        pytest.fail(f"image {name!r} (BYOC_IMAGE) does not exist; build it with `make build`")
-    return name

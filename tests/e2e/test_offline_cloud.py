@@ -50,8 +50,8 @@ def layout() -> settings.S3Layout:
 
 
 @pytest.fixture(scope="module")
-def pushed(byoc_image: str, target: settings.DeployTarget) -> push_image.PushedImage:
-    return push_image.push_image(target, push_image.PushOptions(source_image=byoc_image))
+def pushed(image: str, target: settings.DeployTarget) -> push_image.PushedImage:
+    return push_image.push_image(target, push_image.PushOptions(source_image=image))
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def model_options(pinned_image: str, model_data: str, name: str) -> endpoint.End
 
 
 def test_push_tags_the_commit_and_latest_and_pulls_back_by_digest(
-    pushed: push_image.PushedImage, pinned_image: str, byoc_image: str
+    pushed: push_image.PushedImage, pinned_image: str, image: str
 ) -> None:
     commit, latest = pushed.tags
     assert (
@@ -102,7 +102,7 @@ def test_push_tags_the_commit_and_latest_and_pulls_back_by_digest(
     )  # others may commit meanwhile
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", pushed.digest)
     pulled_id = docker("image", "inspect", pinned_image, "--format", "{{.Id}}").stdout.strip()
-    source_id = docker("image", "inspect", byoc_image, "--format", "{{.Id}}").stdout.strip()
+    source_id = docker("image", "inspect", image, "--format", "{{.Id}}").stdout.strip()
     assert pulled_id == source_id
 
 
