@@ -150,6 +150,11 @@ def _rows(columns: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
     )  # fmt: skip
 
 
+def _labels(y: Any, count: int) -> list[float]:
+    """Training labels as floats; NaN for every row when fitting without labels."""
+    return [NAN] * count if y is None else np.asarray(y, dtype=float).tolist()
+
+
 class TitanicFeatures(TransformerMixin, BaseEstimator):
     """Turn raw passenger columns into a float matrix, one row at a time with plain Python floats.
 
@@ -159,7 +164,21 @@ class TitanicFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, columns: Mapping[str, Any], y: Any = None) -> TitanicFeatures:
         rows = list(_rows(columns))
-        labels = [NAN] * len(rows) if y is None else np.asarray(y, dtype=float).tolist()
+        self._learn(rows, _labels(y, len(rows)))
+        return self
+
+    def fit_transform(self, columns: Mapping[str, Any], y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Training rows must not see their own label in the group survival rates (leave-one-out)."""
+        rows = list(_rows(columns))
+        labels = _labels(y, len(rows))
+        self._learn(rows, labels)
+        return self._matrix(rows, labels)
+
+    def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
+        rows = list(_rows(columns))
+        return self._matrix(rows, [NAN] * len(rows))
+
+    def _learn(self, rows: list[tuple[Any, ...]], labels: list[float]) -> None:
         self.ticket_counts_: dict[str, int] = dict(Counter(row[7] for row in rows if row[7] is not None))
         self.ticket_survival_: dict[str, tuple[float, int]] = {}
         self.family_survival_: dict[str, tuple[float, int]] = {}
@@ -172,23 +191,10 @@ class TitanicFeatures(TransformerMixin, BaseEstimator):
             _add_label(self.family_survival_, family_key, label)
             _add_label(self.women_children_ticket_survival_, women_children_ticket, label)
         self.n_features_out_ = len(FEATURE_NAMES)
-        return self
 
-    def fit_transform(self, columns: Mapping[str, Any], y: Any = None, **fit_params: Any) -> np.ndarray:
-        """Training rows must not see their own label in the group survival rates (leave-one-out)."""
-        self.fit(columns, y)
-        return self._transform(columns, None if y is None else np.asarray(y, dtype=float).tolist())
-
-    def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
-        return self._transform(columns, None)
-
-    def _transform(self, columns: Mapping[str, Any], own_labels: list[float] | None) -> np.ndarray:
-        rows = list(_rows(columns))
-        labels = own_labels if own_labels is not None else [NAN] * len(rows)
-        matrix = np.array(
-            [self._features(*row, label) for row, label in zip(rows, labels, strict=True)], dtype=float
-        )
-        return matrix.reshape(len(rows), len(FEATURE_NAMES))
+    def _matrix(self, rows: list[tuple[Any, ...]], own_labels: list[float]) -> np.ndarray:
+        features = [self._features(*row, label) for row, label in zip(rows, own_labels, strict=True)]
+        return np.array(features, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
 
     def _features(
         self, pclass: float, sex: str | None, age: float, sibsp: float, parch: float, fare: float,
