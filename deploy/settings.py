@@ -70,8 +70,7 @@ class S3Layout:
     prefix: str = DEFAULT_PREFIX
 
     def uri(self, *parts: str) -> str:
-        path = "/".join(part.strip("/") for part in (self.prefix, *parts) if part.strip("/"))
-        return f"s3://{self.bucket}/{path}/"
+        return f"s3://{self.bucket}/{self.key(*parts)}/"
 
     def key(self, *parts: str) -> str:
         return "/".join(part.strip("/") for part in (self.prefix, *parts) if part.strip("/"))
