@@ -19,6 +19,8 @@ CSV_SUFFIXES = (".csv", ".csv.gz")
 _GZIP_MAGIC = b"\x1f\x8b"
 _TAIL_BYTES = 65536
 CHUNK_ROWS = 250_000
+# A chunk's column becomes categorical when it has at most this share of distinct values.
+CATEGORICAL_MAX_SHARE = 0.2
 
 
 class DataError(ValueError):
@@ -51,8 +53,8 @@ def _read_csv_file(path: Path, channel: str) -> pd.DataFrame:
             compressed = handle.read(2) == _GZIP_MAGIC
         if path.stat().st_size == 0:
             raise DataError(f"{where} is empty")
-        # Read in chunks, each made categorical (every distinct string stored once), so a large file never
-        # sits in memory as one Python string per cell. Values stay text here; numbers are checked later.
+        # Read in chunks whose repetitive columns become categorical (each distinct string stored once), so a
+        # large file never sits in memory as one Python string per cell. Numbers are checked afterwards.
         chunks = pd.read_csv(
             path,
             dtype=str,
@@ -61,7 +63,7 @@ def _read_csv_file(path: Path, channel: str) -> pd.DataFrame:
             compression="gzip" if compressed else None,
             chunksize=CHUNK_ROWS,
         )
-        frame = _concatenate([chunk.astype("category") for chunk in chunks])
+        frame = _concatenate([_compact(chunk) for chunk in chunks])
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -95,13 +97,28 @@ def _check_last_row_complete(path: Path, width: int, rows: int, where: str) -> N
         )
 
 
+def _compact(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Make columns with few distinct values categorical; columns of mostly unique text stay as they are."""
+    for column in chunk.columns:
+        codes, uniques = pd.factorize(chunk[column])
+        if len(uniques) <= CATEGORICAL_MAX_SHARE * len(codes):
+            chunk[column] = pd.Categorical.from_codes(codes, categories=uniques)
+    return chunk
+
+
 def _as_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A categorical column's values as floats, and a mask of present values that are not finite numbers."""
-    codes = raw.cat.codes.to_numpy()
-    categories = pd.to_numeric(pd.Series(raw.cat.categories, dtype=object), errors="coerce").to_numpy(float)
-    values = np.full(len(codes), np.nan)
-    present = codes >= 0
-    values[present] = categories[codes[present]]
+    """A text column's values as floats, and a mask of present values that are not finite numbers."""
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        codes = raw.cat.codes.to_numpy()
+        categories = pd.to_numeric(pd.Series(raw.cat.categories, dtype=object), errors="coerce").to_numpy(
+            float
+        )
+        values = np.full(len(codes), np.nan)
+        present = codes >= 0
+        values[present] = categories[codes[present]]
+    else:
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+        present = raw.notna().to_numpy()
     return values, present & ~np.isfinite(values)
 
 
@@ -133,19 +150,19 @@ def _check_binary_target(raw: pd.Series, target: str, channel: str, path: Path) 
 
 
 def _concatenate(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate files; text columns stay categorical (pd.concat makes objects of differing categories)."""
+    """Concatenate chunks; a column categorical in every chunk stays categorical (pd.concat would not)."""
     if len(frames) == 1:
         return frames[0]
     columns: dict[str, Any] = {}
     for column in frames[0].columns:
         parts = [frame[column] for frame in frames]
-        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
             # An all-empty chunk has categories of another dtype than its siblings: align them as objects.
             columns[column] = union_categoricals(
                 [part.cat.set_categories(part.cat.categories.astype(object)) for part in parts]
             )
         else:
-            columns[column] = np.concatenate([part.to_numpy() for part in parts])
+            columns[column] = np.concatenate([np.asarray(part, dtype=object) for part in parts])
     return pd.DataFrame(columns)
 
 
