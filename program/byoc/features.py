@@ -7,8 +7,8 @@ lists or arrays) and computes each passenger's features with plain Python floats
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -150,6 +150,10 @@ def _rows(columns: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
     )  # fmt: skip
 
 
+def _row_count(columns: Mapping[str, Any]) -> int:
+    return len(columns["Pclass"])
+
+
 def _labels(y: Any, count: int) -> list[float]:
     """Training labels as floats; NaN for every row when fitting without labels."""
     return [NAN] * count if y is None else np.asarray(y, dtype=float).tolist()
@@ -163,23 +167,20 @@ class TitanicFeatures(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, columns: Mapping[str, Any], y: Any = None) -> TitanicFeatures:
-        rows = list(_rows(columns))
-        self._learn(rows, _labels(y, len(rows)))
+        self._learn(_rows(columns), _labels(y, _row_count(columns)))
         return self
 
     def fit_transform(self, columns: Mapping[str, Any], y: Any = None, **fit_params: Any) -> np.ndarray:
         """Training rows must not see their own label in the group survival rates (leave-one-out)."""
-        rows = list(_rows(columns))
-        labels = _labels(y, len(rows))
-        self._learn(rows, labels)
-        return self._matrix(rows, labels)
+        labels = _labels(y, _row_count(columns))
+        self._learn(_rows(columns), labels)
+        return self._matrix(columns, labels)
 
     def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
-        rows = list(_rows(columns))
-        return self._matrix(rows, [NAN] * len(rows))
+        return self._matrix(columns, [NAN] * _row_count(columns))
 
-    def _learn(self, rows: list[tuple[Any, ...]], labels: list[float]) -> None:
-        self.ticket_counts_: dict[str, int] = dict(Counter(row[7] for row in rows if row[7] is not None))
+    def _learn(self, rows: Iterable[tuple[Any, ...]], labels: list[float]) -> None:
+        self.ticket_counts_: dict[str, int] = {}
         self.ticket_survival_: dict[str, tuple[float, int]] = {}
         self.family_survival_: dict[str, tuple[float, int]] = {}
         self.women_children_ticket_survival_: dict[str, tuple[float, int]] = {}
@@ -187,14 +188,20 @@ class TitanicFeatures(TransformerMixin, BaseEstimator):
             family_key, women_children_ticket = _women_children_keys(
                 name, title_of(name), ticket, fare, pclass
             )
+            if ticket is not None:
+                self.ticket_counts_[ticket] = self.ticket_counts_.get(ticket, 0) + 1
             _add_label(self.ticket_survival_, ticket, label)
             _add_label(self.family_survival_, family_key, label)
             _add_label(self.women_children_ticket_survival_, women_children_ticket, label)
         self.n_features_out_ = len(FEATURE_NAMES)
 
-    def _matrix(self, rows: list[tuple[Any, ...]], own_labels: list[float]) -> np.ndarray:
-        features = [self._features(*row, label) for row, label in zip(rows, own_labels, strict=True)]
-        return np.array(features, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+    def _matrix(self, columns: Mapping[str, Any], own_labels: list[float]) -> np.ndarray:
+        """Stream every row's features into one float array (no list of per-row lists held in memory)."""
+        width = len(FEATURE_NAMES)
+        values = chain.from_iterable(
+            self._features(*row, label) for row, label in zip(_rows(columns), own_labels, strict=True)
+        )
+        return np.fromiter(values, dtype=float, count=len(own_labels) * width).reshape(len(own_labels), width)
 
     def _features(
         self, pclass: float, sex: str | None, age: float, sibsp: float, parch: float, fare: float,
