@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,11 @@ class InputSchema:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
+
+    @cached_property
+    def known_columns(self) -> frozenset[str]:
+        """Every column name a header row may carry: the inputs and the target."""
+        return frozenset([*self.columns, self.target])
 
 
 @contextmanager

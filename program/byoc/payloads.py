@@ -122,8 +122,7 @@ def _to_text(value: Any, row_number: int, column: str) -> str | None:
 
 
 def _is_header(row: Sequence[str], schema: InputSchema) -> bool:
-    known = {*schema.columns, schema.target}
-    return any(field.strip() in known for field in row)
+    return any(field.strip() in schema.known_columns for field in row)
 
 
 def _csv_rows(text: str) -> Iterable[list[str]]:
@@ -270,14 +269,15 @@ def decode(body: bytes, content_type: str, schema: InputSchema) -> Columns:
     return decode_json_lines(text, schema)
 
 
+def _record(label: int, probability: float) -> str:
+    # repr() of a finite float is valid JSON: the text json.dumps writes, without its per-call overhead.
+    return f'{{"label": {label}, "probability": {probability!r}}}'
+
+
 def encode(labels: np.ndarray, probabilities: np.ndarray, accept: str) -> str:
-    pairs = zip(labels.tolist(), probabilities.tolist(), strict=True)
+    pairs = list(zip(labels.tolist(), probabilities.tolist(), strict=True))
     if accept == CSV:
         return "".join(f"{label},{probability!r}\n" for label, probability in pairs)
     if accept == JSON_LINES:
-        return "".join(
-            f'{{"label": {label}, "probability": {probability!r}}}\n' for label, probability in pairs
-        )
-    return json.dumps(
-        {"predictions": [{"label": label, "probability": probability} for label, probability in pairs]}
-    )
+        return "".join(_record(*pair) + "\n" for pair in pairs)
+    return '{"predictions": [' + ", ".join(_record(*pair) for pair in pairs) + "]}"
