@@ -71,7 +71,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "ticket_group_survival",
     "women_children_group_survival",
 )
-CATEGORICAL_FEATURES: tuple[str, ...] = ("title", "embarked", "deck")
 
 WOMEN_AND_CHILDREN_TITLES = frozenset({"Mrs", "Miss", "Master"})
 _TITLE_PATTERN = re.compile(r",\s*([^.]+)\.")
