@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from deploy import cli, settings
 from deploy.errors import DeployError, explain_aws_error
 from deploy.push_image import default_image_uri
-from deploy.train_job import resolve_role
+from deploy.train_job import role_for
 
 if TYPE_CHECKING:
     from sagemaker.predictor import Predictor
@@ -173,11 +173,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(arguments: argparse.Namespace, target: settings.DeployTarget, name: str) -> EndpointOptions:
-    local_role = target.is_local and not arguments.role
     return EndpointOptions(
         image_uri=arguments.image_uri or default_image_uri(target, arguments.repository, arguments.registry),
         model_data=arguments.model_data or model_data_of_job(target, arguments.training_job),
-        role=settings.LOCAL_ROLE_ARN if local_role else resolve_role(arguments.role),
+        role=role_for(target, arguments.role),
         instance_type=arguments.instance_type or target.default_instance_type,
         name=name,
     )

@@ -64,6 +64,11 @@ def validate_role_arn(arn: str, source: str) -> str:
     return arn
 
 
+def role_for(target: settings.DeployTarget, explicit: str | None) -> str:
+    """Local mode needs no real role: a dummy ARN unless one is given; real mode resolves one."""
+    return settings.LOCAL_ROLE_ARN if target.is_local and not explicit else resolve_role(explicit)
+
+
 def resolve_role(
     explicit: str | None,
     environ: Mapping[str, str] | None = None,
@@ -297,7 +302,7 @@ def options_from(arguments: argparse.Namespace, target: settings.DeployTarget) -
     hyperparameters = merge_hyperparameters(
         file_values, parse_hyperparameter_assignments(arguments.hyperparameter)
     )
-    role = settings.LOCAL_ROLE_ARN if target.is_local and not arguments.role else resolve_role(arguments.role)
+    role = role_for(target, arguments.role)
     return TrainingOptions(
         image_uri=arguments.image_uri or default_image_uri(target, arguments.repository, arguments.registry),
         role=role,

@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,8 +115,6 @@ def run_load(
     port: int, body: bytes, seconds: float, concurrency: int, content_type: str = "text/csv"
 ) -> LoadResult:
     """POST `body` from `concurrency` threads for `seconds` to 127.0.0.1:port, counting non-200 answers."""
-    import threading
-
     result = LoadResult()
     lock = threading.Lock()
     deadline = time.monotonic() + seconds

@@ -12,6 +12,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -158,7 +159,7 @@ def decode_csv(text: str, schema: InputSchema) -> Columns:
     else:
         header = schema.columns
         positions = {column: header.index(column) for column in schema.required}
-        data_rows = _chain_first(first, rows)
+        data_rows = chain([first], rows)
     row_number = 0
     for row_number, row in enumerate(data_rows, start=1):
         if len(row) != len(header):
@@ -172,11 +173,6 @@ def decode_csv(text: str, schema: InputSchema) -> Columns:
     if row_number == 0:
         raise _bad_request("CSV body has a header but no data rows")
     return builder.columns
-
-
-def _chain_first(first: list[str], rest: Iterable[list[str]]) -> Iterable[list[str]]:
-    yield first
-    yield from rest
 
 
 def _reject_constant(name: str) -> Any:
