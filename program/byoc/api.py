@@ -15,9 +15,10 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from byoc import artifact
 from byoc.contract import MLPaths
-from byoc.model import LoadedModel, load_model
-from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, encode
+from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, response_type
+from byoc.predictor import Predictor
 from byoc.settings import ServingSettings
 
 logger = logging.getLogger("byoc.api")
@@ -30,23 +31,15 @@ def _json_response(status: int, body: dict[str, Any]) -> Response:
 
 
 def _response_type(accept_header: str | None) -> str:
-    if not accept_header or not accept_header.strip():
-        return JSON
     if accept_header in _EXACT_ACCEPT:
         return _EXACT_ACCEPT[accept_header]
-    best = request.accept_mimetypes.best_match(RESPONSE_TYPES)
-    if best is None:
-        raise PayloadError(
-            406,
-            f"cannot answer with Accept {accept_header!r}; accept one of {', '.join(RESPONSE_TYPES)}",
-            supported=list(RESPONSE_TYPES),
-        )
-    return best
+    return response_type(accept_header)
 
 
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
     settings = settings or ServingSettings.from_environment()
-    model: LoadedModel = load_model(model_dir or MLPaths.from_environment().model_dir)
+    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir))
+    manifest = predictor.manifest
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
     gc.collect()
     gc.freeze()
@@ -70,10 +63,15 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
 
     @app.post("/invocations")
     def invocations() -> Response:
-        response_type = _response_type(request.headers.get("Accept"))
-        columns = decode(request.get_data(cache=False), request.headers.get("Content-Type", ""), model.schema)
-        labels, probabilities = model.predict(columns)
-        return Response(encode(labels, probabilities, response_type), status=200, mimetype=response_type)
+        answer_type = _response_type(request.headers.get("Accept"))
+        decoded = decode(
+            request.get_data(cache=False),
+            request.headers.get("Content-Type", ""),
+            manifest.inputs,
+            manifest.target,
+        )
+        answer = predictor.encoder.encode(predictor.scores(decoded), answer_type)
+        return Response(answer, status=200, mimetype=answer_type)
 
     @app.errorhandler(PayloadError)
     def client_mistake(error: PayloadError) -> Response:

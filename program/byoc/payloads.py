@@ -1,8 +1,10 @@
 """Request and response bodies of /invocations: CSV, JSON and JSON Lines in; JSON, CSV and JSON Lines out.
 
-Decoding turns a body into the raw passenger columns the saved pipeline takes, checking each value against
-the input schema written at training time. Every client mistake raises PayloadError naming the row, column
-and value; nothing from a request is ever unpickled or evaluated.
+Decoding turns a body into the model's typed input columns, checked against the manifest's input schema
+with the rules `train` applies to files (`byoc.schema`, `byoc.values`). Small bodies go through Python's
+csv and json modules row by row; large ones through Arrow, vectorised. Both give the same rows and the same
+errors (property tests hold them together). Every client mistake raises PayloadError naming the row (or
+line), column and value; nothing from a request is unpickled or evaluated.
 """
 
 from __future__ import annotations
@@ -10,25 +12,34 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-from collections.abc import Iterable, Sequence
-from itertools import chain
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
-from byoc.model import InputSchema
+from byoc.channels import DataError, check_header, ends_inside_quotes
+from byoc.schema import ColumnValueError, InputSchema
+from byoc.tasks import ClassValue, Task
+from byoc.values import shown
 
 CSV = "text/csv"
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
-JSON_LINES_ALIASES = frozenset(
-    {JSON_LINES, "application/x-jsonlines", "application/jsonl", "application/x-ndjson"}
+JSON_LINES_ALIASES = (
+    "application/jsonlines",
+    "application/x-jsonlines",
+    "application/jsonl",
+    "application/x-ndjson",
 )
-REQUEST_TYPES = (CSV, JSON, *sorted(JSON_LINES_ALIASES))
-RESPONSE_TYPES = (JSON, CSV, JSON_LINES)
-
-Columns = dict[str, list[Any]]
+REQUEST_TYPES = (CSV, JSON, *JSON_LINES_ALIASES)
+RESPONSE_TYPES = (JSON, CSV, *JSON_LINES_ALIASES)
+# Bodies up to this size are decoded row by row in Python; larger ones with Arrow.
+SMALL_BODY_BYTES = 16_384
+_POSITIONS = re.compile(r"\d+")
 
 
 class PayloadError(Exception):
@@ -44,212 +55,317 @@ class PayloadError(Exception):
         return {"error": self.message, **self.details}
 
 
+def bad_request(message: str, **details: Any) -> PayloadError:
+    return PayloadError(400, message, **details)
+
+
 def media_type(header: str | None) -> str:
     """`text/csv; charset=utf-8` -> `text/csv`; media types compare without parameters or case."""
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-def _bad_request(message: str, **details: Any) -> PayloadError:
-    return PayloadError(400, message, **details)
+@dataclass(frozen=True)
+class Decoded:
+    """A request's rows: typed scalar records (small requests) or typed Arrow columns (large ones)."""
+
+    rows: int
+    records: list[dict[str, Any]] | None = None
+    table: pa.Table | None = None
 
 
-def _decode_text(body: bytes) -> str:
+# -- text and values ----------------------------------------------------------------------------------------
+
+
+def _text(body: bytes) -> str:
     if not body.strip():
-        raise _bad_request("request body is empty")
+        raise bad_request("request body is empty")
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise _bad_request(
+        raise bad_request(
             f"request body is not valid UTF-8: byte {error.start} is {body[error.start]:#04x}"
         ) from None
 
 
-class _ColumnBuilder:
-    """Collects the required columns, converting each value to its schema type."""
-
-    def __init__(self, schema: InputSchema) -> None:
-        self.schema = schema
-        self.columns: Columns = {column: [] for column in schema.required}
-
-    def add(self, row_number: int, values: dict[str, Any]) -> None:
-        for column, kind in self.schema.required.items():
-            value = values[column]
-            self.columns[column].append(
-                _to_number(value, row_number, column)
-                if kind == "number"
-                else _to_text(value, row_number, column)
-            )
-
-
-def _value_error(row_number: int, column: str, value: Any, expected: str) -> PayloadError:
-    shown = value if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
-    if isinstance(shown, str) and len(shown) > 80:
-        shown = shown[:77] + "..."
-    return _bad_request(
-        f"row {row_number}, column '{column}': {shown!r} is not {expected}",
-        row=row_number,
-        column=column,
+def _value_error(error: ColumnValueError, number: int, unit: str) -> PayloadError:
+    return bad_request(
+        f"{unit} {number}, column '{error.column}': {shown(error.value)} is not {error.expected}",
+        **{unit: number, "column": error.column},
     )
 
 
-def _to_number(value: Any, row_number: int, column: str) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool):
-        raise _value_error(row_number, column, value, "a number")
-    if isinstance(value, int | float):
-        number = float(value) if not isinstance(value, int) or abs(value) < 2**63 else math.inf
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return math.nan
+def _typed_records(
+    records: Sequence[Mapping[str, Any]], schema: InputSchema, numbers: Sequence[int], unit: str
+) -> list[dict[str, Any]]:
+    typed = []
+    for record, number in zip(records, numbers, strict=True):
         try:
-            number = float(text)
-        except ValueError:
-            raise _value_error(row_number, column, value, "a number") from None
-    else:
-        raise _value_error(row_number, column, value, "a number")
-    if not math.isfinite(number):
-        raise _value_error(row_number, column, value, "a finite number (leave the field empty when unknown)")
-    return number
+            typed.append(schema.typed_record(record))
+        except ColumnValueError as error:
+            raise _value_error(error, number, unit) from None
+    return typed
 
 
-def _to_text(value: Any, row_number: int, column: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise _value_error(row_number, column, value, "a string")
-
-
-def _is_header(row: Sequence[str], schema: InputSchema) -> bool:
-    return any(field.strip() in schema.known_columns for field in row)
-
-
-def _csv_rows(text: str) -> Iterable[list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _typed_table(
+    columns: Mapping[str, pa.Array], schema: InputSchema, numbers: Sequence[int], unit: str
+) -> pa.Table:
     try:
-        for row in reader:
-            if row and any(field.strip() for field in row):
-                yield row
-    except csv.Error as error:
-        raise _bad_request(
-            f"malformed CSV at line {reader.line_num}: {error}", line=reader.line_num
-        ) from None
+        return schema.typed_table(pa.table(dict(columns)))
+    except ColumnValueError as error:
+        raise _value_error(error, numbers[error.row], unit) from None
 
 
-def decode_csv(text: str, schema: InputSchema) -> Columns:
-    builder = _ColumnBuilder(schema)
-    rows = iter(_csv_rows(text))
-    first = next(rows, None)
-    if first is None:
-        raise _bad_request("CSV body has no rows")
-    if _is_header(first, schema):
-        header = [field.strip() for field in first]
-        duplicated = sorted({name for name in header if header.count(name) > 1})
-        if duplicated:
-            raise _bad_request(f"CSV header repeats column(s): {', '.join(duplicated)}")
-        missing = [column for column in schema.required if column not in header]
+# -- CSV ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CsvLayout:
+    """How a CSV body's fields map to columns: by a header row (names) or by position."""
+
+    has_header: bool
+    width: int
+    positions: dict[str, int]
+
+
+def _is_position_header(fields: Sequence[str]) -> bool:
+    """`0,1,2,...`: the header pandas writes for a table without column names."""
+    stripped = [field.strip() for field in fields]
+    return all(_POSITIONS.fullmatch(field) for field in stripped) and stripped == [
+        str(i) for i in range(len(stripped))
+    ]
+
+
+def _layout(first: Sequence[str], schema: InputSchema, target: str) -> _CsvLayout:
+    known = {*schema.names, target}
+    if _is_position_header(first):
+        raise bad_request(
+            f"the first row ({','.join(first[:5])}{',...' if len(first) > 5 else ''}) numbers the columns instead "
+            "of naming them (pandas writes this for a DataFrame without column names): send the column names "
+            f"({','.join(schema.names)}) as the header, or no header row"
+        )
+    if any(field.strip() in known for field in first):
+        try:
+            header = check_header(list(first), "CSV header")
+        except DataError as error:
+            raise bad_request(str(error)) from None
+        missing = [name for name in schema.feature_names if name not in header]
         if missing:
-            raise _bad_request(
+            raise bad_request(
                 f"CSV header is missing required column(s): {', '.join(missing)}", missing_columns=missing
             )
-        positions = {column: header.index(column) for column in schema.required}
-        data_rows: Iterable[list[str]] = rows
+        return _CsvLayout(True, len(header), {name: header.index(name) for name in schema.feature_names})
+    return _CsvLayout(
+        False, len(schema.names), {name: schema.positions[name] for name in schema.feature_names}
+    )
+
+
+def _width_error(layout: _CsvLayout, row: int, count: int, schema: InputSchema) -> PayloadError:
+    if layout.has_header:
+        expectation = f"the header has {layout.width}"
     else:
-        header = schema.columns
-        positions = {column: header.index(column) for column in schema.required}
-        data_rows = chain([first], rows)
-    row_number = 0
-    for row_number, row in enumerate(data_rows, start=1):
-        if len(row) != len(header):
-            expectation = (
-                f"the header has {len(header)}"
-                if header is not schema.columns
-                else f"without a header row each row needs {len(header)}, in this order: {','.join(header)}"
-            )
-            raise _bad_request(f"row {row_number} has {len(row)} field(s); {expectation}", row=row_number)
-        builder.add(row_number, {column: row[position] for column, position in positions.items()})
-    if row_number == 0:
-        raise _bad_request("CSV body has a header but no data rows")
-    return builder.columns
+        expectation = (
+            f"without a header row each row needs {layout.width}, in this order: {','.join(schema.names)}"
+        )
+    return bad_request(f"row {row} has {count} field(s); {expectation}", row=row)
+
+
+def _check_quotes_closed(text: str) -> None:
+    if text.count('"') % 2 and ends_inside_quotes(io.StringIO(text, newline="")):
+        raise bad_request("malformed CSV: the body ends inside a quoted field (a quote is not closed)")
+
+
+def _csv_rows(text: str) -> Iterator[list[str]]:
+    """Rows as Arrow's CSV reader reads them too (both lenient about stray quotes); blank lines skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if row:
+                yield row
+    except csv.Error as error:
+        raise bad_request(f"malformed CSV at line {reader.line_num}: {error}", line=reader.line_num) from None
+
+
+def decode_csv_rows(text: str, schema: InputSchema, target: str) -> Decoded:
+    """The Python engine: every row parsed and typed one by one."""
+    rows = _csv_rows(text)
+    first = next(rows, None)
+    if first is None:
+        raise bad_request("CSV body has no rows")
+    layout = _layout(first, schema, target)
+    records, numbers = [], []
+    body_rows = rows if layout.has_header else _chain(first, rows)
+    for number, row in enumerate(body_rows, start=1):
+        if len(row) != layout.width:
+            raise _width_error(layout, number, len(row), schema)
+        records.append({name: row[position] for name, position in layout.positions.items()})
+        numbers.append(number)
+    if not records:
+        raise bad_request("CSV body has a header but no data rows")
+    return Decoded(len(records), records=_typed_records(records, schema, numbers, "row"))
+
+
+def _chain(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
+    yield first
+    yield from rest
+
+
+def decode_csv_columns(body: bytes, text: str, schema: InputSchema, target: str) -> Decoded:
+    """The Arrow engine: the body parsed as columns of text, typed column by column."""
+    text_start = body[3:] if body.startswith(b"\xef\xbb\xbf") else body
+    first = next(_csv_rows(text), None)
+    if first is None:
+        raise bad_request("CSV body has no rows")
+    layout = _layout(first, schema, target)
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(text_start),
+            read_options=pa_csv.ReadOptions(
+                autogenerate_column_names=True, use_threads=False, block_size=1 << 26
+            ),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(max(layout.width, len(first)))},
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        # Arrow's messages name no row: the row-by-row engine finds and names the culprit.
+        return decode_csv_rows(text, schema, target)
+    if table.num_columns != layout.width:
+        raise _width_error(layout, 1, table.num_columns, schema)
+    if layout.has_header:
+        table = table.slice(1)
+    if table.num_rows == 0:
+        raise bad_request("CSV body has a header but no data rows")
+    columns = {name: table.column(position) for name, position in layout.positions.items()}
+    numbers = range(1, table.num_rows + 1)
+    return Decoded(table.num_rows, table=_typed_table(columns, schema, numbers, "row"))
+
+
+def decode_csv(body: bytes, schema: InputSchema, target: str) -> Decoded:
+    text = _text(body)
+    _check_quotes_closed(text)
+    if len(body) <= SMALL_BODY_BYTES:
+        return decode_csv_rows(text, schema, target)
+    return decode_csv_columns(body, text, schema, target)
+
+
+# -- JSON and JSON Lines ----------------------------------------------------------------------------------
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON; use null for a missing value")
+    if name == "NaN":
+        return float("nan")
+    raise ValueError(f"{name} is not a valid value; use null (or NaN) for a missing value")
 
 
 def _parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise _bad_request(f"{where} is nested too deeply") from None
+        raise bad_request(f"{where} is nested too deeply") from None
     except json.JSONDecodeError as error:
-        raise _bad_request(
+        raise bad_request(
             f"{where} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
     except ValueError as error:
-        raise _bad_request(f"{where}: {error}") from None
+        raise bad_request(f"{where}: {error}") from None
 
 
-def _add_records(builder: _ColumnBuilder, records: Iterable[Any], schema: InputSchema) -> None:
-    count = 0
-    for count, record in enumerate(records, start=1):
-        if isinstance(record, list):
-            if len(record) != len(schema.columns):
-                raise _bad_request(
-                    f"record {count} is a list of {len(record)} value(s); a list record needs "
-                    f"{len(schema.columns)}, in this order: {','.join(schema.columns)}",
-                    row=count,
-                )
-            record = dict(zip(schema.columns, record, strict=True))
-        elif not isinstance(record, dict):
-            raise _bad_request(
-                f"record {count} is {type(record).__name__}, expected an object keyed by column name",
-                row=count,
+def _as_record(record: Any, number: int, unit: str, schema: InputSchema) -> Mapping[str, Any]:
+    if isinstance(record, list):
+        if len(record) != len(schema.names):
+            raise bad_request(
+                f"{unit} {number} is a list of {len(record)} value(s); a list record needs "
+                f"{len(schema.names)}, in this order: {','.join(schema.names)}",
+                **{unit: number},
             )
-        missing = [column for column in schema.required if column not in record]
-        if missing:
-            raise _bad_request(
-                f"record {count} is missing required column(s): {', '.join(missing)} (use null when unknown)",
-                row=count,
-                missing_columns=missing,
+        record = dict(zip(schema.names, record, strict=True))
+    elif not isinstance(record, dict):
+        raise bad_request(
+            f"{unit} {number} is {type(record).__name__}, expected an object keyed by column name",
+            **{unit: number},
+        )
+    missing = [name for name in schema.feature_names if name not in record]
+    if missing:
+        raise bad_request(
+            f"{unit} {number} is missing required column(s): {', '.join(missing)} (use null when unknown)",
+            **{unit: number, "missing_columns": missing},
+        )
+    return record
+
+
+_FLAT_TYPES = (
+    pa.types.is_null,
+    pa.types.is_boolean,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_string,
+)
+
+
+def _arrow_values(values: list[Any]) -> pa.Array | None:
+    """Arrow's own conversion of a column of JSON values, or None when they are of mixed or nested types."""
+    try:
+        array = pa.array(values, from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    return array if any(check(array.type) for check in _FLAT_TYPES) else None
+
+
+def decode_records(records: Sequence[Any], schema: InputSchema, numbers: Sequence[int], unit: str) -> Decoded:
+    if not records:
+        raise bad_request("request holds no records")
+    checked = [
+        _as_record(record, number, unit, schema) for record, number in zip(records, numbers, strict=True)
+    ]
+    if len(checked) * len(schema.features) <= SMALL_BODY_BYTES // 16:
+        return Decoded(len(checked), records=_typed_records(checked, schema, numbers, unit))
+    columns = {}
+    for column in schema.features:
+        values = [record[column.name] for record in checked]
+        array = _arrow_values(values)
+        if array is None:
+            typed = _typed_records(
+                [{column.name: value} for value in values], InputSchema((column,)), numbers, unit
             )
-        builder.add(count, record)
-    if count == 0:
-        raise _bad_request("request holds no records")
+            array = pa.array(
+                [record[column.name] for record in typed],
+                pa.float64() if column.kind == "number" else pa.string(),
+            )
+        columns[column.name] = array
+    return Decoded(len(checked), table=_typed_table(columns, schema, numbers, unit))
 
 
-def decode_json(text: str, schema: InputSchema) -> Columns:
+def decode_json(text: str, schema: InputSchema) -> Decoded:
     document = _parse_json(text, "request body")
     if isinstance(document, dict) and "instances" in document:
         records = document["instances"]
         if not isinstance(records, list):
-            raise _bad_request("'instances' must be a list of records")
+            raise bad_request("'instances' must be a list of records")
     elif isinstance(document, dict):
         records = [document]
     elif isinstance(document, list):
         records = document
     else:
-        raise _bad_request(
-            f"JSON body is {type(document).__name__}; send an object, a list of objects, "
-            'or {"instances": [...]}'
+        raise bad_request(
+            f'JSON body is {type(document).__name__}; send an object, a list of objects, or {{"instances": [...]}}'
         )
-    builder = _ColumnBuilder(schema)
-    _add_records(builder, records, schema)
-    return builder.columns
+    return decode_records(records, schema, range(1, len(records) + 1), "record")
 
 
-def decode_json_lines(text: str, schema: InputSchema) -> Columns:
-    lines = [line for line in text.splitlines() if line.strip()]
-    builder = _ColumnBuilder(schema)
-    _add_records(
-        builder, (_parse_json(line, f"line {number}") for number, line in enumerate(lines, start=1)), schema
-    )
-    return builder.columns
+def decode_json_lines(text: str, schema: InputSchema) -> Decoded:
+    """One JSON value per line; lines end at \\n (or \\r\\n) only; blank lines are skipped but counted."""
+    records, numbers = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if line.strip():
+            records.append(_parse_json(line, f"line {number}"))
+            numbers.append(number)
+    return decode_records(records, schema, numbers, "line")
 
 
-def decode(body: bytes, content_type: str, schema: InputSchema) -> Columns:
+def decode(body: bytes, content_type: str, schema: InputSchema, target: str) -> Decoded:
     kind = media_type(content_type)
     if kind not in REQUEST_TYPES:
         raise PayloadError(
@@ -257,23 +373,127 @@ def decode(body: bytes, content_type: str, schema: InputSchema) -> Columns:
             f"unsupported Content-Type {content_type!r}; send one of {', '.join((CSV, JSON, JSON_LINES))}",
             supported=[CSV, JSON, JSON_LINES],
         )
-    text = _decode_text(body)
     if kind == CSV:
-        return decode_csv(text, schema)
-    if kind == JSON:
-        return decode_json(text, schema)
-    return decode_json_lines(text, schema)
+        return decode_csv(body, schema, target)
+    text = _text(body)
+    return decode_json(text, schema) if kind == JSON else decode_json_lines(text, schema)
 
 
-def _record(label: int, probability: float) -> str:
-    # repr() of a finite float is valid JSON: the text json.dumps writes, without its per-call overhead.
-    return f'{{"label": {label}, "probability": {probability!r}}}'
+# -- responses ----------------------------------------------------------------------------------------------
 
 
-def encode(labels: np.ndarray, probabilities: np.ndarray, accept: str) -> str:
-    pairs = list(zip(labels.tolist(), probabilities.tolist(), strict=True))
-    if accept == CSV:
-        return "".join(f"{label},{probability!r}\n" for label, probability in pairs)
-    if accept == JSON_LINES:
-        return "".join(_record(*pair) + "\n" for pair in pairs)
-    return '{"predictions": [' + ", ".join(_record(*pair) for pair in pairs) + "]}"
+@dataclass(frozen=True)
+class _Range:
+    media_type: str
+    quality: float
+    order: int
+
+    @property
+    def specificity(self) -> int:
+        return 0 if self.media_type == "*/*" else 1 if self.media_type.endswith("/*") else 2
+
+    def matches(self, candidate: str) -> bool:
+        if self.media_type == "*/*":
+            return True
+        if self.media_type.endswith("/*"):
+            return candidate.startswith(self.media_type[:-1])
+        return candidate == self.media_type
+
+
+def _ranges(accept: str) -> list[_Range]:
+    ranges = []
+    for order, part in enumerate(accept.split(",")):
+        kind, *parameters = (piece.strip() for piece in part.split(";"))
+        if not kind:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        ranges.append(_Range(kind.lower(), quality, order))
+    return ranges
+
+
+def response_type(accept: str | None) -> str:
+    """The answer's media type for an Accept header: q-values honoured, parameters ignored, JSON by default."""
+    if not accept or not accept.strip():
+        return JSON
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    for candidate in RESPONSE_TYPES:
+        matching = [entry for entry in _ranges(accept) if entry.matches(candidate)]
+        if not matching:
+            continue
+        entry = max(matching, key=lambda e: (e.specificity, -e.order))
+        if entry.quality <= 0:
+            continue
+        rank = (entry.quality, entry.specificity, -entry.order)
+        if best is None or rank > best:
+            best, chosen = rank, candidate
+    if chosen is None:
+        raise PayloadError(
+            406,
+            f"cannot answer with Accept {accept!r}; accept one of {', '.join((JSON, CSV, JSON_LINES))}",
+            supported=[JSON, CSV, JSON_LINES],
+        )
+    return chosen
+
+
+class Encoder:
+    """Writes a task's answers: one record per input row, in input order, in JSON, CSV or JSON Lines."""
+
+    def __init__(self, task: Task, classes: Sequence[ClassValue]) -> None:
+        self.task = task
+        self.classes = list(classes)
+        self.label_json = [json.dumps(value) for value in classes]
+        self.label_csv = [_csv_field(str(value)) for value in classes]
+        self.class_keys = [json.dumps(str(value)) for value in classes]
+
+    def records(self, scores: np.ndarray) -> list[str]:
+        """Each row's answer as a JSON object's text."""
+        if self.task is Task.REGRESSION:
+            return [f'{{"prediction": {value!r}}}' for value in scores.tolist()]
+        if self.task is Task.BINARY:
+            labels = (scores >= 0.5).astype(int).tolist()
+            return [
+                f'{{"label": {self.label_json[label]}, "probability": {probability!r}}}'
+                for label, probability in zip(labels, scores.tolist(), strict=True)
+            ]
+        labels = scores.argmax(axis=1).tolist()
+        return [
+            f'{{"label": {self.label_json[label]}, "probabilities": {{'
+            + ", ".join(f"{key}: {p!r}" for key, p in zip(self.class_keys, row, strict=True))
+            + "}}"
+            for label, row in zip(labels, scores.tolist(), strict=True)
+        ]
+
+    def csv_lines(self, scores: np.ndarray) -> list[str]:
+        if self.task is Task.REGRESSION:
+            return [f"{value!r}" for value in scores.tolist()]
+        if self.task is Task.BINARY:
+            labels = (scores >= 0.5).astype(int).tolist()
+            return [
+                f"{self.label_csv[label]},{p!r}" for label, p in zip(labels, scores.tolist(), strict=True)
+            ]
+        labels = scores.argmax(axis=1).tolist()
+        return [
+            self.label_csv[label] + "," + ",".join(repr(p) for p in row)
+            for label, row in zip(labels, scores.tolist(), strict=True)
+        ]
+
+    def encode(self, scores: np.ndarray, accept: str) -> str:
+        if accept == CSV:
+            return "".join(line + "\n" for line in self.csv_lines(scores))
+        if accept in JSON_LINES_ALIASES:
+            return "".join(record + "\n" for record in self.records(scores))
+        return '{"predictions": [' + ", ".join(self.records(scores)) + "]}"
+
+
+def _csv_field(text: str) -> str:
+    if any(character in text for character in ',"\r\n') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text

@@ -1,9 +1,10 @@
-"""Split a labelled CSV into stratified train and validation files with their header row.
+"""Split a labelled table into train and validation files (stratified when the target is a class).
 
-    python -m byoc.split [--source data/titanic.csv] [--output-dir local_test/test_dir/input/data]
-                         [--validation-fraction 0.2] [--seed 42] [--target Survived]
+    python -m byoc.split --source FILE --target COLUMN [--output-dir DIR] [--validation-fraction 0.2]
+                         [--seed 42]
 
-Writes OUTPUT_DIR/train/train.csv and OUTPUT_DIR/validation/validation.csv: raw columns, untouched values.
+Writes OUTPUT_DIR/train/train.EXT and OUTPUT_DIR/validation/validation.EXT in the source's format (CSV or
+Parquet), every value untouched. `deploy` uploads the same split.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = REPOSITORY_ROOT / "data" / "titanic.csv"
-DEFAULT_OUTPUT_DIR = REPOSITORY_ROOT / "local_test" / "test_dir" / "input" / "data"
+from byoc.tasks import TargetError, TargetProfile, Task, infer_task
+from byoc.values import BadValue, number_from_text
 
 
 @dataclass(frozen=True)
@@ -26,26 +26,67 @@ class SplitFiles:
     validation: Path
     train_rows: int
     validation_rows: int
+    stratified: bool
 
 
-def split_csv(
-    source: Path, output_dir: Path, validation_fraction: float = 0.2, seed: int = 42, target: str = "Survived"
-) -> SplitFiles:
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    if target not in frame.columns:
-        raise SystemExit(f"{source} has no target column '{target}'")
-    train, validation = train_test_split(
-        frame, test_size=validation_fraction, stratify=frame[target], random_state=seed
+def read_table(source: Path) -> pd.DataFrame:
+    if source.suffix.lower() in (".parquet", ".parq", ".pq"):
+        return pd.read_parquet(source)
+    return pd.read_csv(source, dtype=str, keep_default_na=False)
+
+
+def is_classification(labels: pd.Series, target: str) -> bool:
+    """Whether the target is a class (stratify) or a number to predict (do not): the rule `train` uses."""
+    texts = labels.astype(str).str.strip()
+    present = texts[texts != ""]
+    counts = present.value_counts()
+    try:
+        numbers = [number_from_text(value) for value in counts.index]
+        numeric = True
+    except BadValue:
+        numeric = False
+    keys = [int(n) if n.is_integer() else n for n in numbers] if numeric else list(counts.index)
+    profile = TargetProfile(
+        counts=dict(zip(keys, counts.to_numpy().tolist(), strict=True)),
+        numeric=numeric,
+        missing=len(texts) - len(present),
+        rows=len(texts),
     )
+    return infer_task(profile, target) is not Task.REGRESSION
+
+
+def split_table(
+    source: Path, output_dir: Path, target: str, validation_fraction: float = 0.2, seed: int = 42
+) -> SplitFiles:
+    frame = read_table(source)
+    if target not in frame.columns:
+        raise SystemExit(
+            f"{source} has no target column '{target}' (columns: {', '.join(map(str, frame.columns))})"
+        )
+    try:
+        stratified = is_classification(frame[target], target)
+    except TargetError as error:
+        raise SystemExit(f"{source}: {error}") from None
+    train, validation = train_test_split(
+        frame,
+        test_size=validation_fraction,
+        stratify=frame[target] if stratified else None,
+        random_state=seed,
+    )
+    suffix = ".parquet" if source.suffix.lower() in (".parquet", ".parq", ".pq") else ".csv"
     files = SplitFiles(
-        train=output_dir / "train" / "train.csv",
-        validation=output_dir / "validation" / "validation.csv",
+        train=output_dir / "train" / f"train{suffix}",
+        validation=output_dir / "validation" / f"validation{suffix}",
         train_rows=len(train),
         validation_rows=len(validation),
+        stratified=stratified,
     )
     for part, path in ((train, files.train), (validation, files.validation)):
         path.parent.mkdir(parents=True, exist_ok=True)
-        part.to_csv(path, index=False)
+        if suffix == ".parquet":
+            part.to_parquet(path, index=False)
+        else:
+            part.to_csv(path, index=False)
     return files
 
 
@@ -53,20 +94,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument("--source", type=Path, required=True, help="a CSV (with header) or Parquet file")
+    parser.add_argument("--target", required=True, help="the label column")
+    parser.add_argument("--output-dir", type=Path, default=Path("local_test/test_dir/input/data"))
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--target", default="Survived")
     arguments = parser.parse_args(argv)
-    files = split_csv(
+    files = split_table(
         arguments.source,
         arguments.output_dir,
+        arguments.target,
         arguments.validation_fraction,
         arguments.seed,
-        arguments.target,
     )
-    print(f"train:      {files.train} ({files.train_rows} rows)")
+    kind = "stratified" if files.stratified else "random"
+    print(f"train:      {files.train} ({files.train_rows} rows, {kind} split)")
     print(f"validation: {files.validation} ({files.validation_rows} rows)")
 
 

@@ -1,17 +1,33 @@
-"""The `train` program: SageMaker config and channels in, a pipeline and metrics (or a clear failure) out."""
+"""The `train` program: SageMaker config and channels in; a model artifact and metrics (or a clear failure) out.
+
+The data path streams: the train channel is read in Arrow batches several times (to profile it, to let the
+recipe learn, to compute features), so no pass holds the raw table. Features go into float32 chunks that
+LightGBM bins into its Dataset, after which they are dropped.
+"""
 
 from __future__ import annotations
 
+import difflib
 import platform
 import resource
 import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from types import FrameType
 from typing import Any
 
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from byoc import artifact, boosting
+from byoc.channels import ChannelReader, DataError, RawBatch, channel_files
 from byoc.contract import (
     ContractError,
     MLPaths,
@@ -20,19 +36,29 @@ from byoc.contract import (
     read_resource_config,
     write_failure_reason,
 )
-from byoc.datasets import DataError, labelled_rows, read_channel, split_holdout
-from byoc.hyperparameters import HyperparameterError, parse_hyperparameters
-from byoc.model import (
-    InputSchema,
-    build_pipeline,
-    classification_metrics,
-    cross_validated_metrics,
-    positive_probabilities,
-    save_artifacts,
+from byoc.hyperparameters import HyperparameterError
+from byoc.profile import TableProfile, TargetColumn
+from byoc.recipe import Recipe, RecipeError, State, resolve
+from byoc.schema import ColumnValueError, InputSchema
+from byoc.settings import available_cpus
+from byoc.tasks import (
+    CV_PREFIX,
+    METRIC_SPLITS,
+    METRICS,
+    ClassValue,
+    TargetError,
+    Task,
+    class_values,
+    evaluate,
+    infer_task,
+    metric_line,
 )
 
-REPORTED_LIBRARIES = ("lightgbm", "scikit-learn", "pandas", "numpy", "joblib")
-METRIC_NAMES = ("accuracy", "auc", "f1", "log_loss")
+REPORTED_LIBRARIES = ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow")
+TRAIN_METRIC_ROWS = 200_000
+# Below this many feature values, extra threads cost more than they save (thread start-up, OpenMP spinning).
+CELLS_PER_EXTRA_THREAD = 2_000_000
+COMBINE_EVERY = 16
 
 
 class TrainingInterrupted(Exception):
@@ -43,9 +69,124 @@ def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
 
 
-def metric_line(prefix: str, name: str, value: float) -> str:
-    """One metric per line, no tabs, in the form a SageMaker metric_definitions regex reads."""
-    return f"{prefix}:{name}={value:.6f};"
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    versions.update({name: metadata.version(name) for name in REPORTED_LIBRARIES})
+    return versions
+
+
+# -- channels -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Channel:
+    """A channel's reader and every row's label (class code or value; NaN where the target is empty)."""
+
+    name: str
+    reader: ChannelReader
+    labels: np.ndarray
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return ~np.isnan(self.labels)
+
+
+def _target_missing(target: str, names: list[str], where: str) -> DataError:
+    close = difflib.get_close_matches(target, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return DataError(f"{where} has no target column '{target}'{hint}; its columns: {', '.join(names)}")
+
+
+def profile_channel(reader: ChannelReader, target: str) -> tuple[TableProfile, TargetColumn]:
+    if target not in reader.names:
+        raise _target_missing(target, reader.names, f"channel '{reader.channel}'")
+    profile = TableProfile.empty(reader.names)
+    target_column = TargetColumn(target)
+    for batch in reader.batches():
+        profile.observe(batch, skip=[target])
+        target_column.observe(batch.table.column(target))
+    return profile, target_column
+
+
+def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueError) -> DataError:
+    position = int(rows[error.row]) if rows is not None else error.row
+    more = f" ({error.count} such values in rows {batch.first_row + 1} to {batch.first_row + batch.rows})"
+    return DataError(
+        f"{batch.file.where}, row {batch.first_row + position + 1}, column '{error.column}': "
+        f"{error.value!r} is not {error.expected}" + (more if error.count > 1 else "")
+    )
+
+
+def typed_batches(
+    channel: Channel, schema: InputSchema, selection: np.ndarray
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels."""
+    offset = 0
+    for batch in channel.reader.batches(list(schema.feature_names)):
+        chosen = selection[offset : offset + batch.rows]
+        labels = channel.labels[offset : offset + batch.rows][chosen]
+        offset += batch.rows
+        if not chosen.any():
+            continue
+        rows = np.flatnonzero(chosen) if not chosen.all() else None
+        table = batch.table.filter(pa.array(chosen)) if rows is not None else batch.table
+        try:
+            typed = schema.typed_table(table)
+        except ColumnValueError as error:
+            raise _value_error(batch, rows, error) from None
+        yield typed.to_pandas(), labels
+
+
+# -- the recipe's passes ------------------------------------------------------------------------------------
+
+
+def learn_state(recipe: Recipe, channel: Channel, selection: np.ndarray) -> State:
+    summaries: list[State] = []
+    for frame, labels in typed_batches(channel, recipe.schema, selection):
+        summaries.append(recipe.summarise(frame, labels))
+        if len(summaries) >= COMBINE_EVERY:
+            summaries = [recipe.combine(summaries)]
+    if not summaries:
+        raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
+    return recipe.learn(recipe.combine(summaries))
+
+
+def features_of(
+    recipe: Recipe, channel: Channel, selection: np.ndarray, *, own_labels: bool
+) -> boosting.FeatureMatrix:
+    """Features of the selected rows; training rows pass their own labels to the recipe (for leave-one-out)."""
+    matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
+    for frame, labels in typed_batches(channel, recipe.schema, selection):
+        matrix.add(recipe.transform(frame, labels if own_labels else None), labels)
+    return matrix
+
+
+# -- training -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Everything decided before the first tree: recipe, task, classes, columns and which rows go where."""
+
+    recipe_class: type[Recipe]
+    settings: dict[str, Any]
+    task: Task
+    classes: list[ClassValue]
+    schema: InputSchema
+    train: Channel
+    train_rows: np.ndarray
+    validation: Channel
+    validation_rows: np.ndarray
+    validation_source: str
+
+    @property
+    def class_count(self) -> int:
+        return len(self.classes)
 
 
 def _raise_on_sigterm(started: float) -> None:
@@ -58,100 +199,288 @@ def _raise_on_sigterm(started: float) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    versions.update({name: metadata.version(name) for name in REPORTED_LIBRARIES})
-    return versions
+def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: float, seed: int) -> np.ndarray:
+    """A hold-out mask over all rows: a stratified share of the labelled rows for classification."""
+    positions = np.flatnonzero(labelled)
+    codes = labels[positions]
+    stratify = codes if task is not Task.REGRESSION else None
+    if stratify is not None:
+        counts = np.bincount(codes.astype(int))
+        if counts[counts > 0].min() < 2 or round(len(positions) * fraction) < len(counts[counts > 0]):
+            raise DataError(
+                f"channel 'train' is too small to hold out a stratified validation split: {len(positions)} "
+                f"labelled rows, class counts {counts.tolist()}; provide a 'validation' channel"
+            )
+    if round(len(positions) * fraction) < 1:
+        raise DataError(
+            f"channel 'train' has {len(positions)} labelled rows: too few to hold out a validation split"
+        )
+    _, held_out = train_test_split(positions, test_size=fraction, stratify=stratify, random_state=seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[held_out] = True
+    return mask
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+def plan(paths: MLPaths) -> Plan:
+    raw = read_hyperparameters(paths)
+    recipe_class, settings = resolve(raw)
+    channels = read_input_data_config(paths)
+    resources = read_resource_config(paths)
+    target = settings["target"]
+    log(
+        f"host {resources.current_host} of {len(resources.hosts)}; channels configured: {', '.join(sorted(channels)) or 'none'}"
+    )
+    log(f"recipe {recipe_class.name} (version {recipe_class.version}); hyperparameters: "
+        + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
+
+    train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
+    profile, target_column = profile_channel(train_reader, target)
+    target_profile = target_column.target_profile()
+    task = infer_task(target_profile, target, settings["task"])
+    if task not in recipe_class.tasks:
+        raise RecipeError(
+            f"recipe '{recipe_class.name}' handles {', '.join(recipe_class.tasks)} targets; '{target}' is {task}"
+        )
+    classes = class_values(target_profile, task)
+    train = Channel("train", train_reader, target_column.labels(task, classes))
+    labelled = train.labelled
+    if not labelled.all():
+        log(f"channel 'train': dropping {int((~labelled).sum())} row(s) without a '{target}' value")
+    schema = recipe_class.select_inputs(profile, target, settings, log)
+    described = ", ".join(f"{value!r}" for value in classes[:10]) + (", ..." if len(classes) > 10 else "")
+    log(f"task {task} ({'classes ' + described if classes else 'numeric target'}); "
+        f"{len(schema.features)} input column(s): {', '.join(schema.feature_names)}")  # fmt: skip
+
+    validation_dir = paths.channel_dir("validation")
+    if validation_dir.exists():
+        validation = validation_channel(
+            ChannelReader(channel_files(validation_dir, "validation", log)), target, task, classes, schema
+        )
+        return Plan(
+            recipe_class, settings, task, classes, schema, train, labelled, validation, validation.labelled,
+            "validation channel",
+        )  # fmt: skip
+    fraction = settings["validation_fraction"]
+    held_out = holdout(train.labels, labelled, task, fraction, settings["random_state"])
+    log(f"no 'validation' channel: holding out {int(held_out.sum())} of the train rows for validation")
+    kind = "stratified " if task is not Task.REGRESSION else ""
+    return Plan(
+        recipe_class, settings, task, classes, schema, train, labelled & ~held_out, train, held_out,
+        f"{kind}{fraction:.0%} hold-out of train (no validation channel)",
+    )  # fmt: skip
+
+
+def validation_channel(
+    reader: ChannelReader, target: str, task: Task, classes: list[ClassValue], schema: InputSchema
+) -> Channel:
+    missing = [name for name in schema.feature_names if name not in reader.names]
+    if missing:
+        raise DataError(f"channel 'validation' lacks column(s) the model reads: {', '.join(missing)}")
+    _, target_column = profile_channel(reader, target)
+    try:
+        labels = target_column.labels(task, classes)
+    except TargetError as error:
+        raise DataError(f"channel 'validation': {error}") from None
+    channel = Channel("validation", reader, labels)
+    dropped = int((~channel.labelled).sum())
+    if dropped:
+        log(f"channel 'validation': dropping {dropped} row(s) without a '{target}' value")
+    return channel
+
+
+@dataclass
+class Fitted:
+    recipe: Recipe
+    booster: lgb.Booster
+    best_iteration: int
+    train_sample: tuple[np.ndarray, np.ndarray]
+
+
+def fit(
+    plan: Plan,
+    train_rows: np.ndarray,
+    valid_channel: Channel,
+    valid_rows: np.ndarray,
+    threads: int,
+    on_valid: Callable[[np.ndarray, np.ndarray], None] | None = None,
+) -> Fitted:
+    """Learn the recipe's state, compute features, and boost: one model from the selected rows."""
+    settings = plan.settings
+    recipe = plan.recipe_class(settings, plan.schema)
+    recipe.state = learn_state(recipe, plan.train, train_rows)
+    names, categorical = recipe.feature_names(), recipe.categorical_features()
+    params = boosting.parameters(settings, plan.task, plan.class_count, threads)
+
+    train_matrix = features_of(recipe, plan.train, train_rows, own_labels=True)
+    if train_matrix.rows == 0:
+        raise DataError("channel 'train' has no labelled rows to train on")
+    train_labels = train_matrix.labels()
+    weights = boosting.balanced_weights(settings, plan.task, train_labels, plan.class_count)
+    train_sample = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
+    train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
+    train_matrix.clear()
+
+    valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False)
+    valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
+    if len(valid_labels) == 0:
+        raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
+    valid_set = boosting.dataset(valid_matrix, params, names, categorical, reference=train_set)
+    valid_matrix.clear()
+
+    callbacks = []
+    if settings["early_stopping_rounds"]:
+        callbacks.append(
+            lgb.early_stopping(settings["early_stopping_rounds"], first_metric_only=True, verbose=False)
+        )
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=settings["n_estimators"],
+        valid_sets=[valid_set],
+        valid_names=["validation"],
+        callbacks=callbacks,
+    )
+    best = booster.best_iteration if settings["early_stopping_rounds"] and booster.best_iteration > 0 else 0
+    if on_valid is not None:
+        on_valid(valid_features, valid_labels)
+    return Fitted(recipe, booster, best, train_sample)
+
+
+def _metrics_of(
+    plan: Plan, fitted: Fitted, features: np.ndarray, labels: np.ndarray, threads: int
+) -> dict[str, Any]:
+    scores = boosting.scores(fitted.booster, features, threads, fitted.best_iteration or None)
+    return evaluate(plan.task, labels, scores)
+
+
+def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
+    """k-fold scores on the train rows, every fold with its own recipe state, as a new model would see them."""
+    folds = plan.settings["cv_folds"]
+    positions = np.flatnonzero(plan.train_rows)
+    codes = plan.train.labels[positions]
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=plan.settings["random_state"])
+        if plan.task is not Task.REGRESSION
+        else KFold(folds, shuffle=True, random_state=plan.settings["random_state"])
+    )
+    scores: dict[str, list[float]] = {}
+    for fold_train, fold_test in splitter.split(np.zeros(len(positions)), codes):
+        train_mask = np.zeros(len(plan.train.labels), dtype=bool)
+        test_mask = np.zeros(len(plan.train.labels), dtype=bool)
+        train_mask[positions[fold_train]] = True
+        test_mask[positions[fold_test]] = True
+        collected: dict[str, Any] = {}
+        fitted = fit(plan, train_mask, plan.train, test_mask, threads,
+                     on_valid=lambda x, y: collected.update(features=x, labels=y))  # fmt: skip
+        for name, value in _metrics_of(
+            plan, fitted, collected["features"], collected["labels"], threads
+        ).items():
+            if name != "rows" and value is not None:
+                scores.setdefault(name, []).append(float(value))
+    summary: dict[str, Any] = {"folds": folds}
+    for name, values in scores.items():
+        summary[f"{name}_mean"] = float(np.mean(values))
+        summary[f"{name}_std"] = float(np.std(values))
+    return summary
+
+
+def thread_count(rows: int, features: int, cpus: int) -> int:
+    """Every CPU for large data; fewer for small data, where threads only add overhead."""
+    return max(1, min(cpus, (rows * features) // CELLS_PER_EXTRA_THREAD + 1))
 
 
 def train(paths: MLPaths) -> dict[str, Any]:
     started = time.monotonic()
-    hyperparameters = parse_hyperparameters(read_hyperparameters(paths))
-    channels = read_input_data_config(paths)
-    resources = read_resource_config(paths)
-    target = hyperparameters["target"]
-    configured = ", ".join(sorted(channels)) or "none"
-    log(f"host {resources.current_host} of {len(resources.hosts)}; channels configured: {configured}")
-    log("hyperparameters: " + ", ".join(f"{key}={value}" for key, value in hyperparameters.items()))
-
-    train_frame = read_channel(paths.channel_dir("train"), "train", target)
-    schema = InputSchema.from_training_columns([str(column) for column in train_frame.columns], target)
-    train_x, train_y, dropped = labelled_rows(train_frame, "train", target)
-    if dropped:
-        log(f"channel 'train': dropped {dropped} row(s) without a '{target}' value")
-
-    validation_dir = paths.channel_dir("validation")
-    if validation_dir.exists():
-        validation_frame = read_channel(validation_dir, "validation", target)
-        valid_x, valid_y, dropped = labelled_rows(validation_frame, "validation", target)
-        if dropped:
-            log(f"channel 'validation': dropped {dropped} row(s) without a '{target}' value")
-        validation_source = "validation channel"
-    else:
-        fraction = hyperparameters["validation_fraction"]
-        train_x, valid_x, train_y, valid_y = split_holdout(
-            train_x, train_y, fraction, hyperparameters["random_state"]
-        )
-        validation_source = f"stratified {fraction:.0%} hold-out of train (no validation channel)"
-        log(f"no 'validation' channel: holding out {len(valid_y)} of the train rows for validation")
-
-    log(f"training on {len(train_y)} rows ({int(train_y.sum())} positive); validating on {len(valid_y)} rows")
-    pipeline = build_pipeline(hyperparameters).fit(train_x, train_y)
+    the_plan = plan(paths)
+    threads = thread_count(int(the_plan.train_rows.sum()), len(the_plan.schema.features), available_cpus())
+    settings, task = the_plan.settings, the_plan.task
+    log(f"training on {int(the_plan.train_rows.sum())} rows, validating on {int(the_plan.validation_rows.sum())} "
+        f"({the_plan.validation_source}), {threads} thread(s)")  # fmt: skip
+    collected: dict[str, Any] = {}
+    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads,
+                 on_valid=lambda x, y: collected.update(features=x, labels=y))  # fmt: skip
+    train_features, train_labels = fitted.train_sample
+    booster = fitted.booster
+    names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
-        "train": classification_metrics(train_y, positive_probabilities(pipeline, train_x)),
-        "validation": classification_metrics(valid_y, positive_probabilities(pipeline, valid_x)),
-        "validation_source": validation_source,
+        "task": task.value,
+        "target": settings["target"],
+        "classes": the_plan.classes,
+        "recipe": {"name": the_plan.recipe_class.name, "version": the_plan.recipe_class.version},
+        "train": _metrics_of(the_plan, fitted, train_features, train_labels, threads),
+        "validation": _metrics_of(the_plan, fitted, collected["features"], collected["labels"], threads),
+        "validation_source": the_plan.validation_source,
     }
-    if hyperparameters["cv_folds"]:
-        log(f"cross-validating with {hyperparameters['cv_folds']} stratified folds on train")
-        metrics["cross_validation"] = cross_validated_metrics(hyperparameters, train_x, train_y)
+    if settings["cv_folds"]:
+        log(f"cross-validating with {settings['cv_folds']} folds on train")
+        metrics["cross_validation"] = cross_validate(the_plan, threads)
     metrics.update(
-        hyperparameters=hyperparameters,
-        features=list(pipeline.named_steps["features"].get_feature_names_out()),
+        iterations=booster.current_iteration(),
+        best_iteration=fitted.best_iteration or booster.current_iteration(),
+        hyperparameters=settings,
+        features=names,
         feature_importance=dict(
             zip(
-                pipeline.named_steps["features"].get_feature_names_out().tolist(),
-                pipeline.named_steps["model"].booster_.feature_importance("gain").round(3).tolist(),
+                names,
+                booster.feature_importance("gain", iteration=fitted.best_iteration or None).round(3).tolist(),
                 strict=True,
             )
         ),
         libraries=library_versions(),
+        hosts=1,
         duration_seconds=round(time.monotonic() - started, 3),
         peak_rss_mib=peak_rss_mib(),
     )
-    save_artifacts(paths.model_dir, pipeline, schema, metrics)
-    report(metrics)
-    log(f"saved model.joblib, input_schema.json and metrics.json to {paths.model_dir}")
+    manifest = artifact.Manifest(
+        recipe=the_plan.recipe_class.name,
+        recipe_version=the_plan.recipe_class.version,
+        task=task,
+        target=settings["target"],
+        classes=tuple(the_plan.classes),
+        inputs=the_plan.schema,
+        features=tuple(names),
+        categorical_features=tuple(fitted.recipe.categorical_features()),
+        settings=settings,
+        best_iteration=fitted.best_iteration,
+        libraries=metrics["libraries"],
+    )
+    artifact.save(paths.model_dir, manifest, booster, fitted.recipe.state, metrics)
+    report(task, metrics)
+    log(f"saved {', '.join(artifact.ARTIFACT_FILES)} to {paths.model_dir}")
     log(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
     return metrics
 
 
-def report(metrics: dict[str, Any]) -> None:
-    for split in ("train", "validation"):
+def report(task: Task, metrics: Mapping[str, Any]) -> None:
+    names = [entry.name for entry in METRICS[task]]
+    for split in METRIC_SPLITS:
         values = metrics[split]
-        summary = ", ".join(f"{name} {values[name]:.4f}" for name in METRIC_NAMES if values[name] is not None)
+        summary = ", ".join(f"{name} {values[name]:.4f}" for name in names if values[name] is not None)
         log(f"{split} ({values['rows']} rows): {summary}")
-    for split in ("train", "validation"):
-        for name in METRIC_NAMES:
+    for split in METRIC_SPLITS:
+        for name in names:
             if metrics[split][name] is not None:
                 print(metric_line(split, name, metrics[split][name]), flush=True)
-    if "cross_validation" in metrics:
-        for name in ("auc_mean", "accuracy_mean"):
-            print(metric_line("cv", name, metrics["cross_validation"][name]), flush=True)
+    for name, value in metrics.get("cross_validation", {}).items():
+        if name.endswith("_mean"):
+            print(metric_line(CV_PREFIX, name, value), flush=True)
 
 
 def main() -> int:
     started = time.monotonic()
-    _raise_on_sigterm(started)
     paths = MLPaths.from_environment()
     try:
+        _raise_on_sigterm(started)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         train(paths)
-    except (HyperparameterError, DataError, ContractError, TrainingInterrupted) as error:
+    except (
+        HyperparameterError,
+        DataError,
+        ContractError,
+        RecipeError,
+        TargetError,
+        TrainingInterrupted,
+    ) as error:
         return fail(paths, str(error))
     except Exception as error:
         return fail(paths, f"unexpected error: {type(error).__name__}: {error}")

@@ -1,0 +1,139 @@
+"""LightGBM: its parameters from the hyperparameters and task, its datasets from feature chunks.
+
+Features arrive chunk by chunk as float32 and LightGBM reads them through its `Sequence` interface, so the
+table, a float copy of it and the binned Dataset never sit in memory together: once the Dataset is
+constructed the chunks are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from byoc.hyperparameters import LIGHTGBM_PARAMETER_NAMES
+from byoc.tasks import LIGHTGBM_METRIC, LIGHTGBM_OBJECTIVE, Task, class_weights
+
+FEATURE_DTYPE = np.float32
+
+
+class _Chunk(lgb.Sequence):
+    """One block of feature rows, as LightGBM's Sequence (random access for sampling, slices for batches)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.batch_size = max(1, len(rows))
+
+    def __getitem__(self, index: int | slice | list[int]) -> np.ndarray:
+        # LightGBM samples single rows to place its bins and wants those in float64; batches may stay float32.
+        return self.rows[index] if isinstance(index, slice) else self.rows[index].astype(np.float64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class FeatureMatrix:
+    """Feature rows in float32 chunks with their labels (and, for training rows, nothing else)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.chunks: list[np.ndarray] = []
+        self.label_chunks: list[np.ndarray] = []
+
+    def add(self, features: np.ndarray, labels: np.ndarray) -> None:
+        if features.shape[1:] != (self.width,):
+            raise ValueError(
+                f"the recipe returned {features.shape[1:]} features per row, expected {self.width}"
+            )
+        if len(features):
+            self.chunks.append(np.ascontiguousarray(features, dtype=FEATURE_DTYPE))
+            self.label_chunks.append(np.asarray(labels, dtype=np.float64))
+
+    @property
+    def rows(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(chunk.nbytes for chunk in self.chunks)
+
+    def labels(self) -> np.ndarray:
+        return np.concatenate(self.label_chunks) if self.label_chunks else np.empty(0)
+
+    def dense(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.empty((0, self.width), FEATURE_DTYPE)
+
+    def sample(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` rows drawn evenly at random (all of them when there are fewer)."""
+        total = self.rows
+        if total <= count:
+            return self.dense(), self.labels()
+        chosen = np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
+        starts = np.cumsum([0] + [len(chunk) for chunk in self.chunks])
+        features, labels = [], []
+        for position, (chunk, chunk_labels) in enumerate(zip(self.chunks, self.label_chunks, strict=True)):
+            inside = chosen[(chosen >= starts[position]) & (chosen < starts[position + 1])] - starts[position]
+            features.append(chunk[inside])
+            labels.append(chunk_labels[inside])
+        return np.concatenate(features), np.concatenate(labels)
+
+    def clear(self) -> None:
+        self.chunks.clear()
+        self.label_chunks.clear()
+
+
+def parameters(settings: Mapping[str, Any], task: Task, classes: int, threads: int) -> dict[str, Any]:
+    """lightgbm.train parameters: the task's objective and metric, the knobs, the seed, every CPU."""
+    params: dict[str, Any] = {
+        "objective": LIGHTGBM_OBJECTIVE[task],
+        "metric": LIGHTGBM_METRIC[task],
+        "seed": settings["random_state"],
+        "num_threads": threads,
+        "verbose": -1,
+    }
+    if task is Task.MULTICLASS:
+        params["num_class"] = classes
+    for name, lightgbm_name in LIGHTGBM_PARAMETER_NAMES.items():
+        params[lightgbm_name] = settings[name]
+    return params
+
+
+def dataset(
+    matrix: FeatureMatrix,
+    params: Mapping[str, Any],
+    feature_names: Sequence[str],
+    categorical: Sequence[str],
+    weights: np.ndarray | None = None,
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    """A LightGBM Dataset over the matrix's chunks, constructed now (the chunks can be freed afterwards)."""
+    data = lgb.Dataset(
+        [_Chunk(chunk) for chunk in matrix.chunks],
+        label=matrix.labels(),
+        weight=weights,
+        feature_name=list(feature_names),
+        categorical_feature=list(categorical) if categorical else "auto",
+        params=dict(params),
+        reference=reference,
+        free_raw_data=True,
+    )
+    return data.construct()
+
+
+def balanced_weights(
+    settings: Mapping[str, Any], task: Task, labels: np.ndarray, classes: int
+) -> np.ndarray | None:
+    if settings["class_weight"] != "balanced" or task is Task.REGRESSION:
+        return None
+    return class_weights(labels, classes)
+
+
+def scores(
+    booster: lgb.Booster, features: np.ndarray, threads: int, iteration: int | None = None
+) -> np.ndarray:
+    """The model's output: P(positive class), class probabilities per row, or values."""
+    if len(features) == 0:
+        return np.empty(0)
+    return np.asarray(booster.predict(features, num_iteration=iteration, num_threads=threads))

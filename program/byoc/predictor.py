@@ -1,0 +1,45 @@
+"""From decoded rows to the model's answers: the recipe's features, then the booster.
+
+Single rows take the recipe's scalar `transform_row` when it has one; batches take its vectorised
+`transform`. Both give float32 features, as training did.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from byoc.artifact import Model
+from byoc.boosting import FEATURE_DTYPE
+from byoc.payloads import Decoded, Encoder
+
+# Requests up to this many rows use the recipe's row-by-row path when it has one.
+ROW_PATH_MAX_ROWS = 16
+
+
+class Predictor:
+    def __init__(self, model: Model, threads: int = 1) -> None:
+        self.model = model
+        self.manifest = model.manifest
+        self.schema = model.manifest.inputs
+        self.threads = threads
+        self.encoder = Encoder(model.manifest.task, model.manifest.classes)
+        self._arrow_schema = pa.schema(
+            [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in self.schema.features]
+        )
+
+    def features(self, decoded: Decoded) -> np.ndarray:
+        recipe = self.model.recipe
+        if decoded.records is not None:
+            if recipe.transform_row is not None and decoded.rows <= ROW_PATH_MAX_ROWS:
+                return np.array(
+                    [recipe.transform_row(record) for record in decoded.records], dtype=FEATURE_DTYPE
+                )
+            table = pa.Table.from_pylist(decoded.records, schema=self._arrow_schema)
+        else:
+            table = decoded.table
+        return np.asarray(recipe.transform(table.to_pandas()), dtype=FEATURE_DTYPE)
+
+    def scores(self, decoded: Decoded) -> np.ndarray:
+        features = self.features(decoded)
+        return np.asarray(self.model.booster.predict(features, num_threads=self.threads))

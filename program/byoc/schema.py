@@ -1,0 +1,172 @@
+"""Input columns: each one's name, kind (number or text), closed vocabulary and role, and the conversion of
+raw values into typed columns under `byoc.values`' rules. Training files and requests go through the same
+functions, so a value means the same thing in both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from byoc.values import (
+    BadValue,
+    canonical_choice,
+    canonical_choices,
+    choice_lookup,
+    number_from_value,
+    numbers_from_arrow,
+    text_from_value,
+    texts_from_arrow,
+)
+
+Kind = Literal["number", "string"]
+Role = Literal["feature", "ignored"]
+KINDS: tuple[Kind, ...] = ("number", "string")
+ROLES: tuple[Role, ...] = ("feature", "ignored")
+
+
+class ColumnValueError(ValueError):
+    """A value in a named column breaks the column's rule; `row` counts from 0 within the converted rows."""
+
+    def __init__(self, column: str, bad: BadValue) -> None:
+        super().__init__(f"column '{column}': {bad}")
+        self.column = column
+        self.row = bad.index
+        self.value = bad.value
+        self.expected = bad.expected
+        self.count = bad.count
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column. `choices` closes its vocabulary: text is matched ignoring case; numbers exactly."""
+
+    name: str
+    kind: Kind
+    choices: tuple[Any, ...] = ()
+    role: Role = "feature"
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "type": self.kind, "role": self.role}
+        if self.choices:
+            entry["choices"] = list(self.choices)
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> Column:
+        kind, role = entry["type"], entry.get("role", "feature")
+        if kind not in KINDS or role not in ROLES or not isinstance(entry["name"], str):
+            raise ValueError(f"not a column description: {dict(entry)!r}")
+        return cls(name=entry["name"], kind=kind, choices=tuple(entry.get("choices", ())), role=role)
+
+    @cached_property
+    def _lookup(self) -> dict[str, str]:
+        return choice_lookup(self.choices) if self.kind == "string" else {}
+
+    @cached_property
+    def _number_choices(self) -> frozenset[float]:
+        return frozenset(float(choice) for choice in self.choices) if self.kind == "number" else frozenset()
+
+    def typed_array(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Raw Arrow values (text from CSV, or JSON/Parquet types) as float64 or trimmed text; ColumnValueError."""
+        try:
+            if self.kind == "number":
+                numbers = numbers_from_arrow(values)
+                if self.choices:
+                    bad = ~np.isnan(numbers) & ~np.isin(numbers, np.array(sorted(self._number_choices)))
+                    if bad.any():
+                        first = int(np.flatnonzero(bad)[0])
+                        raise BadValue(first, values[first].as_py(), self.expectation, int(bad.sum()))
+                return pa.array(numbers, pa.float64(), from_pandas=True)
+            texts = texts_from_arrow(values)
+            if self.choices:
+                texts = canonical_choices(texts, self.choices)
+            return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        except BadValue as bad:
+            raise ColumnValueError(self.name, bad) from None
+
+    def typed_value(self, value: Any) -> float | str | None:
+        """The scalar twin of typed_array, for single rows: a float (NaN when missing) or text (None)."""
+        try:
+            if self.kind == "number":
+                number = number_from_value(value)
+                if self.choices and not math.isnan(number) and number not in self._number_choices:
+                    raise BadValue(0, value, self.expectation)
+                return number
+            text = text_from_value(value)
+            return canonical_choice(text, self.choices, self._lookup) if self.choices else text
+        except BadValue as bad:
+            raise ColumnValueError(self.name, bad) from None
+
+    @property
+    def expectation(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(_choice_text(choice) for choice in self.choices)
+        return "a number" if self.kind == "number" else "text"
+
+
+def _choice_text(choice: Any) -> str:
+    return str(int(choice)) if isinstance(choice, float) and choice.is_integer() else str(choice)
+
+
+def number(name: str, choices: Iterable[float] = ()) -> Column:
+    return Column(name, "number", tuple(choices))
+
+
+def text(name: str, choices: Iterable[str] = ()) -> Column:
+    return Column(name, "string", tuple(choices))
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """The columns a model reads, in the training file's order (target excluded), with their roles."""
+
+    columns: tuple[Column, ...]
+    features: tuple[Column, ...] = field(init=False)
+    positions: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(c for c in self.columns if c.role == "feature"))
+        object.__setattr__(self, "positions", {c.name: i for i, c in enumerate(self.columns)})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.features)
+
+    def typed_table(self, table: pa.Table | pa.RecordBatch, row_offset: int = 0) -> pa.Table:
+        """The feature columns of `table`, typed; ColumnValueError rows count from `row_offset`."""
+        arrays = []
+        for column in self.features:
+            try:
+                arrays.append(column.typed_array(table.column(column.name)))
+            except ColumnValueError as error:
+                error.row += row_offset
+                raise
+        return pa.Table.from_arrays(arrays, names=list(self.feature_names))
+
+    def typed_record(self, record: Mapping[str, Any]) -> dict[str, float | str | None]:
+        return {column.name: column.typed_value(record[column.name]) for column in self.features}
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [column.to_json() for column in self.columns]
+
+    @classmethod
+    def from_json(cls, entries: Sequence[Mapping[str, Any]]) -> InputSchema:
+        columns = tuple(Column.from_json(entry) for entry in entries)
+        names = [column.name for column in columns]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"column(s) listed twice: {', '.join(duplicated)}")
+        if not any(column.role == "feature" for column in columns):
+            raise ValueError("no feature column")
+        return cls(columns)

@@ -1,0 +1,178 @@
+"""Any table with a header: no code needed.
+
+Numeric columns stay numbers and text columns become LightGBM categories (the most frequent
+`max_categories` values of each, coded by frequency; a value never seen in training, or beyond that
+number, reads as missing). Missing values stay missing. Columns that look like row ids (distinct ascending
+integers, or distinct integers in a column named like an id) and text that is mostly unique (names, free
+text, ids) are dropped, each with a log line; `categorical_columns` and `ignore_columns` override the choice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from byoc.hyperparameters import NAMES, Hyperparameter
+from byoc.profile import ColumnProfile, TableProfile
+from byoc.recipe import Recipe, RecipeError, State
+from byoc.schema import Column, InputSchema
+
+MOSTLY_UNIQUE_SHARE = 0.9
+MOSTLY_UNIQUE_MIN_ROWS = 20
+_ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|idx|index|uuid|guid)$", re.IGNORECASE)
+_CAMEL_CASE_ID = re.compile(r"[a-z0-9](?:Id|ID)$")
+
+
+def named_like_id(name: str) -> bool:
+    return bool(_ID_NAME.search(name) or _CAMEL_CASE_ID.search(name))
+
+
+def _unknown_columns(names: Sequence[str], table: Sequence[str], setting: str) -> None:
+    unknown = [name for name in names if name not in table]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, table, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise RecipeError(
+            f"hyperparameter '{setting}' names column(s) the table does not have: {', '.join(hints)}"
+        )
+
+
+def _why_dropped(column: ColumnProfile) -> str | None:
+    """Why a column is no use as a feature, or None when it is."""
+    if column.present == 0:
+        return "it is empty"
+    if column.numeric:
+        looks_like_id = (
+            column.integer and column.all_distinct and (column.ascending or named_like_id(column.name))
+        )
+        return "it holds distinct integers, like a row id" if looks_like_id else None
+    if (
+        column.present >= MOSTLY_UNIQUE_MIN_ROWS
+        and column.distinct_count > MOSTLY_UNIQUE_SHARE * column.present
+    ):
+        return "its text is mostly unique, like names or ids"
+    return None
+
+
+class Tabular(Recipe):
+    name = "tabular"
+    version = 1
+    own_hyperparameters = (
+        Hyperparameter(
+            "categorical_columns", NAMES, (), "Columns to use as categories even when they hold numbers."
+        ),
+        Hyperparameter("ignore_columns", NAMES, (), "Columns the model does not read."),
+        Hyperparameter(
+            "max_categories",
+            int,
+            10_000,
+            "Most categories kept per text column (the most frequent); the rest read as missing.",
+            lambda value: 2 <= value <= 1_000_000,
+            "between 2 and 1000000",
+        ),
+    )
+
+    @classmethod
+    def select_inputs(
+        cls, profile: TableProfile, target: str, settings: Mapping[str, Any], log: Callable[[str], None]
+    ) -> InputSchema:
+        categorical, ignored = settings["categorical_columns"], settings["ignore_columns"]
+        _unknown_columns(categorical, profile.names, "categorical_columns")
+        _unknown_columns(ignored, profile.names, "ignore_columns")
+        if target in ignored or target in categorical:
+            raise RecipeError(f"the target '{target}' cannot be in categorical_columns or ignore_columns")
+        columns = []
+        for name in profile.names:
+            if name == target:
+                continue
+            column = profile.columns[name]
+            kind = "string" if name in categorical or not column.numeric else "number"
+            reason = None if name in categorical else _why_dropped(column)
+            if name in ignored:
+                reason = "ignore_columns names it"
+            if reason is not None:
+                log(f"recipe tabular: not using column '{name}': {reason}")
+            columns.append(Column(name, kind, role="ignored" if reason else "feature"))
+        if not any(column.role == "feature" for column in columns):
+            raise RecipeError(
+                f"no column is left to learn from (the table has: {', '.join(profile.names)}); "
+                "check the target and ignore_columns"
+            )
+        return InputSchema(tuple(columns))
+
+    # -- learning: category frequencies ----------------------------------------------------------------
+
+    @property
+    def _text_columns(self) -> list[str]:
+        return [column.name for column in self.schema.features if column.kind == "string"]
+
+    def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
+        return {name: frame[name].value_counts(dropna=True) for name in self._text_columns}
+
+    def combine(self, summaries: Sequence[State]) -> State:
+        keep = 20 * self.settings["max_categories"]
+        combined: State = {}
+        for name in self._text_columns:
+            counts = pd.concat([summary[name] for summary in summaries]).groupby(level=0).sum()
+            combined[name] = counts.nlargest(keep) if len(counts) > keep else counts
+        return combined
+
+    def learn(self, summary: State) -> State:
+        limit = self.settings["max_categories"]
+        categories = {}
+        for name in self._text_columns:
+            counts = summary[name]
+            ordered = sorted(
+                zip(counts.index.astype(str), counts.to_numpy(), strict=True), key=lambda p: (-p[1], p[0])
+            )
+            categories[name] = [value for value, _ in ordered[:limit]]
+        return {"categories": categories}
+
+    @cached_property
+    def _indexes(self) -> dict[str, pd.Index]:
+        return {name: pd.Index(values, dtype=object) for name, values in self.state["categories"].items()}
+
+    # -- features --------------------------------------------------------------------------------------
+
+    def categorical_features(self) -> tuple[str, ...]:
+        return tuple(self._text_columns)
+
+    def transform(self, frame: pd.DataFrame, labels: np.ndarray | None = None) -> np.ndarray:
+        columns = []
+        for column in self.schema.features:
+            values = frame[column.name]
+            if column.kind == "number":
+                columns.append(values.to_numpy(dtype=float))
+            else:
+                codes = self._indexes[column.name].get_indexer(values.astype(object).to_numpy())
+                columns.append(np.where(codes >= 0, codes, np.nan))
+        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+    def transform_row(self, row: Mapping[str, Any]) -> list[float]:
+        features = []
+        for column in self.schema.features:
+            value = row[column.name]
+            if column.kind == "number":
+                features.append(value)
+            else:
+                features.append(_position(self._indexes[column.name], value))
+        return features
+
+
+def _position(index: pd.Index, value: str | None) -> float:
+    if value is None:
+        return math.nan
+    try:
+        position = index.get_loc(value)
+    except KeyError:
+        return math.nan
+    return float(position) if isinstance(position, int) else math.nan
