@@ -157,3 +157,17 @@ print(" ".join(p for p in gunicorn if ppid(p) in gunicorn))
 def gunicorn_worker_pids(container: str) -> list[str]:
     """PIDs (inside the container) of the gunicorn workers, children of the gunicorn master."""
     return docker("exec", container, "python3", "-c", GUNICORN_WORKERS_SCRIPT).stdout.split()
+
+
+def in_process_scores(model_dir: Path, labelled_csv: Path) -> list[float]:
+    """What the saved model answers for a CSV file's rows, computed in this process without the server."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from byoc import artifact
+    from byoc.boosting import as_features
+
+    model = artifact.load(model_dir)
+    frame = pd.read_csv(labelled_csv, dtype=str, keep_default_na=False)
+    typed = model.manifest.inputs.typed_table(pa.Table.from_pandas(frame, preserve_index=False)).to_pandas()
+    return model.booster.predict(as_features(model.recipe.transform(typed))).tolist()

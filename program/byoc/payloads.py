@@ -106,11 +106,9 @@ def _typed_records(
     return typed
 
 
-def _typed_table(
-    columns: Mapping[str, pa.Array], schema: InputSchema, numbers: Sequence[int], unit: str
-) -> pa.Table:
+def _typed_table(columns: Mapping[str, Any], schema: InputSchema, numbers: Sequence[int], unit: str) -> pa.Table:
     try:
-        return schema.typed_table(pa.table(dict(columns)))
+        return schema.typed_table(columns)
     except ColumnValueError as error:
         raise _value_error(error, numbers[error.row], unit) from None
 
@@ -295,24 +293,6 @@ def _as_record(record: Any, number: int, unit: str, schema: InputSchema) -> Mapp
     return record
 
 
-_FLAT_TYPES = (
-    pa.types.is_null,
-    pa.types.is_boolean,
-    pa.types.is_integer,
-    pa.types.is_floating,
-    pa.types.is_string,
-)
-
-
-def _arrow_values(values: list[Any]) -> pa.Array | None:
-    """Arrow's own conversion of a column of JSON values, or None when they are of mixed or nested types."""
-    try:
-        array = pa.array(values, from_pandas=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return None
-    return array if any(check(array.type) for check in _FLAT_TYPES) else None
-
-
 def decode_records(records: Sequence[Any], schema: InputSchema, numbers: Sequence[int], unit: str) -> Decoded:
     if not records:
         raise bad_request("request holds no records")
@@ -321,19 +301,7 @@ def decode_records(records: Sequence[Any], schema: InputSchema, numbers: Sequenc
     ]
     if len(checked) * len(schema.features) <= SMALL_BODY_BYTES // 16:
         return Decoded(len(checked), records=_typed_records(checked, schema, numbers, unit))
-    columns = {}
-    for column in schema.features:
-        values = [record[column.name] for record in checked]
-        array = _arrow_values(values)
-        if array is None:
-            typed = _typed_records(
-                [{column.name: value} for value in values], InputSchema((column,)), numbers, unit
-            )
-            array = pa.array(
-                [record[column.name] for record in typed],
-                pa.float64() if column.kind == "number" else pa.string(),
-            )
-        columns[column.name] = array
+    columns = {name: [record[name] for record in checked] for name in schema.feature_names}
     return Decoded(len(checked), table=_typed_table(columns, schema, numbers, unit))
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from types import FrameType
@@ -67,6 +68,14 @@ class TrainingInterrupted(Exception):
 
 def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
+
+
+@contextmanager
+def timed(step: str) -> Iterator[None]:
+    """Log how long a step of the job took, and the memory peak so far."""
+    started = time.monotonic()
+    yield
+    log(f"{step}: {time.monotonic() - started:.1f} s (peak memory {peak_rss_mib():.0f} MiB)")
 
 
 def peak_rss_mib() -> float:
@@ -234,7 +243,8 @@ def plan(paths: MLPaths) -> Plan:
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
 
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
-    profile, target_column = profile_channel(train_reader, target)
+    with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
+        profile, target_column = profile_channel(train_reader, target)
     target_profile = target_column.target_profile()
     task = infer_task(target_profile, target, settings["task"])
     if task not in recipe_class.tasks:
@@ -307,20 +317,24 @@ def fit(
     """Learn the recipe's state, compute features, and boost: one model from the selected rows."""
     settings = plan.settings
     recipe = plan.recipe_class(settings, plan.schema)
-    recipe.state = learn_state(recipe, plan.train, train_rows)
+    with timed("recipe state learnt"):
+        recipe.state = learn_state(recipe, plan.train, train_rows)
     names, categorical = recipe.feature_names(), recipe.categorical_features()
     params = boosting.parameters(settings, plan.task, plan.class_count, threads)
 
-    train_matrix = features_of(recipe, plan.train, train_rows, own_labels=True)
+    with timed("training features computed"):
+        train_matrix = features_of(recipe, plan.train, train_rows, own_labels=True)
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
     weights = boosting.balanced_weights(settings, plan.task, train_labels, plan.class_count)
     train_sample = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
-    train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
+    with timed("LightGBM dataset built"):
+        train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
     train_matrix.clear()
 
-    valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False)
+    with timed("validation features computed"):
+        valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False)
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
@@ -332,14 +346,15 @@ def fit(
         callbacks.append(
             lgb.early_stopping(settings["early_stopping_rounds"], first_metric_only=True, verbose=False)
         )
-    booster = lgb.train(
-        params,
-        train_set,
-        num_boost_round=settings["n_estimators"],
-        valid_sets=[valid_set],
-        valid_names=["validation"],
-        callbacks=callbacks,
-    )
+    with timed(f"boosted up to {settings['n_estimators']} rounds on {threads} thread(s)"):
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=settings["n_estimators"],
+            valid_sets=[valid_set],
+            valid_names=["validation"],
+            callbacks=callbacks,
+        )
     best = booster.best_iteration if settings["early_stopping_rounds"] and booster.best_iteration > 0 else 0
     if on_valid is not None:
         on_valid(valid_features, valid_labels)

@@ -115,26 +115,26 @@ def numbers_from_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             raise BadValue(int(present[0]), values[int(present[0])].as_py(), "a number", len(present))
         return np.full(len(values), np.nan)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        numbers = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        numbers = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         numbers = np.asarray(numbers, dtype=np.float64)
         infinite = np.isinf(numbers)
         if infinite.any():
             raise _first_bad(infinite, values, "a finite number (leave the field empty when unknown)")
         return numbers
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_dictionary(kind):
+        return numbers_from_arrow(pc.cast(values, pa.string()))
+    if not pa.types.is_string(kind):
         raise BadValue(0, values[0].as_py() if len(values) else None, "a number")
     trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
     well_formed = pc.match_substring_regex(trimmed, _ANCHORED_NUMBER)
-    empty = pc.equal(trimmed, "")
-    bad = pc.and_kleene(pc.invert(well_formed), pc.invert(empty)).fill_null(False)
-    bad_mask = np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
-    if bad_mask.any():
-        raise _first_bad(bad_mask, values, "a number")
+    malformed = pc.and_kleene(pc.invert(well_formed), pc.invert(pc.equal(trimmed, ""))).fill_null(False)
     numbers = pc.cast(pc.if_else(well_formed, trimmed, pa.scalar(None, pa.string())), pa.float64())
     result = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
-    infinite = np.isinf(result)
-    if infinite.any():
-        raise _first_bad(infinite, values, "a finite number")
+    bad = np.asarray(malformed.to_numpy(zero_copy_only=False), dtype=bool) | np.isinf(result)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        expected = "a finite number" if np.isinf(result[first]) else "a number"
+        raise BadValue(first, values[first].as_py(), expected, count=int(bad.sum()))
     return result
 
 
@@ -155,9 +155,7 @@ def texts_from_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunke
         return pa.array(texts, pa.string())
     if pa.types.is_integer(kind):
         return pc.cast(values, pa.string())
-    if pa.types.is_dictionary(kind):
-        return texts_from_arrow(pc.cast(values, pa.string()))
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if not pa.types.is_string(kind):
         return texts_from_arrow(pc.cast(values, pa.string()))
     trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)

@@ -55,10 +55,7 @@ def _why_dropped(column: ColumnProfile) -> str | None:
             column.integer and column.all_distinct and (column.ascending or named_like_id(column.name))
         )
         return "it holds distinct integers, like a row id" if looks_like_id else None
-    if (
-        column.present >= MOSTLY_UNIQUE_MIN_ROWS
-        and column.distinct_count > MOSTLY_UNIQUE_SHARE * column.present
-    ):
+    if column.sampled >= MOSTLY_UNIQUE_MIN_ROWS and column.distinct_share > MOSTLY_UNIQUE_SHARE:
         return "its text is mostly unique, like names or ids"
     return None
 
