@@ -35,3 +35,6 @@ COPY program /opt/program
 RUN python3 -m compileall -q /opt/program/byoc
 WORKDIR /opt/program
 EXPOSE 8080
+# The base the build used (python:3.12-slim, or the local fallback scripts/ensure-docker.sh chose).
+ARG BASE_IMAGE
+LABEL org.opencontainers.image.base.name="${BASE_IMAGE}"
