@@ -1,6 +1,6 @@
 # Everyday targets. `make demo` runs the main job locally; `make test` runs every test.
 IMAGE ?= titanic-byoc:latest
-# Empty: scripts/ensure-docker.sh uses python:3.12-slim, or byoc-base:bookworm (local) when that cannot be pulled.
+# Empty: scripts/ensure-docker.sh picks python:3.12-slim, or byoc-base:bookworm if that cannot be pulled.
 BASE_IMAGE ?=
 # Extra `docker build` flags, e.g. "--platform linux/amd64".
 DOCKER_BUILD_FLAGS ?=
@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
-# ensure-docker.sh prints the `docker build` options for the base image it chose.
+# ensure-docker.sh starts an engine if none answers, then prints the `docker build` options for its base.
 build:
 	@options=$$(BASE_IMAGE="$(BASE_IMAGE)" scripts/ensure-docker.sh) && set -x && \
 	docker build $$options $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .

@@ -10,6 +10,7 @@
 #   1. BASE_IMAGE, when set: used as it is, nothing pulled;
 #   2. OFFICIAL_BASE_IMAGE (python:3.12-slim) when it is present or can be pulled;
 #   3. LOCAL_BASE_IMAGE (byoc-base:bookworm, built with debootstrap when missing), built with --network host.
+# PULL_TIMEOUT_SECONDS (300) bounds the pull in 2.
 set -euo pipefail
 
 official_base="${OFFICIAL_BASE_IMAGE:-python:3.12-slim}"
@@ -22,13 +23,19 @@ fail() {
   say "$*"
   exit 1
 }
+# GNU `timeout` bounds a hung engine or a slow pull; macOS has no `timeout`, and runs them unbounded.
+bounded() {
+  local seconds="$1"
+  shift
+  if command -v timeout >/dev/null 2>&1; then timeout "$seconds" "$@"; else "$@"; fi
+}
 can_set_up_here() { [ "$(id -u)" -eq 0 ] && [ -f /etc/debian_version ]; }
 # Empty when the engine answers; otherwise why not, in one line.
 engine_problem() {
   local error
   if ! command -v docker >/dev/null 2>&1; then
     echo "the docker command is not installed"
-  elif ! error=$(timeout 30 docker version --format '{{.Server.Version}}' 2>&1 >/dev/null); then
+  elif ! error=$(bounded 30 docker version --format '{{.Server.Version}}' 2>&1 >/dev/null); then
     echo "${error:-docker did not answer within 30 s}" | head -n 1
   fi
 }
@@ -62,7 +69,7 @@ if image_present "$official_base"; then
   echo "--build-arg BASE_IMAGE=$official_base"
   exit 0
 fi
-if timeout "$pull_seconds" docker pull "$official_base" >&2; then
+if bounded "$pull_seconds" docker pull "$official_base" >&2; then
   say "base image: $official_base (pulled)"
   echo "--build-arg BASE_IMAGE=$official_base"
   exit 0
@@ -72,8 +79,9 @@ say "$official_base cannot be pulled here: falling back to the local base image 
   "(docker build --network host)"
 if ! image_present "$local_base"; then
   if ! can_set_up_here; then
-    fail "$local_base does not exist either. Make $official_base pullable, pass BASE_IMAGE=<a local image" \
-      "with python3>, or build $local_base as root on Debian or Ubuntu: scripts/setup-docker-engine.sh $local_base"
+    fail "$local_base does not exist either. Make $official_base pullable, pass BASE_IMAGE=<a local" \
+      "image with python3>, or build $local_base as root on Debian or Ubuntu:" \
+      "scripts/setup-docker-engine.sh $local_base"
   fi
   say "building $local_base with debootstrap (about a minute; scripts/setup-docker-engine.sh)"
   bash "$setup" "$local_base" >&2
