@@ -234,6 +234,7 @@ def plan(paths: MLPaths) -> Plan:
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
 
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
+    recipe_class.check_columns(train_reader.names)
     profile, target_column = profile_channel(train_reader, target)
     target_profile = target_column.target_profile()
     task = infer_task(target_profile, target, settings["task"])
