@@ -105,7 +105,9 @@ class TargetColumn:
 
     def observe(self, values: pa.Array | pa.ChunkedArray) -> None:
         texts = texts_from_arrow(values)
-        self.chunks.append(texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts)
+        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        # Parquet text may be large_string (pandas 3 writes its `str` columns so): keep every chunk one type.
+        self.chunks.append(texts.cast(pa.string()))
         self.profile.observe(values)
         if len(self.counts) <= MAX_CLASSES:
             counted = pc.value_counts(texts.drop_null())

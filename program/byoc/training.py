@@ -243,6 +243,7 @@ def plan(paths: MLPaths) -> Plan:
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
 
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
+    recipe_class.check_columns(train_reader.names)
     with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
         profile, target_column = profile_channel(train_reader, target)
     target_profile = target_column.target_profile()
