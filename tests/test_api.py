@@ -43,7 +43,9 @@ def test_execution_parameters(client: FlaskClient) -> None:
     }
 
 
-def test_predictions_are_the_recipe_and_booster_in_input_order(client: FlaskClient, trained_model_dir: Path) -> None:
+def test_predictions_are_the_recipe_and_booster_in_input_order(
+    client: FlaskClient, trained_model_dir: Path
+) -> None:
     expected = np.array(in_process_scores(trained_model_dir, VALIDATION_CSV))
     response = post(client, VALIDATION_CSV.read_bytes(), "text/csv")
     assert response.status_code == 200 and response.mimetype == "application/json"
@@ -54,8 +56,13 @@ def test_predictions_are_the_recipe_and_booster_in_input_order(client: FlaskClie
 
 def test_one_row_at_a_time_answers_exactly_as_the_whole_batch(client: FlaskClient) -> None:
     lines = VALIDATION_CSV.read_text().splitlines()
-    whole = post(client, VALIDATION_CSV.read_bytes(), "text/csv", "text/csv").get_data(as_text=True).splitlines()
-    single = [post(client, lines[0] + "\n" + line, "text/csv", "text/csv").get_data(as_text=True).strip() for line in lines[1:]]
+    whole = (
+        post(client, VALIDATION_CSV.read_bytes(), "text/csv", "text/csv").get_data(as_text=True).splitlines()
+    )
+    single = [
+        post(client, lines[0] + "\n" + line, "text/csv", "text/csv").get_data(as_text=True).strip()
+        for line in lines[1:]
+    ]
     assert single == whole
 
 

@@ -32,7 +32,9 @@ def test_markers_empty_and_unknown_files_are_skipped_with_a_log_line(tmp_path: P
     logged: list[str] = []
     files = channel_files(tmp_path, "train", logged.append)
     assert [f.name for f in files] == ["part-0001.csv"]
-    assert "skipped 4 file(s)" in logged[0] and "_SUCCESS" in logged[0] and "part-0002.csv (empty)" in logged[0]
+    assert (
+        "skipped 4 file(s)" in logged[0] and "_SUCCESS" in logged[0] and "part-0002.csv (empty)" in logged[0]
+    )
 
 
 def test_a_channel_with_nothing_left_says_what_it_found(tmp_path: Path) -> None:
@@ -55,7 +57,9 @@ def test_csv_gzip_and_parquet_files_mix_in_one_channel(tmp_path: Path) -> None:
 def test_headers_must_match_across_files(tmp_path: Path) -> None:
     write(tmp_path, "1.csv", (HEADER + "1,2,3\n").encode())
     write(tmp_path, "2.csv", b"a,c,b\n1,2,3\n")
-    with pytest.raises(DataError, match=r"file '2.csv' has different columns than '1.csv': same columns in another"):
+    with pytest.raises(
+        DataError, match=r"file '2.csv' has different columns than '1.csv': same columns in another"
+    ):
         ChannelReader(channel_files(tmp_path, "train", print))
 
 
@@ -81,7 +85,7 @@ def test_a_row_with_the_wrong_field_count_is_named(tmp_path: Path) -> None:
 
 def test_a_short_last_row_reads_as_truncation(tmp_path: Path) -> None:
     write(tmp_path, "t.csv", (HEADER + "1,2,3\n4,5").encode())
-    with pytest.raises(DataError, match="row 2 has 2 field.*last row: the file looks truncated"):
+    with pytest.raises(DataError, match=r"row 2 has 2 field.*last row: the file looks truncated"):
         rows_of(tmp_path)
 
 
@@ -99,7 +103,9 @@ def test_a_quoted_newline_in_the_last_row_is_fine(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     write(tmp_path, "latin1.csv", (HEADER + "1,2,3\n4,caf\xe9,6\n").encode("latin-1"))
-    with pytest.raises(DataError, match=r"file 'latin1.csv' is not UTF-8 text: line 3 has byte 0xe9 at character 6"):
+    with pytest.raises(
+        DataError, match=r"file 'latin1.csv' is not UTF-8 text: line 3 has byte 0xe9 at character 6"
+    ):
         rows_of(tmp_path)
 
 
@@ -113,14 +119,14 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
 
 def test_truncated_gzip_and_garbage_are_named(tmp_path: Path) -> None:
     write(tmp_path, "t.csv.gz", gzip.compress((HEADER + "1,2,3\n" * 1000).encode())[:-30])
-    with pytest.raises(DataError, match="file 't.csv.gz'"):
+    with pytest.raises(DataError, match=r"file 't\.csv\.gz'"):
         rows_of(tmp_path)
     write(tmp_path / "p", "bad.parquet", b"PAR1 not really")
-    with pytest.raises(DataError, match="file 'bad.parquet' is not a readable parquet file"):
+    with pytest.raises(DataError, match=r"file 'bad\.parquet' is not a readable parquet file"):
         rows_of(tmp_path / "p")
 
 
 def test_a_header_without_rows_is_named(tmp_path: Path) -> None:
     write(tmp_path, "t.csv", HEADER.encode())
-    with pytest.raises(DataError, match="file 't.csv' has a header but no rows"):
+    with pytest.raises(DataError, match=r"file 't\.csv' has a header but no rows"):
         rows_of(tmp_path)

@@ -44,7 +44,9 @@ def test_string_and_json_quoted_values_parse(raw: dict[str, str], expected: dict
 
 
 def test_tuner_and_sdk_keys_are_ignored() -> None:
-    parsed = parse_hyperparameters({"_tuning_objective_metric": "validation:auc", "sagemaker_program": "x"}, SPECS)
+    parsed = parse_hyperparameters(
+        {"_tuning_objective_metric": "validation:auc", "sagemaker_program": "x"}, SPECS
+    )
     assert "_tuning_objective_metric" not in parsed and "sagemaker_program" not in parsed
 
 

@@ -21,12 +21,14 @@ from byoc.payloads import (
     media_type,
     response_type,
 )
-from byoc.recipe import load_recipe
 from byoc.profile import TableProfile
+from byoc.recipe import load_recipe
 from byoc.tasks import Task
 
 COLUMNS = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked".split(",")
-SCHEMA = load_recipe("titanic").select_inputs(TableProfile.empty(["PassengerId", "Survived", *COLUMNS[1:]]), "Survived", {}, print)
+SCHEMA = load_recipe("titanic").select_inputs(
+    TableProfile.empty(["PassengerId", "Survived", *COLUMNS[1:]]), "Survived", {}, print
+)
 TARGET = "Survived"
 ROW = '1,3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S'
 RECORD = {
@@ -80,14 +82,20 @@ def test_every_input_form_decodes_to_the_same_row(body: str, content_type: str) 
 
 def test_a_row_of_empty_fields_is_scored_like_a_record_of_nulls() -> None:
     csv_rows = rows_of(decode(f"{ROW}\n,,,,,,,,,,\n{ROW}\n".encode(), "text/csv", SCHEMA, TARGET))
-    json_rows = rows_of(decode(json.dumps([RECORD, dict.fromkeys(RECORD), RECORD]).encode(), "application/json", SCHEMA, TARGET))
+    json_rows = rows_of(
+        decode(
+            json.dumps([RECORD, dict.fromkeys(RECORD), RECORD]).encode(), "application/json", SCHEMA, TARGET
+        )
+    )
     assert len(csv_rows) == len(json_rows) == 3 and same(csv_rows, json_rows)
 
 
 def test_json_lines_split_only_on_newlines_and_keep_unicode_separators() -> None:
     name = "Smith, Mr.\u2028John\u0085"
     body = "\n".join(json.dumps({**RECORD, "Name": name}, ensure_ascii=False) for _ in range(2))
-    assert [row["Name"] for row in rows_of(decode(body.encode(), "application/jsonlines", SCHEMA, TARGET))] == [name] * 2
+    assert [
+        row["Name"] for row in rows_of(decode(body.encode(), "application/jsonlines", SCHEMA, TARGET))
+    ] == [name] * 2
 
 
 def assert_error(body: bytes | str, content_type: str, status: int, fragment: str) -> PayloadError:
@@ -111,15 +119,30 @@ BAD_REQUESTS = [
     (ROW.replace(",22,", ",old,"), "text/csv", 400, "row 1, column 'Age': 'old' is not a number"),
     (ROW.replace(",22,", ",2_2,"), "text/csv", 400, "row 1, column 'Age': '2_2' is not a number"),
     (ROW.replace(",7.25,", ",inf,"), "text/csv", 400, "column 'Fare': 'inf' is not a number"),
-    (ROW.replace(",male,", ",Female2,"), "text/csv", 400, "column 'Sex': 'Female2' is not one of male, female"),
+    (
+        ROW.replace(",male,", ",Female2,"),
+        "text/csv",
+        400,
+        "column 'Sex': 'Female2' is not one of male, female",
+    ),
     (ROW.replace(",3,", ",4,", 1), "text/csv", 400, "column 'Pclass': '4' is not one of 1, 2, 3"),
     (ROW.replace(",S", ",X"), "text/csv", 400, "column 'Embarked': 'X' is not one of S, C, Q"),
     ("Name,Sex\nX,male\n", "text/csv", 400, "CSV header is missing required column(s): Pclass, Age"),
     ("Name,Name,Sex\n", "text/csv", 400, "the header names these columns more than once: Name"),
     ("," + ",".join(COLUMNS) + "\n0," + ROW, "text/csv", 400, "a pandas index written by DataFrame.to_csv()"),
-    (",".join(map(str, range(11))) + "\n" + ROW, "text/csv", 400, "numbers the columns instead of naming them"),
+    (
+        ",".join(map(str, range(11))) + "\n" + ROW,
+        "text/csv",
+        400,
+        "numbers the columns instead of naming them",
+    ),
     (",".join(COLUMNS) + "\n", "text/csv", 400, "CSV body has a header but no data rows"),
-    (",".join(COLUMNS) + "\n" + ROW + ",extra\n", "text/csv", 400, "row 1 has 12 field(s); the header has 11"),
+    (
+        ",".join(COLUMNS) + "\n" + ROW + ",extra\n",
+        "text/csv",
+        400,
+        "row 1 has 12 field(s); the header has 11",
+    ),
     ("{", "application/json", 400, "request body is not valid JSON"),
     ('{"Age": Infinity}', "application/json", 400, "Infinity is not a valid value"),
     ("[]", "application/json", 400, "request holds no records"),
@@ -128,7 +151,12 @@ BAD_REQUESTS = [
     ("[1, 2]", "application/json", 400, "record 1 is int, expected an object"),
     ("[[1, 2]]", "application/json", 400, "record 1 is a list of 2 value(s)"),
     ('{"Pclass": 1}', "application/json", 400, "record 1 is missing required column(s): Name, Sex, Age"),
-    (json.dumps({**RECORD, "Age": "old"}), "application/json", 400, "record 1, column 'Age': 'old' is not a number"),
+    (
+        json.dumps({**RECORD, "Age": "old"}),
+        "application/json",
+        400,
+        "record 1, column 'Age': 'old' is not a number",
+    ),
     (json.dumps({**RECORD, "Age": True}), "application/json", 400, "column 'Age': True is not a number"),
     (json.dumps({**RECORD, "Sex": {"a": 1}}), "application/json", 400, "column 'Sex': dict is not a string"),
     ("[" * 100_000 + "]" * 100_000, "application/json", 400, "nested too deeply"),
@@ -138,7 +166,9 @@ BAD_REQUESTS = [
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "fragment"), BAD_REQUESTS)
-def test_client_mistakes_get_a_named_error(body: bytes | str, content_type: str, status: int, fragment: str) -> None:
+def test_client_mistakes_get_a_named_error(
+    body: bytes | str, content_type: str, status: int, fragment: str
+) -> None:
     assert_error(body, content_type, status, fragment)
 
 
@@ -167,7 +197,9 @@ def csv_text(rows: list[list[str]]) -> str:
 
 
 CELL = st.one_of(
-    st.sampled_from(["", " ", "1", "3", "2.5", "-1e2", "x", "male", "FEMALE", "S", "q", "a,b", 'say "hi"', "l1\nl2"]),
+    st.sampled_from(
+        ["", " ", "1", "3", "2.5", "-1e2", "x", "male", "FEMALE", "S", "q", "a,b", 'say "hi"', "l1\nl2"]
+    ),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=5),
 )
 
@@ -177,7 +209,10 @@ CELL = st.one_of(
 def test_the_two_csv_engines_agree(rows: list[list[str]], with_header: bool) -> None:
     text = csv_text(([COLUMNS] if with_header else []) + rows)
     outcomes = []
-    for engine in (lambda: decode_csv_rows(text, SCHEMA, TARGET), lambda: decode_csv_columns(text.encode(), text, SCHEMA, TARGET)):
+    for engine in (
+        lambda: decode_csv_rows(text, SCHEMA, TARGET),
+        lambda: decode_csv_columns(text.encode(), text, SCHEMA, TARGET),
+    ):
         try:
             outcomes.append(("ok", rows_of(engine())))
         except PayloadError as error:
@@ -247,7 +282,9 @@ def test_answers_per_task_in_every_format() -> None:
     expected = [{"label": "yes", "probability": 0.75}, {"label": "no", "probability": 0.125}]
     assert json.loads(binary.encode(scores, "application/json")) == {"predictions": expected}
     assert binary.encode(scores, "text/csv") == "yes,0.75\nno,0.125\n"
-    assert [json.loads(line) for line in binary.encode(scores, "application/jsonlines").splitlines()] == expected
+    assert [
+        json.loads(line) for line in binary.encode(scores, "application/jsonlines").splitlines()
+    ] == expected
     multiclass = payloads.Encoder(Task.MULTICLASS, ["Adelie", "Gentoo", 'a "quoted", name'])
     probabilities = np.array([[0.25, 0.5, 0.25]])
     assert json.loads(multiclass.encode(probabilities, "application/json"))["predictions"] == [

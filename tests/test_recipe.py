@@ -4,7 +4,14 @@ import pytest
 
 from byoc.hyperparameters import HyperparameterError
 from byoc.profile import TableProfile
-from byoc.recipe import DEFAULT_RECIPE_VARIABLE, RecipeError, available_recipes, load_recipe, recipe_for, resolve
+from byoc.recipe import (
+    DEFAULT_RECIPE_VARIABLE,
+    RecipeError,
+    available_recipes,
+    load_recipe,
+    recipe_for,
+    resolve,
+)
 from byoc.schema import InputSchema
 
 
@@ -21,13 +28,19 @@ def test_the_hyperparameter_wins_over_the_image_default() -> None:
 
 
 def test_no_recipe_at_all_says_how_to_choose_one() -> None:
-    with pytest.raises(HyperparameterError, match="no recipe: set the hyperparameter 'recipe'.*BYOC_DEFAULT_RECIPE"):
+    with pytest.raises(
+        HyperparameterError, match=r"no recipe: set the hyperparameter 'recipe'.*BYOC_DEFAULT_RECIPE"
+    ):
         recipe_for({}, {})
 
 
 @pytest.mark.parametrize(
     ("name", "fragment"),
-    [("nosuch", "unknown recipe 'nosuch'; available: "), ("../etc", "is not a recipe name"), ("Os.path", "not a recipe")],
+    [
+        ("nosuch", "unknown recipe 'nosuch'; available: "),
+        ("../etc", "is not a recipe name"),
+        ("Os.path", "not a recipe"),
+    ],
 )
 def test_only_modules_of_the_recipes_package_can_be_named(name: str, fragment: str) -> None:
     with pytest.raises(HyperparameterError) as caught:
@@ -36,8 +49,10 @@ def test_only_modules_of_the_recipes_package_can_be_named(name: str, fragment: s
 
 
 def test_each_recipe_brings_its_own_hyperparameters_and_defaults() -> None:
-    recipe, titanic = resolve({}, {DEFAULT_RECIPE_VARIABLE: "titanic"})
-    assert titanic["target"] == "Survived" and titanic["n_estimators"] == 300 and titanic["recipe"] == "titanic"
+    _, titanic = resolve({}, {DEFAULT_RECIPE_VARIABLE: "titanic"})
+    assert (
+        titanic["target"] == "Survived" and titanic["n_estimators"] == 300 and titanic["recipe"] == "titanic"
+    )
     _, tabular = resolve({"recipe": "tabular", "target": "y", "ignore_columns": "a,b"}, {})
     assert tabular["n_estimators"] == 100 and tabular["ignore_columns"] == ("a", "b")
     with pytest.raises(HyperparameterError, match="unknown hyperparameter 'ignore_columns'"):
@@ -57,8 +72,11 @@ def test_a_table_without_the_recipes_columns_names_them_and_suggests_tabular() -
 
 
 def test_declared_columns_are_features_and_the_rest_are_kept_as_ignored_inputs() -> None:
-    names = ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare", "Cabin",
+    names = ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare",
+             "Cabin",
              "Embarked", "Boat"]  # fmt: skip
-    schema: InputSchema = load_recipe("titanic").select_inputs(TableProfile.empty(names), "Survived", {}, print)
+    schema: InputSchema = load_recipe("titanic").select_inputs(
+        TableProfile.empty(names), "Survived", {}, print
+    )
     assert schema.names == tuple(name for name in names if name != "Survived")
     assert [c.name for c in schema.columns if c.role == "ignored"] == ["PassengerId", "Boat"]

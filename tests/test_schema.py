@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 from byoc.schema import Column, ColumnValueError, InputSchema, number, text
 
 SCHEMA = InputSchema(
-    (Column("Id", "number", role="ignored"), number("Pclass", (1, 2, 3)), text("Sex", ("male", "female")), number("Age"))
+    (
+        Column("Id", "number", role="ignored"),
+        number("Pclass", (1, 2, 3)),
+        text("Sex", ("male", "female")),
+        number("Age"),
+    )
 )
 
 
@@ -21,7 +26,9 @@ def test_features_and_positions_follow_the_training_file_order() -> None:
 
 
 def test_typed_table_converts_and_normalises() -> None:
-    raw = pa.table({"Id": ["x"] * 3, "Pclass": ["1", " 3", ""], "Sex": ["Male", " female", ""], "Age": ["22", "", "0.5"]})
+    raw = pa.table(
+        {"Id": ["x"] * 3, "Pclass": ["1", " 3", ""], "Sex": ["Male", " female", ""], "Age": ["22", "", "0.5"]}
+    )
     typed = SCHEMA.typed_table(raw).to_pydict()
     assert typed["Pclass"][:2] == [1.0, 3.0] and math.isnan(typed["Pclass"][2])
     assert typed["Sex"] == ["male", "female", None]
@@ -58,11 +65,15 @@ def test_json_form_round_trips_and_is_checked() -> None:
         InputSchema.from_json([{"name": "a", "type": "date"}])
 
 
-VALUES = st.one_of(st.none(), st.sampled_from(["1", "2", " 3 ", "4", "x", "", "male", "MALE", "f"]), st.integers(0, 4))
+VALUES = st.one_of(
+    st.none(), st.sampled_from(["1", "2", " 3 ", "4", "x", "", "male", "MALE", "f"]), st.integers(0, 4)
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.fixed_dictionaries({"Pclass": VALUES, "Sex": VALUES, "Age": VALUES}), min_size=1, max_size=5))
+@given(
+    st.lists(st.fixed_dictionaries({"Pclass": VALUES, "Sex": VALUES, "Age": VALUES}), min_size=1, max_size=5)
+)
 def test_record_and_table_conversion_agree(records: list[dict[str, object]]) -> None:
     """Requests take the scalar path for single rows and the Arrow path for batches: same answers."""
     scalar, failed_at = [], None

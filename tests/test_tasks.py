@@ -8,9 +8,9 @@ import pytest
 from byoc.tasks import (
     METRICS,
     OBJECTIVE_METRIC,
-    Task,
     TargetError,
     TargetProfile,
+    Task,
     class_values,
     class_weights,
     evaluate,
@@ -57,7 +57,9 @@ def test_overrides_are_checked_against_the_target() -> None:
         ({f"c{i}": 1 for i in range(101)}, False, 0, "too many classes"),
     ],
 )
-def test_unusable_targets_fail_with_a_named_reason(counts: dict, numeric: bool, missing: int, fragment: str) -> None:
+def test_unusable_targets_fail_with_a_named_reason(
+    counts: dict, numeric: bool, missing: int, fragment: str
+) -> None:
     with pytest.raises(TargetError) as caught:
         infer_task(profile(counts, numeric, missing), "label")
     assert "'label'" in str(caught.value) and fragment in str(caught.value)

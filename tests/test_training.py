@@ -66,7 +66,7 @@ def test_success_writes_the_artifact_as_data(ml_root: MLRootFactory) -> None:
     assert set(saved["libraries"]) >= {"lightgbm", "scikit-learn", "pandas", "pyarrow", "python"}
     assert metrics["validation"]["auc"] == saved["validation"]["auc"]
     manifest = json.loads((model / "manifest.json").read_text())
-    assert manifest["recipe"] == {"name": "titanic", "version": 2}
+    assert manifest["recipe"] == {"name": "titanic", "version": 3}
     assert [c["name"] for c in manifest["inputs"]][:3] == ["PassengerId", "Pclass", "Name"]
     assert "Survived" not in [c["name"] for c in manifest["inputs"]]
     roles = {c["name"]: (c["type"], c["role"], c.get("choices")) for c in manifest["inputs"]}
@@ -137,17 +137,30 @@ def bad_case_channels(case: str) -> dict[str, list[tuple[str, bytes]]]:
         "missing_column": [("train.csv", body.replace(",Cabin,", ",Cabinet,", 1).encode())],
         "bad_number": [("train.csv", with_cell(5, "Age", "old"))],
         "closed_vocabulary": [("train.csv", with_cell(7, "Sex", "unknown"))],
-        "different_headers": [("a.csv", TRAIN_BYTES), ("b.csv", body.replace("Embarked", "Port", 1).encode())],
+        "different_headers": [
+            ("a.csv", TRAIN_BYTES),
+            ("b.csv", body.replace("Embarked", "Port", 1).encode()),
+        ],
         "duplicated_header": [("train.csv", body.replace("Embarked", "Age", 1).encode())],
         "truncated_mid_row": [("train.csv", TRAIN_BYTES[: TRAIN_BYTES.rindex(b",male,")])],
         "truncated_gzip": [("train.csv.gz", gzip.compress(TRAIN_BYTES)[:-200])],
-        "one_class": [("train.csv", "\n".join([HEADER] + [line.replace(",1,", ",0,", 1) for line in body.splitlines()[1:]]).encode())],
+        "one_class": [
+            (
+                "train.csv",
+                "\n".join(
+                    [HEADER] + [line.replace(",1,", ",0,", 1) for line in body.splitlines()[1:]]
+                ).encode(),
+            )
+        ],
         "no_labels": [("train.csv", "\n".join([HEADER] + [",".join(["1", "", *(["3"] * 10)])] * 5).encode())],
     }
     if case == "missing_train":
         return {"validation": VALIDATION}
     if case == "unknown_validation_class":
-        return {"train": [("train.csv", TRAIN_BYTES)], "validation": [("v.csv", with_cell(3, "Survived", "2", VALIDATION_CSV.read_bytes()))]}
+        return {
+            "train": [("train.csv", TRAIN_BYTES)],
+            "validation": [("v.csv", with_cell(3, "Survived", "2", VALIDATION_CSV.read_bytes()))],
+        }
     return {"train": train_files[case], "validation": VALIDATION}
 
 
@@ -165,11 +178,17 @@ def bad_case_channels(case: str) -> dict[str, list[tuple[str, bytes]]]:
         ("closed_vocabulary", "file 'train.csv', row 7, column 'Sex': 'unknown' is not one of male, female"),
         ("different_headers", "file 'b.csv' has different columns than 'a.csv'"),
         ("duplicated_header", "the header names these columns more than once: Age"),
-        ("truncated_mid_row", "row 712 has 4 field(s) but the header has 12 (it is the last row: the file looks truncated)"),
+        (
+            "truncated_mid_row",
+            "row 712 has 4 field(s) but the header has 12 (it is the last row: the file looks truncated)",
+        ),
         ("truncated_gzip", "file 'train.csv.gz' is not readable"),
         ("one_class", "target column 'Survived' has one class only (0 in all 712 labelled rows)"),
         ("no_labels", "target column 'Survived' has no values: every one of its 5 rows is empty"),
-        ("unknown_validation_class", "channel 'validation': target column 'Survived' holds 2, which is not a class"),
+        (
+            "unknown_validation_class",
+            "channel 'validation': target column 'Survived' holds 2, which is not a class",
+        ),
     ],
 )
 def test_bad_input_fails_with_a_named_reason_and_an_empty_model_folder(
@@ -203,14 +222,18 @@ def test_bad_hyperparameters_fail_naming_the_key(
     assert list((root / "model").iterdir()) == []
 
 
-def test_malformed_hyperparameters_file_fails_naming_it(ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_hyperparameters_file_fails_naming_it(
+    ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = ml_root()
     (root / "input" / "config" / "hyperparameters.json").write_text("{oops")
     assert run_main(root, monkeypatch) == 1
     assert "hyperparameters.json is not valid JSON" in failure_reason(root)
 
 
-def test_sigterm_stops_training_promptly_with_a_reason_and_no_model(ml_root: MLRootFactory, tmp_path: Path) -> None:
+def test_sigterm_stops_training_promptly_with_a_reason_and_no_model(
+    ml_root: MLRootFactory, tmp_path: Path
+) -> None:
     root = ml_root(hyperparameters={"n_estimators": "100000", "learning_rate": "0.001"})
     log_path = tmp_path / "train.log"
     with log_path.open("wb") as log:

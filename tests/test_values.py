@@ -23,14 +23,24 @@ from byoc.values import (
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("22", 22.0), (" 22 ", 22.0), ("\t-1.5e3", -1500.0), ("+.5", 0.5), ("5.", 5.0), ("", math.nan), ("  ", math.nan)],
+    [
+        ("22", 22.0),
+        (" 22 ", 22.0),
+        ("\t-1.5e3", -1500.0),
+        ("+.5", 0.5),
+        ("5.", 5.0),
+        ("", math.nan),
+        ("  ", math.nan),
+    ],
 )
 def test_numbers_that_follow_the_rule(text: str, expected: float) -> None:
     value = number_from_text(text)
     assert value == expected or (math.isnan(value) and math.isnan(expected))
 
 
-@pytest.mark.parametrize("text", ["2_2", "٢٢", "２２", "0x10", "inf", "nan", "Infinity", "1e400", "1,5", "one", "1 2"])
+@pytest.mark.parametrize(
+    "text", ["2_2", "٢٢", "２２", "0x10", "inf", "nan", "Infinity", "1e400", "1,5", "one", "1 2"]
+)
 def test_everything_else_is_not_a_number(text: str) -> None:
     with pytest.raises(BadValue):
         number_from_text(text)
@@ -58,12 +68,21 @@ def test_text_is_trimmed_of_ascii_whitespace_and_empty_is_missing() -> None:
     assert text_from_value(" \t") is None
     assert text_from_value(7) == "7"
     assert text_from_value(True) == "true"
-    assert texts_from_arrow(pa.array([" a ", "", None, "\u2028b"])).to_pylist() == ["a", None, None, "\u2028b"]
+    assert texts_from_arrow(pa.array([" a ", "", None, "\u2028b"])).to_pylist() == [
+        "a",
+        None,
+        None,
+        "\u2028b",
+    ]
 
 
 def test_closed_vocabularies_ignore_case_and_name_the_choices() -> None:
     choices = ("male", "female")
-    assert canonical_choices(pa.array(["Male", None, "FEMALE"]), choices).to_pylist() == ["male", None, "female"]
+    assert canonical_choices(pa.array(["Male", None, "FEMALE"]), choices).to_pylist() == [
+        "male",
+        None,
+        "female",
+    ]
     assert canonical_choice("FeMale", choices, choice_lookup(choices)) == "female"
     with pytest.raises(BadValue, match="is not one of male, female") as caught:
         canonical_choices(pa.array(["male", "F"]), choices)
@@ -95,14 +114,18 @@ def test_number_engines_agree(texts: list[str]) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text(max_size=6), st.integers(-(10**6), 10**6)), min_size=1, max_size=6))
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=6), st.integers(-(10**6), 10**6)), min_size=1, max_size=6)
+)
 def test_text_engines_agree(values: list[object]) -> None:
     column = [value if isinstance(value, str | type(None)) else str(value) for value in values]
     assert texts_from_arrow(pa.array(column, pa.string())).to_pylist() == [text_from_value(v) for v in column]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.sampled_from(["S", "c", " q ", "x", "", "ß"])), min_size=1, max_size=5))
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["S", "c", " q ", "x", "", "ß"])), min_size=1, max_size=5)
+)
 def test_choice_engines_agree(values: list[str | None]) -> None:
     choices = ("S", "C", "Q")
     lookup = choice_lookup(choices)

@@ -80,7 +80,7 @@ def _format_of(path: Path) -> tuple[Format, bool] | None:
 
 
 def channel_files(channel_dir: Path, channel: str, log: Log) -> list[DataFile]:
-    """The data files of a channel, sorted by path; markers, empty files and other files are logged and skipped."""
+    """The data files of a channel, sorted by path; markers, empty and other files are logged and skipped."""
     if not channel_dir.is_dir():
         raise DataError(f"channel '{channel}' is missing: no folder at {channel_dir}")
     found: list[DataFile] = []
@@ -233,7 +233,7 @@ class FileReader:
             raise DataError(f"{self.file.where} has no rows")
 
     def _check_complete(self, rows: int) -> None:
-        """A file cut off inside a quoted field reads as a valid file; an odd count of quotes gives it away."""
+        """A file cut off inside a quoted field reads as valid; an odd count of quotes gives it away."""
         quotes = 0
         with self.file.path.open("rb") as handle:
             while block := handle.read(_SCAN_BYTES):

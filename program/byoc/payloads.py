@@ -106,7 +106,9 @@ def _typed_records(
     return typed
 
 
-def _typed_table(columns: Mapping[str, Any], schema: InputSchema, numbers: Sequence[int], unit: str) -> pa.Table:
+def _typed_table(
+    columns: Mapping[str, Any], schema: InputSchema, numbers: Sequence[int], unit: str
+) -> pa.Table:
     try:
         return schema.typed_table(columns)
     except ColumnValueError as error:
@@ -137,7 +139,8 @@ def _layout(first: Sequence[str], schema: InputSchema, target: str) -> _CsvLayou
     known = {*schema.names, target}
     if _is_position_header(first):
         raise bad_request(
-            f"the first row ({','.join(first[:5])}{',...' if len(first) > 5 else ''}) numbers the columns instead "
+            f"the first row ({','.join(first[:5])}{',...' if len(first) > 5 else ''}) numbers the columns "
+            "instead "
             "of naming them (pandas writes this for a DataFrame without column names): send the column names "
             f"({','.join(schema.names)}) as the header, or no header row"
         )
@@ -317,7 +320,8 @@ def decode_json(text: str, schema: InputSchema) -> Decoded:
         records = document
     else:
         raise bad_request(
-            f'JSON body is {type(document).__name__}; send an object, a list of objects, or {{"instances": [...]}}'
+            f"JSON body is {type(document).__name__}; send an object, a list of objects, "
+            '{"instances": [...]}'
         )
     return decode_records(records, schema, range(1, len(records) + 1), "record")
 
@@ -387,7 +391,7 @@ def _ranges(accept: str) -> list[_Range]:
 
 
 def response_type(accept: str | None) -> str:
-    """The answer's media type for an Accept header: q-values honoured, parameters ignored, JSON by default."""
+    """The answer's media type for an Accept header: q-values honoured, parameters ignored, JSON default."""
     if not accept or not accept.strip():
         return JSON
     best: tuple[float, int, int] | None = None

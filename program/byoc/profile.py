@@ -95,7 +95,7 @@ class TableProfile:
 
 
 class TargetColumn:
-    """The target's text as read, every row kept, and its distinct values with counts (up to MAX_CLASSES + 1)."""
+    """The target's text, every row kept, and its distinct values with counts (MAX_CLASSES + 1 at most)."""
 
     def __init__(self, name: str) -> None:
         self.name = name

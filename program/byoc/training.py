@@ -1,4 +1,4 @@
-"""The `train` program: SageMaker config and channels in; a model artifact and metrics (or a clear failure) out.
+"""The `train` program: SageMaker config and channels in; a model artifact and metrics, or a clear failure.
 
 The data path streams: the train channel is read in Arrow batches several times (to profile it, to let the
 recipe learn, to compute features), so no pass holds the raw table. Features go into float32 chunks that
@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -168,7 +168,7 @@ def learn_state(recipe: Recipe, channel: Channel, selection: np.ndarray) -> Stat
 def features_of(
     recipe: Recipe, channel: Channel, selection: np.ndarray, *, own_labels: bool
 ) -> boosting.FeatureMatrix:
-    """Features of the selected rows; training rows pass their own labels to the recipe (for leave-one-out)."""
+    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out)."""
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
     for frame, labels in typed_batches(channel, recipe.schema, selection):
         matrix.add(recipe.transform(frame, labels if own_labels else None), labels)
@@ -237,7 +237,8 @@ def plan(paths: MLPaths) -> Plan:
     resources = read_resource_config(paths)
     target = settings["target"]
     log(
-        f"host {resources.current_host} of {len(resources.hosts)}; channels configured: {', '.join(sorted(channels)) or 'none'}"
+        f"host {resources.current_host} of {len(resources.hosts)}; "
+        f"channels configured: {', '.join(sorted(channels)) or 'none'}"
     )
     log(f"recipe {recipe_class.name} (version {recipe_class.version}); hyperparameters: "
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
@@ -250,7 +251,8 @@ def plan(paths: MLPaths) -> Plan:
     task = infer_task(target_profile, target, settings["task"])
     if task not in recipe_class.tasks:
         raise RecipeError(
-            f"recipe '{recipe_class.name}' handles {', '.join(recipe_class.tasks)} targets; '{target}' is {task}"
+            f"recipe '{recipe_class.name}' handles {', '.join(recipe_class.tasks)} targets; "
+            f"'{target}' is {task}"
         )
     classes = class_values(target_profile, task)
     train = Channel("train", train_reader, target_column.labels(task, classes))
@@ -301,10 +303,19 @@ def validation_channel(
 
 @dataclass
 class Fitted:
+    """A trained model, the rows to score it on: a sample of its training rows, and the validation rows."""
+
     recipe: Recipe
     booster: lgb.Booster
     best_iteration: int
     train_sample: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+
+    def evaluate(self, task: Task, rows: tuple[np.ndarray, np.ndarray], threads: int) -> dict[str, Any]:
+        features, labels = rows
+        return evaluate(
+            task, labels, boosting.scores(self.booster, features, threads, self.best_iteration or None)
+        )
 
 
 def fit(
@@ -313,7 +324,6 @@ def fit(
     valid_channel: Channel,
     valid_rows: np.ndarray,
     threads: int,
-    on_valid: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> Fitted:
     """Learn the recipe's state, compute features, and boost: one model from the selected rows."""
     settings = plan.settings
@@ -357,20 +367,11 @@ def fit(
             callbacks=callbacks,
         )
     best = booster.best_iteration if settings["early_stopping_rounds"] and booster.best_iteration > 0 else 0
-    if on_valid is not None:
-        on_valid(valid_features, valid_labels)
-    return Fitted(recipe, booster, best, train_sample)
-
-
-def _metrics_of(
-    plan: Plan, fitted: Fitted, features: np.ndarray, labels: np.ndarray, threads: int
-) -> dict[str, Any]:
-    scores = boosting.scores(fitted.booster, features, threads, fitted.best_iteration or None)
-    return evaluate(plan.task, labels, scores)
+    return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels))
 
 
 def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
-    """k-fold scores on the train rows, every fold with its own recipe state, as a new model would see them."""
+    """k-fold scores on the train rows, each fold with its own recipe state, as a new model sees them."""
     folds = plan.settings["cv_folds"]
     positions = np.flatnonzero(plan.train_rows)
     codes = plan.train.labels[positions]
@@ -385,12 +386,8 @@ def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
         test_mask = np.zeros(len(plan.train.labels), dtype=bool)
         train_mask[positions[fold_train]] = True
         test_mask[positions[fold_test]] = True
-        collected: dict[str, Any] = {}
-        fitted = fit(plan, train_mask, plan.train, test_mask, threads,
-                     on_valid=lambda x, y: collected.update(features=x, labels=y))  # fmt: skip
-        for name, value in _metrics_of(
-            plan, fitted, collected["features"], collected["labels"], threads
-        ).items():
+        fitted = fit(plan, train_mask, plan.train, test_mask, threads)
+        for name, value in fitted.evaluate(plan.task, fitted.validation, threads).items():
             if name != "rows" and value is not None:
                 scores.setdefault(name, []).append(float(value))
     summary: dict[str, Any] = {"folds": folds}
@@ -410,12 +407,12 @@ def train(paths: MLPaths) -> dict[str, Any]:
     the_plan = plan(paths)
     threads = thread_count(int(the_plan.train_rows.sum()), len(the_plan.schema.features), available_cpus())
     settings, task = the_plan.settings, the_plan.task
-    log(f"training on {int(the_plan.train_rows.sum())} rows, validating on {int(the_plan.validation_rows.sum())} "
-        f"({the_plan.validation_source}), {threads} thread(s)")  # fmt: skip
-    collected: dict[str, Any] = {}
-    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads,
-                 on_valid=lambda x, y: collected.update(features=x, labels=y))  # fmt: skip
-    train_features, train_labels = fitted.train_sample
+    log(
+        f"training on {int(the_plan.train_rows.sum())} rows, "
+        f"validating on {int(the_plan.validation_rows.sum())} "
+        f"({the_plan.validation_source}), {threads} thread(s)"
+    )
+    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads)
     booster = fitted.booster
     names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
@@ -423,8 +420,8 @@ def train(paths: MLPaths) -> dict[str, Any]:
         "target": settings["target"],
         "classes": the_plan.classes,
         "recipe": {"name": the_plan.recipe_class.name, "version": the_plan.recipe_class.version},
-        "train": _metrics_of(the_plan, fitted, train_features, train_labels, threads),
-        "validation": _metrics_of(the_plan, fitted, collected["features"], collected["labels"], threads),
+        "train": fitted.evaluate(task, fitted.train_sample, threads),
+        "validation": fitted.evaluate(task, fitted.validation, threads),
         "validation_source": the_plan.validation_source,
     }
     if settings["cv_folds"]:

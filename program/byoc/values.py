@@ -1,7 +1,8 @@
 """The one rule for reading a cell, used by `train` and `serve` alike.
 
 A number is ASCII: an optional sign, digits with an optional decimal point, an optional exponent
-(`-1.5e3`), with ASCII spaces or tabs around it. Nothing else is a number: not `2_2`, `٢٢`, `２２`, `0x10`,
+(`-1.5e3`), with ASCII spaces or tabs around it. Nothing else is a number: not `2_2`, `0x10`,
+Arabic-Indic or full-width digits,
 `inf` or `nan`. An empty cell is missing. Text is trimmed of ASCII whitespace and is missing when nothing is
 left. Each rule has two engines: a vectorised one over Arrow arrays (files and large requests) and a scalar
 one over Python values (single rows). Property tests hold the two to the same answers.
@@ -60,7 +61,7 @@ def number_from_text(text: str) -> float:
 
 
 def number_from_value(value: Any) -> float:
-    """A number from a JSON value or a cell: null and NaN are missing; booleans and infinities are not numbers."""
+    """A number from a JSON value or a cell: null and NaN are missing; booleans and infinities are not."""
     if value is None:
         return math.nan
     if isinstance(value, str):
@@ -105,7 +106,7 @@ def _first_bad(bad: np.ndarray, values: pa.Array | pa.ChunkedArray, expected: st
 
 
 def numbers_from_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """float64 NaN-for-missing numbers of an Arrow column of text, numbers or nulls; BadValue on the first bad one."""
+    """float64 numbers (NaN when missing) of an Arrow column of text, numbers or nulls; BadValue otherwise."""
     kind = values.type
     if pa.types.is_null(kind):
         return np.full(len(values), np.nan)
@@ -139,7 +140,7 @@ def numbers_from_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def texts_from_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """An Arrow string column, trimmed, with empty strings as nulls; numbers and booleans become their text."""
+    """An Arrow string column, trimmed, empty strings as nulls; numbers and booleans become their text."""
     kind = values.type
     if pa.types.is_null(kind):
         return pa.nulls(len(values), pa.string())
@@ -169,7 +170,7 @@ def choice_lookup(choices: Sequence[str]) -> dict[str, str]:
 def canonical_choices(
     values: pa.Array | pa.ChunkedArray, choices: Sequence[str]
 ) -> pa.Array | pa.ChunkedArray:
-    """Map trimmed text to the canonical spelling of a closed vocabulary, ignoring case; BadValue otherwise."""
+    """Trimmed text to the canonical spelling of a closed vocabulary, ignoring case; BadValue otherwise."""
     lookup = choice_lookup(choices)
     lowered = pc.utf8_lower(values)
     positions = pc.index_in(lowered, value_set=pa.array(list(lookup), pa.string()))

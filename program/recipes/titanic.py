@@ -1,10 +1,10 @@
-"""Titanic survival: the worked example. Raw passenger columns in, 18 features out.
+"""Titanic survival: the worked example. Raw passenger columns in, 8 features out.
 
-The features: class, sex, age, siblings, parents, fare, title from the name, port, deck and cabin presence,
-family size and travelling alone, ticket group size and fare per person, child flag, name length, and two
-group survival rates learnt from training labels: the ticket group's, and that of the women and children
-travelling in the same family. Training rows never see their own label in those rates (leave-one-out); new
-passengers see their group's training members.
+The features were chosen by repeated cross-validation on the whole file (`bench/model_quality.py` reports it):
+class, sex, age, boy (title Master), fare per person, family size, and the woman-child-group flags: whether
+the known women and boys of the passenger's family (or, failing that, ticket) all died or all survived.
+Training rows never count themselves in their groups (leave-one-out), so a training row sees its group as a
+new passenger would; the ticket group size counts the other known passengers plus oneself in both cases.
 
 `transform` computes a batch with Arrow's string kernels and numpy, with no Python object per passenger;
 `transform_row` computes one passenger with plain Python for fast single requests. A property test holds the
@@ -30,56 +30,20 @@ from byoc.schema import number, text
 from byoc.tasks import Task
 from byoc.values import ASCII_WHITESPACE
 
-TITLE_GROUPS: dict[str, str] = {
-    "Mr": "Mr",
-    "Mrs": "Mrs",
-    "Mme": "Mrs",
-    "Miss": "Miss",
-    "Mlle": "Miss",
-    "Ms": "Miss",
-    "Master": "Master",
-    "Lady": "Noble",
-    "the Countess": "Noble",
-    "Countess": "Noble",
-    "Sir": "Noble",
-    "Don": "Noble",
-    "Dona": "Noble",
-    "Jonkheer": "Noble",
-    "Dr": "Officer",
-    "Rev": "Officer",
-    "Col": "Officer",
-    "Major": "Officer",
-    "Capt": "Officer",
-}
-TITLE_CODES: dict[str, int] = {"Mr": 0, "Mrs": 1, "Miss": 2, "Master": 3, "Noble": 4, "Officer": 5, "Other": 6}
-WOMEN_AND_CHILDREN_CODES = frozenset({TITLE_CODES["Mrs"], TITLE_CODES["Miss"], TITLE_CODES["Master"]})
 SEX_CODES: dict[str, int] = {"male": 0, "female": 1}
-EMBARKED_CODES: dict[str, int] = {"S": 0, "C": 1, "Q": 2}
-# A cabin's first letter, either case.
-DECK_CODES: dict[str, int] = {deck: code for code, letters in enumerate("ABCDEFGT") for deck in (letters, letters.lower())}
-CHILD_AGE = 14.0
+BOY_TITLE = "Master"
 FARE_KEY_LIMIT = 1e12
-GROUPS = ("ticket", "family", "women_children_ticket")
 FEATURE_NAMES: tuple[str, ...] = (
     "pclass",
     "sex",
     "age",
-    "sibsp",
-    "parch",
-    "fare",
-    "title",
-    "embarked",
-    "deck",
-    "has_cabin",
-    "family_size",
-    "is_alone",
-    "ticket_group_size",
+    "is_boy",
     "fare_per_person",
-    "is_child",
-    "name_length",
-    "ticket_group_survival",
-    "women_children_group_survival",
+    "family_size",
+    "wcg_all_died",
+    "wcg_all_survived",
 )
+GROUPS = ("ticket", "wc_family", "wc_ticket")
 _TITLE_SYNTAX = r",[ \t\r\n\f\v]*([^.]+)\."
 _TITLE = re.compile(_TITLE_SYNTAX)
 _SURNAME_SYNTAX = r"^([^,]*),"
@@ -90,12 +54,10 @@ NAN = math.nan
 # -- one passenger (plain Python) ------------------------------------------------------------------------
 
 
-def title_code(name: str | None) -> float:
-    if name is None:
-        return NAN
-    match = _TITLE.search(name)
-    group = TITLE_GROUPS.get(match.group(1).strip(ASCII_WHITESPACE), "Other") if match else "Other"
-    return float(TITLE_CODES[group])
+def is_boy(name: str | None) -> bool:
+    """A boy is a passenger titled Master (the text between the first comma and the next full stop)."""
+    match = _TITLE.search(name) if name is not None else None
+    return match is not None and match.group(1).strip(ASCII_WHITESPACE) == BOY_TITLE
 
 
 def surname_of(name: str | None) -> str:
@@ -105,24 +67,20 @@ def surname_of(name: str | None) -> str:
     return name.split(",", 1)[0].strip(ASCII_WHITESPACE).translate(_ASCII_LOWER)
 
 
-def _pclass_key(pclass: float) -> str:
-    return str(int(pclass)) if pclass == pclass else ""
+def _integer_key(value: float) -> str:
+    return str(round(value)) if value == value else ""
 
 
-def _fare_key(fare: float) -> str:
-    """Fare in whole tenths: the same integer numpy's rint gives (both round half to even)."""
-    return str(round(min(max(fare, -FARE_KEY_LIMIT), FARE_KEY_LIMIT) * 10.0)) if fare == fare else ""
+def _fare_tenths(fare: float) -> float:
+    """Fare in whole tenths, as numpy's rint gives it (Python's round also rounds half to even)."""
+    return min(max(fare, -FARE_KEY_LIMIT), FARE_KEY_LIMIT) * 10.0
 
 
-def family_key(name: str | None, title: float, ticket: str | None, fare: float, pclass: float) -> str | None:
-    """Women and boys travelling together share a fate: group them by surname, class, ticket stem and fare."""
-    if title not in WOMEN_AND_CHILDREN_CODES:
-        return None
-    return f"{surname_of(name)}|{_pclass_key(pclass)}|{(ticket or '')[:-1]}|{_fare_key(fare)}"
-
-
-def _code(value: str | None, codes: Mapping[str, int]) -> float:
-    return NAN if value is None else float(codes.get(value, -1))
+def family_key(name: str | None, ticket: str | None, fare: float, pclass: float) -> str:
+    """A family travels together: same surname, class, ticket stem (all but its last character) and fare."""
+    return (
+        f"{surname_of(name)}|{_integer_key(pclass)}|{(ticket or '')[:-1]}|{_integer_key(_fare_tenths(fare))}"
+    )
 
 
 # -- a batch of passengers (Arrow and numpy) ---------------------------------------------------------------
@@ -134,28 +92,15 @@ def _strings(frame: pd.DataFrame, column: str) -> pa.ChunkedArray | pa.Array:
 
 def _extract(values: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
     """The first capture group of the first match; null where nothing matches."""
-    named = pattern.replace("(", "(?P<found>", 1)
-    return pc.struct_field(pc.extract_regex(values, named), [0])
+    return pc.struct_field(pc.extract_regex(values, pattern.replace("(", "(?P<found>", 1)), [0])
 
 
-def _lookup(values: pa.Array | pa.ChunkedArray, codes: Mapping[str, int], missing_as_nan: bool = True) -> np.ndarray:
-    """Each value's code, -1 for other values, NaN where missing."""
-    positions = pc.index_in(values, value_set=pa.array(list(codes), pa.string()))
-    found = np.asarray(positions.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    mapped = np.where(found >= 0, np.array(list(codes.values()), dtype=float)[np.maximum(found, 0)], -1.0)
-    if missing_as_nan:
-        missing = np.asarray(pc.is_null(values).to_numpy(zero_copy_only=False), dtype=bool)
-        mapped[missing] = NAN
-    return mapped
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def title_codes(names: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    found = pc.ascii_trim(_extract(names, _TITLE_SYNTAX), ASCII_WHITESPACE)
-    groups = {title: TITLE_CODES[group] for title, group in TITLE_GROUPS.items()}
-    codes = _lookup(found, groups, missing_as_nan=False)
-    codes[codes < 0] = TITLE_CODES["Other"]
-    codes[np.asarray(pc.is_null(names).to_numpy(zero_copy_only=False), dtype=bool)] = NAN
-    return codes
+def boys(names: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return _mask(pc.equal(pc.ascii_trim(_extract(names, _TITLE_SYNTAX), ASCII_WHITESPACE), BOY_TITLE))
 
 
 def surnames(names: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -164,72 +109,63 @@ def surnames(names: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 def _integer_keys(values: np.ndarray) -> pa.Array:
     present = ~np.isnan(values)
-    text_values = pc.cast(pa.array(np.where(present, values, 0).astype(np.int64)), pa.string())
-    return pc.if_else(pa.array(present), text_values, "")
+    texts = pc.cast(pa.array(np.rint(np.where(present, values, 0.0)).astype(np.int64)), pa.string())
+    return pc.if_else(pa.array(present), texts, "")
 
 
-def family_keys(frame: pd.DataFrame, title: np.ndarray) -> pa.Array:
-    names, tickets = _strings(frame, "Name"), _strings(frame, "Ticket")
+def family_keys(frame: pd.DataFrame) -> pa.Array:
+    tickets = _strings(frame, "Ticket").fill_null("")
     fare = frame["Fare"].to_numpy(dtype=float)
-    tenths = np.rint(np.clip(fare, -FARE_KEY_LIMIT, FARE_KEY_LIMIT) * 10.0)
-    stems = pc.utf8_slice_codeunits(tickets.fill_null(""), 0, -1)
-    keys = pc.binary_join_element_wise(
-        surnames(names), _integer_keys(frame["Pclass"].to_numpy(dtype=float)), stems, _integer_keys(tenths), "|"
+    tenths = np.clip(fare, -FARE_KEY_LIMIT, FARE_KEY_LIMIT) * 10.0
+    return pc.binary_join_element_wise(
+        surnames(_strings(frame, "Name")),
+        _integer_keys(frame["Pclass"].to_numpy(dtype=float)),
+        pc.utf8_slice_codeunits(tickets, 0, -1),
+        _integer_keys(tenths),
+        "|",
     )
-    women_children = np.isin(title, list(WOMEN_AND_CHILDREN_CODES))
-    return pc.if_else(pa.array(women_children), keys, pa.scalar(None, pa.string()))
 
 
-class GroupRates:
-    """Label sums and counts per group key, learnt from training rows."""
+def _codes(values: pa.Array | pa.ChunkedArray, codes: dict[str, int]) -> np.ndarray:
+    """Each value's code; NaN where missing (closed vocabularies admit no other value)."""
+    positions = pc.index_in(values, value_set=pa.array(list(codes), pa.string()))
+    found = np.asarray(positions.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(found >= 0, np.array(list(codes.values()), dtype=float)[np.maximum(found, 0)], NAN)
+
+
+class Groups:
+    """Counts and survivor counts per group key, learnt from training rows."""
 
     def __init__(self, table: pd.DataFrame) -> None:
         self.index = pd.Index(np.asarray(table["key"], dtype=object))
         self.counts = np.asarray(table["count"], dtype=float)
-        self.sums = np.asarray(table["label_sum"], dtype=float)
+        self.survived = np.asarray(table["label_sum"], dtype=float)
 
-    def positions(self, keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        return self.index.get_indexer(np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object))
+    def find(self, keys: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(survivors, members) of each key's group; zeros for unknown or missing keys."""
+        found = self.index.get_indexer(np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object))
+        known = found >= 0
+        at = np.maximum(found, 0)
+        return np.where(known, self.survived[at], 0.0), np.where(known, self.counts[at], 0.0)
 
-    def sizes(self, found: np.ndarray) -> np.ndarray:
-        return np.where(found >= 0, self.counts[np.maximum(found, 0)], 0.0)
-
-    def rates(self, found: np.ndarray, own_labels: np.ndarray | None) -> np.ndarray:
-        """Survival rate of the other known members of each row's group; NaN when there are none."""
-        total = np.where(found >= 0, self.sums[np.maximum(found, 0)], 0.0)
-        count = self.sizes(found)
-        if own_labels is not None:
-            inside = (found >= 0) & ~np.isnan(own_labels)
-            total = total - np.where(inside, own_labels, 0.0)
-            count = count - inside
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, total / np.maximum(count, 1.0), NAN)
-
-    def position_of(self, key: str | None) -> int:
+    def find_one(self, key: str | None) -> tuple[float, float]:
         if key is None:
-            return -1
+            return 0.0, 0.0
         try:
             position = self.index.get_loc(key)
         except KeyError:
-            return -1
-        return position if isinstance(position, int) else -1
-
-    def size_of(self, position: int) -> float:
-        return float(self.counts[position]) if position >= 0 else 0.0
-
-    def rate_of(self, position: int) -> float:
-        if position < 0 or self.counts[position] == 0:
-            return NAN
-        return float(self.sums[position] / self.counts[position])
+            return 0.0, 0.0
+        if not isinstance(position, int):
+            return 0.0, 0.0
+        return float(self.survived[position]), float(self.counts[position])
 
 
 def _group_sums(keys: pa.Array | pa.ChunkedArray, counts: np.ndarray, sums: np.ndarray) -> pa.Table:
     """Counts and label sums per distinct key (null keys dropped), by Arrow's dictionary encoding."""
-    flat = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    encoded = pc.dictionary_encode(flat)
-    size = len(encoded.dictionary)
+    encoded = pc.dictionary_encode(keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
     codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     present = codes >= 0
+    size = len(encoded.dictionary)
     return pa.table(
         {
             "key": encoded.dictionary,
@@ -239,9 +175,13 @@ def _group_sums(keys: pa.Array | pa.ChunkedArray, counts: np.ndarray, sums: np.n
     )
 
 
+def _as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
+    return table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+
+
 class Titanic(Recipe):
     name = "titanic"
-    version = 2
+    version = 3
     input_columns = (
         number("Pclass", (1, 2, 3)),
         text("Name"),
@@ -278,17 +218,23 @@ class Titanic(Recipe):
 
     # -- learning --------------------------------------------------------------------------------------
 
-    def _keys(self, frame: pd.DataFrame, title: np.ndarray) -> dict[str, pa.Array | pa.ChunkedArray]:
+    @staticmethod
+    def _keys(frame: pd.DataFrame) -> tuple[dict[str, pa.Array | pa.ChunkedArray], np.ndarray, np.ndarray]:
+        """Each row's group keys (women-and-boys keys are null for others), boy and women-and-boys flags."""
+        boy = boys(_strings(frame, "Name"))
+        women_and_boys = boy | _mask(pc.equal(_strings(frame, "Sex"), "female"))
+        keep = pa.array(women_and_boys)
         tickets = _strings(frame, "Ticket")
-        women_children = pa.array(np.isin(title, list(WOMEN_AND_CHILDREN_CODES)))
-        return {
+        missing = pa.scalar(None, pa.string())
+        keys = {
             "ticket": tickets,
-            "family": family_keys(frame, title),
-            "women_children_ticket": pc.if_else(women_children, tickets, pa.scalar(None, pa.string())),
+            "wc_family": pc.if_else(keep, family_keys(frame), missing),
+            "wc_ticket": pc.if_else(keep, tickets, missing),
         }
+        return keys, boy, women_and_boys
 
     def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
-        keys = self._keys(frame, title_codes(_strings(frame, "Name")))
+        keys, _, _ = self._keys(frame)
         ones = np.ones(len(labels))
         return {group: _group_sums(keys[group], ones, labels) for group in GROUPS}
 
@@ -305,8 +251,8 @@ class Titanic(Recipe):
         return {group: _as_arrow(summary[group]).sort_by("key").to_pandas() for group in GROUPS}
 
     @cached_property
-    def _groups(self) -> dict[str, GroupRates]:
-        return {group: GroupRates(self.state[group]) for group in GROUPS}
+    def _groups(self) -> dict[str, Groups]:
+        return {group: Groups(self.state[group]) for group in GROUPS}
 
     # -- features --------------------------------------------------------------------------------------
 
@@ -314,78 +260,74 @@ class Titanic(Recipe):
         return FEATURE_NAMES
 
     def transform(self, frame: pd.DataFrame, labels: np.ndarray | None = None) -> np.ndarray:
+        """Features of a batch; `labels` (training rows) are taken out of each row's own groups."""
         groups = self._groups
-        names, cabins = _strings(frame, "Name"), _strings(frame, "Cabin")
-        title = title_codes(names)
-        keys = self._keys(frame, title)
-        found = {group: groups[group].positions(keys[group]) for group in GROUPS}
-        pclass, age, sibsp, parch, fare = (
-            frame[column].to_numpy(dtype=float) for column in ("Pclass", "Age", "SibSp", "Parch", "Fare")
+        keys, boy, women_and_boys = self._keys(frame)
+        own_count = np.zeros(len(frame)) if labels is None else np.ones(len(frame))
+        own_label = np.zeros(len(frame)) if labels is None else np.nan_to_num(labels, nan=0.0)
+        _, ticket_count = groups["ticket"].find(keys["ticket"])
+        has_ticket = _mask(pc.is_valid(keys["ticket"]))
+        group_size = np.where(has_ticket, ticket_count - own_count + 1.0, 1.0)
+        survived, members = self._women_and_boys_group(
+            keys, women_and_boys & has_ticket, women_and_boys, own_count, own_label
         )
-        family_size = np.nan_to_num(sibsp, nan=0.0) + np.nan_to_num(parch, nan=0.0) + 1.0
-        has_ticket = np.asarray(pc.is_valid(keys["ticket"]).to_numpy(zero_copy_only=False), dtype=bool)
-        group_size = np.where(has_ticket, np.maximum(groups["ticket"].sizes(found["ticket"]), 1.0), 1.0)
-        women_children = groups["family"].rates(found["family"], labels)
-        fallback = groups["women_children_ticket"].rates(found["women_children_ticket"], labels)
-        with np.errstate(invalid="ignore"):
-            is_child = np.where(np.isnan(age), NAN, (age < CHILD_AGE).astype(float))
-        name_length = np.asarray(pc.utf8_length(names).to_numpy(zero_copy_only=False), dtype=float)
+        sibsp, parch, fare = (frame[column].to_numpy(dtype=float) for column in ("SibSp", "Parch", "Fare"))
         columns = [
-            pclass,
-            _lookup(_strings(frame, "Sex"), SEX_CODES),
-            age,
-            sibsp,
-            parch,
-            fare,
-            title,
-            _lookup(_strings(frame, "Embarked"), EMBARKED_CODES),
-            _lookup(pc.utf8_slice_codeunits(cabins, 0, 1), DECK_CODES),
-            np.asarray(pc.is_valid(cabins).to_numpy(zero_copy_only=False), dtype=float),
-            family_size,
-            (family_size == 1.0).astype(float),
-            group_size,
+            frame["Pclass"].to_numpy(dtype=float),
+            _codes(_strings(frame, "Sex"), SEX_CODES),
+            frame["Age"].to_numpy(dtype=float),
+            boy.astype(float),
             fare / group_size,
-            is_child,
-            name_length,
-            groups["ticket"].rates(found["ticket"], labels),
-            np.where(np.isnan(women_children), fallback, women_children),
+            np.nan_to_num(sibsp, nan=0.0) + np.nan_to_num(parch, nan=0.0) + 1.0,
+            (women_and_boys & (members > 0) & (survived == 0)).astype(float),
+            (women_and_boys & (members > 0) & (survived == members)).astype(float),
         ]
         return np.column_stack(columns)
 
+    def _women_and_boys_group(
+        self,
+        keys: dict[str, Any],
+        in_ticket_group: np.ndarray,
+        women_and_boys: np.ndarray,
+        own_count: np.ndarray,
+        own_label: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(survivors, members) of the other known women and boys of each row's family, else of its ticket.
+
+        A training row (own_count 1) is itself a member of both of its groups and is taken out of them.
+        """
+        family_survived, family_members = self._groups["wc_family"].find(keys["wc_family"])
+        ticket_survived, ticket_members = self._groups["wc_ticket"].find(keys["wc_ticket"])
+        family_members = family_members - own_count * women_and_boys
+        family_survived = family_survived - own_label * women_and_boys
+        ticket_members = ticket_members - own_count * in_ticket_group
+        ticket_survived = ticket_survived - own_label * in_ticket_group
+        use_family = family_members > 0
+        return (
+            np.where(use_family, family_survived, ticket_survived),
+            np.where(use_family, family_members, ticket_members),
+        )
+
     def transform_row(self, row: Mapping[str, Any]) -> list[float]:
+        """One new passenger's features (serving: the passenger is in no training group)."""
         groups = self._groups
-        pclass, age, sibsp, parch, fare = row["Pclass"], row["Age"], row["SibSp"], row["Parch"], row["Fare"]
-        name, ticket, cabin = row["Name"], row["Ticket"], row["Cabin"]
-        title = title_code(name)
-        women_children = title in WOMEN_AND_CHILDREN_CODES
-        family_size = (sibsp if sibsp == sibsp else 0.0) + (parch if parch == parch else 0.0) + 1.0
-        ticket_position = groups["ticket"].position_of(ticket)
-        group_size = max(groups["ticket"].size_of(ticket_position), 1.0) if ticket is not None else 1.0
-        family_rate = groups["family"].rate_of(groups["family"].position_of(family_key(name, title, ticket, fare, pclass)))
-        if family_rate != family_rate:
-            fallback_key = ticket if women_children else None
-            family_rate = groups["women_children_ticket"].rate_of(groups["women_children_ticket"].position_of(fallback_key))
+        name, ticket, sex, fare = row["Name"], row["Ticket"], row["Sex"], row["Fare"]
+        boy = is_boy(name)
+        women_and_boys = boy or sex == "female"
+        group_size = groups["ticket"].find_one(ticket)[1] + 1.0 if ticket is not None else 1.0
+        survived, members = 0.0, 0.0
+        if women_and_boys:
+            survived, members = groups["wc_family"].find_one(family_key(name, ticket, fare, row["Pclass"]))
+            if members == 0:
+                survived, members = groups["wc_ticket"].find_one(ticket)
+        sibsp, parch = row["SibSp"], row["Parch"]
         return [
-            pclass,
-            _code(row["Sex"], SEX_CODES),
-            age,
-            sibsp,
-            parch,
-            fare,
-            title,
-            _code(row["Embarked"], EMBARKED_CODES),
-            _code(cabin[0] if cabin else None, DECK_CODES),
-            1.0 if cabin is not None else 0.0,
-            family_size,
-            1.0 if family_size == 1.0 else 0.0,
-            group_size,
+            row["Pclass"],
+            NAN if sex is None else float(SEX_CODES[sex]),
+            row["Age"],
+            1.0 if boy else 0.0,
             fare / group_size,
-            float(age < CHILD_AGE) if age == age else NAN,
-            float(len(name)) if name is not None else NAN,
-            groups["ticket"].rate_of(ticket_position),
-            family_rate,
+            (sibsp if sibsp == sibsp else 0.0) + (parch if parch == parch else 0.0) + 1.0,
+            1.0 if women_and_boys and members > 0 and survived == 0 else 0.0,
+            1.0 if women_and_boys and members > 0 and survived == members else 0.0,
         ]
-
-
-def _as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
-    return table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)

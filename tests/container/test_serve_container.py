@@ -228,7 +228,9 @@ def test_a_corrupt_model_never_reports_healthy(image: str, tmp_path: Path, train
         docker("rm", "-f", running.name, check=False)
 
 
-def test_a_pickle_planted_in_the_model_folder_never_runs(image: str, tmp_path: Path, trained_model_dir: Path) -> None:
+def test_a_pickle_planted_in_the_model_folder_never_runs(
+    image: str, tmp_path: Path, trained_model_dir: Path
+) -> None:
     model_dir = tmp_path / "model"
     shutil.copytree(trained_model_dir, model_dir)
     payload = b"cos\nsystem\n(S'touch /opt/ml/model/pwned'\ntR."
@@ -237,7 +239,9 @@ def test_a_pickle_planted_in_the_model_folder_never_runs(image: str, tmp_path: P
     running = start_server(image, tmp_path)
     try:
         running.wait_healthy()
-        status, _, _ = running.request("POST", "/invocations", VALIDATION_CSV.read_bytes(), {"Content-Type": "text/csv"})
+        status, _, _ = running.request(
+            "POST", "/invocations", VALIDATION_CSV.read_bytes(), {"Content-Type": "text/csv"}
+        )
         assert status == 200
         assert not (model_dir / "pwned").exists()
     finally:

@@ -8,13 +8,13 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from recipes.tabular import Tabular, named_like_id
 
 from byoc.boosting import as_features
 from byoc.channels import RawBatch
 from byoc.profile import TableProfile
 from byoc.recipe import RecipeError, resolve
 from byoc.schema import InputSchema
-from recipes.tabular import Tabular, named_like_id
 
 
 def profile_of(frame: pd.DataFrame) -> TableProfile:
@@ -64,15 +64,22 @@ def test_categorical_and_ignore_columns_override_the_choice() -> None:
     settings = settings_for(categorical_columns="zip", ignore_columns="size")
     schema = Tabular.select_inputs(profile_of(TABLE), "y", settings, print)
     kinds = {c.name: (c.kind, c.role) for c in schema.columns}
-    assert kinds["zip"] == ("string", "feature") and kinds["size"] == ("number", "ignored")
-    with pytest.raises(RecipeError, match=r"'ignore_columns' names column\(s\) the table does not have: 'colur' \(did you mean 'colour'\?\)"):
+    assert kinds["zip"] == ("number", "feature") and kinds["size"] == ("number", "ignored")
+    assert Tabular(settings, schema).categorical_features() == ("colour", "zip")
+    with pytest.raises(
+        RecipeError,
+        match=r"'ignore_columns' names column\(s\) the table does not have: 'colur' "
+        r"\(did you mean 'colour'\?\)",
+    ):
         Tabular.select_inputs(profile_of(TABLE), "y", settings_for(ignore_columns="colur"), print)
     with pytest.raises(RecipeError, match="no column is left to learn from"):
         Tabular.select_inputs(profile_of(TABLE[["name", "y"]]), "y", settings_for(), print)
 
 
 def test_id_names() -> None:
-    assert all(named_like_id(name) for name in ["id", "ID", "user_id", "PassengerId", "customerID", "row index"])
+    assert all(
+        named_like_id(name) for name in ["id", "ID", "user_id", "PassengerId", "customerID", "row index"]
+    )
     assert not any(named_like_id(name) for name in ["paid", "idle", "valid", "width", "Holiday"])
 
 
@@ -81,7 +88,9 @@ def trained(frame: pd.DataFrame, **raw: str) -> Tabular:
     schema = Tabular.select_inputs(profile_of(frame), "y", settings, print)
     recipe = Tabular(settings, schema)
     types = [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in schema.features]
-    typed = schema.typed_table(pa.table({c.name: frame[c.name].astype(str).replace("nan", "") for c in schema.features}))
+    typed = schema.typed_table(
+        pa.table({c.name: frame[c.name].astype(str).replace("nan", "") for c in schema.features})
+    )
     halves = [typed.slice(0, 20).to_pandas(), typed.slice(20).to_pandas()]
     summaries = [recipe.summarise(half, np.zeros(len(half))) for half in halves]
     recipe.state = recipe.learn(recipe.combine(summaries))
@@ -92,7 +101,13 @@ def trained(frame: pd.DataFrame, **raw: str) -> Tabular:
 def test_categories_are_coded_by_frequency_and_capped() -> None:
     recipe = trained(TABLE, max_categories="2")
     assert recipe.state == {"categories": {"colour": ["red", "blue"]}}
-    frame = pd.DataFrame({"colour": pd.Series(["blue", "green", None, "red"], dtype="str"), "size": [1.0] * 4, "zip": [1.0] * 4})
+    frame = pd.DataFrame(
+        {
+            "colour": pd.Series(["blue", "green", None, "red"], dtype="str"),
+            "size": [1.0] * 4,
+            "zip": [1.0] * 4,
+        }
+    )
     codes = recipe.transform(frame)[:, 0]
     assert codes[0] == 1.0 and codes[3] == 0.0 and math.isnan(codes[1]) and math.isnan(codes[2])
     assert recipe.categorical_features() == ("colour",)
@@ -100,7 +115,9 @@ def test_categories_are_coded_by_frequency_and_capped() -> None:
 
 ROW = st.fixed_dictionaries(
     {
-        "colour": st.one_of(st.none(), st.sampled_from(["red", "blue", "green", "violet"]), st.text(max_size=3)),
+        "colour": st.one_of(
+            st.none(), st.sampled_from(["red", "blue", "green", "violet"]), st.text(max_size=3)
+        ),
         "size": st.one_of(st.just(math.nan), st.floats(allow_nan=False, allow_infinity=False)),
         "zip": st.sampled_from([10001.0, 10002.0, math.nan, 1e300]),
     }

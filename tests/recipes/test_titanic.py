@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from recipes.titanic import FEATURE_NAMES, family_key, is_boy, surname_of
 
 from byoc import artifact
 from byoc.boosting import as_features
 from byoc.schema import InputSchema
-from recipes.titanic import FEATURE_NAMES, TITLE_CODES, family_key, surname_of, title_code
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,9 @@ def titanic(trained_model_dir: Path) -> artifact.Model:
 
 
 def frame_of(schema: InputSchema, records: list[dict[str, object]]) -> pd.DataFrame:
-    types = pa.schema([(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in schema.features])
+    types = pa.schema(
+        [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in schema.features]
+    )
     return pa.Table.from_pylist(records, schema=types).to_pandas()
 
 
@@ -30,39 +32,58 @@ def same_features(left: np.ndarray, right: np.ndarray) -> bool:
     return np.array_equal(as_features(left), as_features(right), equal_nan=True)
 
 
-def test_titles_surnames_and_family_keys() -> None:
-    assert title_code("Braund, Mr. Owen Harris") == TITLE_CODES["Mr"]
-    assert title_code("Rothes, the Countess. of (Lucy Noel)") == TITLE_CODES["Noble"]
-    assert title_code("No comma here") == TITLE_CODES["Other"] and math.isnan(title_code(None))
+def test_boys_surnames_and_family_keys() -> None:
+    assert is_boy("Palsson, Master. Gosta Leonard") and is_boy("X,\tMaster . Y")
+    assert not is_boy("Braund, Mr. Owen Harris") and not is_boy(None) and not is_boy("Master. No comma")
     assert surname_of("  Andersson , Miss. Ebba") == "andersson" and surname_of("Nocomma") == ""
-    master, mister = TITLE_CODES["Master"], TITLE_CODES["Mr"]
-    assert family_key("Asplund, Master. Edvin", master, "347077", 31.3875, 3.0) == "asplund|3|34707|314"
-    assert family_key("Asplund, Mr. Carl", mister, "347077", 31.3875, 3.0) is None
+    assert family_key("Asplund, Master. Edvin", "347077", 31.3875, 3.0) == "asplund|3|34707|314"
+    assert family_key(None, None, math.nan, math.nan) == "|||"
 
 
-def test_training_rows_do_not_see_their_own_label(titanic: artifact.Model) -> None:
-    recipe = titanic.recipe
-    ticket = recipe.state["ticket"]
-    shared = ticket[ticket["count"] == 2].iloc[0]
+def passenger(**values: object) -> dict[str, object]:
     row = {"Pclass": 3.0, "Name": "X, Mr. Y", "Sex": "male", "Age": 30.0, "SibSp": 0.0, "Parch": 0.0,
-           "Ticket": shared["key"], "Fare": 8.0, "Cabin": None, "Embarked": "S"}  # fmt: skip
-    column = FEATURE_NAMES.index("ticket_group_survival")
-    frame = frame_of(titanic.manifest.inputs, [row])
-    as_new = recipe.transform(frame)[0, column]
-    as_training_row = recipe.transform(frame, np.array([1.0]))[0, column]
-    assert as_new == shared["label_sum"] / 2
-    assert as_training_row == shared["label_sum"] - 1.0
+           "Ticket": None, "Fare": 8.0, "Cabin": None, "Embarked": "S"}  # fmt: skip
+    row.update(values)
+    return row
 
 
-TEXT = st.one_of(st.none(), st.sampled_from(["", "a", "C85", "  b45 ", "ß", "PC 17599", "347082"]), st.text(max_size=8))
+def test_training_rows_are_taken_out_of_their_own_groups(titanic: artifact.Model) -> None:
+    recipe = titanic.recipe
+    tickets = recipe.state["ticket"]
+    ticket = tickets[tickets["count"] == 2].iloc[0]["key"]
+    frame = frame_of(titanic.manifest.inputs, [passenger(Ticket=ticket, Fare=30.0)])
+    fare_per_person = FEATURE_NAMES.index("fare_per_person")
+    assert recipe.transform(frame)[0, fare_per_person] == 10.0
+    assert recipe.transform(frame, np.array([1.0]))[0, fare_per_person] == 15.0
+    families = recipe.state["wc_family"]
+    known = families[(families["count"] == 1) & (families["label_sum"] == 1)].iloc[0]["key"]
+    surname, pclass, stem, tenths = known.split("|")
+    woman = passenger(
+        Name=f"{surname.title()}, Mrs. A",
+        Sex="female",
+        Pclass=float(pclass),
+        Ticket=(stem + "0") if stem else None,
+        Fare=int(tenths) / 10 if tenths else math.nan,
+    )
+    survived = FEATURE_NAMES.index("wcg_all_survived")
+    as_new = recipe.transform(frame_of(titanic.manifest.inputs, [woman]))[0, survived]
+    assert as_new == 1.0
+
+
+TEXT = st.one_of(
+    st.none(), st.sampled_from(["", "a", "C85", "  b45 ", "ß", "PC 17599", "347082"]), st.text(max_size=8)
+)
 NAME = st.one_of(
     TEXT,
     st.sampled_from([
-        "Braund, Mr. Owen Harris", "Andersson, Miss. Ebba Iris", "Asplund, Master. Edvin", "X,  the Countess. of Y",
+        "Braund, Mr. Owen Harris", "Andersson, Miss. Ebba Iris", "Asplund, Master. Edvin",
+        "X,  the Countess. of Y",
         "Sage, Mrs. John", "no comma", ", Mr.", "A, B", "Palsson, Master. Gosta Leonard",
     ]),
 )  # fmt: skip
-NUMBER = st.one_of(st.just(math.nan), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 1.0, 2.0, 3.0, 7.25]))
+NUMBER = st.one_of(
+    st.just(math.nan), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 1.0, 2.0, 3.0, 7.25])
+)
 PASSENGER = st.fixed_dictionaries(
     {
         "Pclass": st.sampled_from([1.0, 2.0, 3.0, math.nan]),
