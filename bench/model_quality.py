@@ -74,9 +74,8 @@ def main() -> None:
     print("| figure | this project | reference solution |")
     print("|---|---|---|")
     reference = REFERENCE_SOLUTION
-    print(
-        f"| reference split: validation accuracy | {validation['accuracy']:.4f} | {reference['validation_accuracy']} |"
-    )
+    accuracy = validation["accuracy"]
+    print(f"| reference split: validation accuracy | {accuracy:.4f} | {reference['validation_accuracy']} |")
     print(f"| reference split: validation AUC | {validation['auc']:.4f} | {reference['validation_auc']} |")
     for name in ("auc", "accuracy", "log_loss"):
         values = np.array(cv[name])
