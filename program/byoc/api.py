@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from byoc.contract import MLPaths
 from byoc.model import LoadedModel, load_model
 from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, encode
+from byoc.readiness import report_model_loaded
 from byoc.settings import ServingSettings
 
 logger = logging.getLogger("byoc.api")
@@ -98,4 +99,6 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
         logger.exception("prediction failed")
         return _json_response(500, {"error": f"internal error while predicting: {type(error).__name__}"})
 
+    # Under `serve`, /ping (answered by nginx) turns 200 once every worker has got here.
+    report_model_loaded()
     return app
