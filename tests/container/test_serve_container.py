@@ -275,7 +275,7 @@ def test_the_rendered_nginx_config_is_valid(image: str) -> None:
         "from pathlib import Path; from byoc.serving import render_nginx_config; "
         "from byoc.settings import ServingSettings; "
         "Path('/tmp/n.conf').write_text(render_nginx_config(ServingSettings.from_environment({}), "
-        "Path('/tmp'), Path('/tmp/s.sock')))"
+        "Path('/tmp'), Path('/tmp/s.sock'), Path('/tmp/ready')))"
     )
     result = docker(
         "run", "--rm", image, "bash", "-c", f'python3 -c "{script}" && nginx -t -c /tmp/n.conf', check=False
