@@ -111,13 +111,17 @@ def _target_missing(target: str, names: list[str], where: str) -> DataError:
     return DataError(f"{where} has no target column '{target}'{hint}; its columns: {', '.join(names)}")
 
 
-def profile_channel(reader: ChannelReader, target: str) -> tuple[TableProfile, TargetColumn]:
+def profile_channel(
+    reader: ChannelReader, target: str, columns: list[str] | None = None
+) -> tuple[TableProfile, TargetColumn]:
+    """One pass over the channel: the target's values, and what the named columns (all by default) hold."""
     if target not in reader.names:
         raise _target_missing(target, reader.names, f"channel '{reader.channel}'")
+    observed = [name for name in (reader.names if columns is None else columns) if name != target]
     profile = TableProfile.empty(reader.names)
     target_column = TargetColumn(target)
-    for batch in reader.batches():
-        profile.observe(batch, skip=[target])
+    for batch in reader.batches([*observed, target]):
+        profile.observe(batch, only=observed)
         target_column.observe(batch.table.column(target))
     return profile, target_column
 
@@ -246,7 +250,9 @@ def plan(paths: MLPaths) -> Plan:
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
     recipe_class.check_columns(train_reader.names)
     with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
-        profile, target_column = profile_channel(train_reader, target)
+        profile, target_column = profile_channel(
+            train_reader, target, recipe_class.profiled_columns(train_reader.names)
+        )
     target_profile = target_column.target_profile()
     task = infer_task(target_profile, target, settings["task"])
     if task not in recipe_class.tasks:
@@ -289,7 +295,7 @@ def validation_channel(
     missing = [name for name in schema.feature_names if name not in reader.names]
     if missing:
         raise DataError(f"channel 'validation' lacks column(s) the model reads: {', '.join(missing)}")
-    _, target_column = profile_channel(reader, target)
+    _, target_column = profile_channel(reader, target, columns=[])
     try:
         labels = target_column.labels(task, classes)
     except TargetError as error:
@@ -349,21 +355,22 @@ def fit(
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
-    valid_set = boosting.dataset(valid_matrix, params, names, categorical, reference=train_set)
+    # The validation set is scored every round only when early stopping needs it: scoring costs a sort of
+    # the validation rows per round.
+    stopping = settings["early_stopping_rounds"]
+    valid_set = (
+        boosting.dataset(valid_matrix, params, names, categorical, reference=train_set) if stopping else None
+    )
     valid_matrix.clear()
 
-    callbacks = []
-    if settings["early_stopping_rounds"]:
-        callbacks.append(
-            lgb.early_stopping(settings["early_stopping_rounds"], first_metric_only=True, verbose=False)
-        )
+    callbacks = [lgb.early_stopping(stopping, first_metric_only=True, verbose=False)] if stopping else []
     with timed(f"boosted up to {settings['n_estimators']} rounds on {threads} thread(s)"):
         booster = lgb.train(
             params,
             train_set,
             num_boost_round=settings["n_estimators"],
-            valid_sets=[valid_set],
-            valid_names=["validation"],
+            valid_sets=[valid_set] if stopping else None,
+            valid_names=["validation"] if stopping else None,
             callbacks=callbacks,
         )
     best = booster.best_iteration if settings["early_stopping_rounds"] and booster.best_iteration > 0 else 0
