@@ -144,7 +144,7 @@ def test_an_app_without_a_model_does_not_start(tmp_path: Path) -> None:
 
 
 def test_case_and_spacing_in_closed_vocabularies_do_not_change_an_answer(client: FlaskClient) -> None:
-    """Sex, Embarked and Pclass are closed vocabularies: 'Male' and ' s ' read as 'male' and 'S'; others are 400."""
+    """Closed vocabularies (Sex, Embarked, Pclass) ignore case and spacing; other values are 400."""
     frame = pd.read_csv(VALIDATION_CSV, dtype=str, keep_default_na=False)
     original = post(client, frame.to_csv(index=False), "text/csv", "text/csv").get_data(as_text=True)
     shouted = frame.assign(Sex=frame["Sex"].str.upper(), Embarked=" " + frame["Embarked"].str.lower() + "\t")
