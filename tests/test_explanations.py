@@ -19,6 +19,16 @@ from byoc.training import train
 import tabularsupport
 from testsupport import VALIDATION_CSV, make_ml_root
 
+FEATURES = (
+    "pclass",
+    "sex",
+    "age",
+    "is_boy",
+    "fare_per_person",
+    "family_size",
+    "wcg_all_died",
+    "wcg_all_survived",
+)
 SETTINGS = ServingSettings.from_environment({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
 TABLES = {"binary": tabularsupport.breast_cancer_with_text, "multiclass": tabularsupport.wine_with_text,
           "regression": tabularsupport.diabetes}  # fmt: skip
@@ -75,8 +85,7 @@ def test_binary_contributions_add_up_to_the_log_odds(clients: dict[str, FlaskCli
     assert status == 200
     for answer in json.loads(body)["predictions"]:
         assert set(answer) == {"label", "probability", "contributions", "base_value"}
-        assert list(answer["contributions"]) == ["pclass", "sex", "age", "is_boy", "fare_per_person",
-                                                 "family_size", "wcg_all_died", "wcg_all_survived"]  # fmt: skip
+        assert list(answer["contributions"]) == list(FEATURES)
         log_odds = sum(answer["contributions"].values()) + answer["base_value"]
         assert math.isclose(1 / (1 + math.exp(-log_odds)), answer["probability"], rel_tol=1e-9)
 
