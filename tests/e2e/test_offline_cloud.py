@@ -12,7 +12,19 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from deploy import batch_transform, cleanup, endpoint, push_image, settings, train_job, upload_data
+from byoc.tasks import Task
+from deploy import (
+    batch_transform,
+    cleanup,
+    endpoint,
+    hyperparameters,
+    project,
+    push_image,
+    rows,
+    settings,
+    train_job,
+    upload_data,
+)
 from deploy.docker_cli import docker, image_references, local_mode_containers, untag
 from deploy.offline import OfflineServices
 from deploy.s3 import bucket_exists, read_model_archive
@@ -24,10 +36,19 @@ pytestmark = pytest.mark.e2e
 BUCKET = "titanic-byoc-e2e"
 SAMPLE_ROWS = 5
 PREDICTION_LINE = re.compile(r"^([01]),([0-9.eE+-]+)$")
+ARTIFACT_FILES = {"manifest.json", "model.txt", "recipe_state.json", "metrics.json"}
 
 
 @pytest.fixture(scope="module")
-def target(scratch_home: Path, offline_services: OfflineServices) -> Iterator[settings.DeployTarget]:
+def the_project() -> project.Project:
+    """The worked example (the repository's byoc.toml)."""
+    return project.load(project.DEFAULT_FILE, environ={})
+
+
+@pytest.fixture(scope="module")
+def target(
+    scratch_home: Path, offline_services: OfflineServices, the_project: project.Project
+) -> Iterator[settings.DeployTarget]:
     with settings.open_target(
         local=True,
         registry=offline_services.registry,
@@ -39,19 +60,20 @@ def target(scratch_home: Path, offline_services: OfflineServices) -> Iterator[se
         try:
             yield opened
         finally:
-            untag(image_references(f"{offline_services.registry}/{settings.DEFAULT_REPOSITORY}"))
+            untag(image_references(f"{offline_services.registry}/{the_project.repository}"))
     assert not work_dir.exists(), "the local-mode scratch folder (container_root) was left behind"
     assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
 
 
 @pytest.fixture(scope="module")
-def layout() -> settings.S3Layout:
-    return settings.S3Layout(bucket=BUCKET)
+def layout(the_project: project.Project) -> settings.S3Layout:
+    return settings.S3Layout(BUCKET, the_project.prefix)
 
 
 @pytest.fixture(scope="module")
-def pushed(image: str, target: settings.DeployTarget) -> push_image.PushedImage:
-    return push_image.push_image(target, push_image.PushOptions(source_image=image))
+def pushed(image: str, target: settings.DeployTarget, the_project: project.Project) -> push_image.PushedImage:
+    options = push_image.PushOptions(the_project.repository, tuple(the_project.tags), source_image=image)
+    return push_image.push_image(target, options)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +84,12 @@ def pinned_image(pushed: push_image.PushedImage) -> str:
 
 
 @pytest.fixture(scope="module")
-def uploaded(target: settings.DeployTarget, layout: settings.S3Layout) -> upload_data.UploadedData:
-    return upload_data.upload_training_data(target, layout, create_bucket=True)
+def uploaded(
+    target: settings.DeployTarget, layout: settings.S3Layout, the_project: project.Project
+) -> upload_data.UploadedData:
+    return upload_data.upload_training_data(
+        target, layout, the_project.source, the_project.target, create_bucket=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,22 +98,28 @@ def trained(
     layout: settings.S3Layout,
     pinned_image: str,
     uploaded: upload_data.UploadedData,
+    the_project: project.Project,
 ) -> train_job.TrainingSummary:
     options = train_job.TrainingOptions(
+        project=the_project,
         image_uri=pinned_image,
-        role=settings.LOCAL_ROLE_ARN,
+        role=the_project.local_role_arn,
         layout=layout,
         instance_type=settings.LOCAL_INSTANCE_TYPE,
-        hyperparameters=train_job.merge_hyperparameters({}, {"n_estimators": "300"}),
+        task=Task.BINARY,
+        hyperparameters=hyperparameters.for_job(the_project, assignments=["n_estimators=300"]),
     )
     return train_job.train(target, options)
 
 
-def model_options(pinned_image: str, model_data: str, name: str) -> endpoint.EndpointOptions:
+def model_options(
+    the_project: project.Project, pinned_image: str, model_data: str, name: str
+) -> endpoint.EndpointOptions:
     return endpoint.EndpointOptions(
+        project=the_project,
         image_uri=pinned_image,
         model_data=model_data,
-        role=settings.LOCAL_ROLE_ARN,
+        role=the_project.local_role_arn,
         instance_type=settings.LOCAL_INSTANCE_TYPE,
         name=name,
     )
@@ -128,25 +160,32 @@ def test_local_training_writes_the_model_archive_to_the_bucket(
     assert trained.model_data is not None
     assert trained.model_data.startswith(layout.output) and trained.model_data.endswith("/model.tar.gz")
     archive = read_model_archive(target.client("s3"), trained.model_data)
-    assert {"model.joblib", "metrics.json", "input_schema.json"} <= set(archive.members)
+    assert set(archive.members) >= ARTIFACT_FILES
+    assert (archive.manifest["task"], archive.manifest["target"]) == ("binary", "Survived")
+    assert archive.metrics["task"] == "binary"
     assert archive.metrics["validation"]["rows"] == 179
     assert archive.metrics["validation"]["auc"] >= 0.85
     assert archive.metrics["hyperparameters"]["n_estimators"] == 300
+    assert archive.metrics["hyperparameters"]["recipe"] == "titanic"
 
 
 def test_local_endpoint_predicts_sample_rows_and_is_deleted(
-    target: settings.DeployTarget, pinned_image: str, trained: train_job.TrainingSummary
+    target: settings.DeployTarget,
+    pinned_image: str,
+    trained: train_job.TrainingSummary,
+    the_project: project.Project,
 ) -> None:
     assert trained.model_data is not None
-    options = model_options(pinned_image, trained.model_data, endpoint.unique_name("titanic-byoc-e2e"))
-    rows = endpoint.sample_rows(endpoint.DEFAULT_PAYLOAD, SAMPLE_ROWS)
+    name = settings.unique_name(f"{the_project.base_job_name}-e2e")
+    options = model_options(the_project, pinned_image, trained.model_data, name)
+    sample = rows.sample_rows(the_project.source, the_project.target, SAMPLE_ROWS)
 
-    predictions = endpoint.serve_and_predict(target, options, rows)
+    predictions = endpoint.serve_and_predict(target, options, sample)
 
     assert len(predictions) == SAMPLE_ROWS
-    assert all(prediction.label in (0, 1) for prediction in predictions)
-    assert all(0.0 <= prediction.probability <= 1.0 for prediction in predictions)
-    assert all(prediction.label == int(prediction.probability >= 0.5) for prediction in predictions)
+    assert all(prediction["label"] in (0, 1) for prediction in predictions)
+    assert all(0.0 <= prediction["probability"] <= 1.0 for prediction in predictions)
+    assert all(prediction["label"] == int(prediction["probability"] >= 0.5) for prediction in predictions)
     client = target.sagemaker_session.sagemaker_client
     with pytest.raises(ClientError):
         client.describe_model(ModelName=options.name)
@@ -162,9 +201,11 @@ def test_local_batch_transform_answers_every_validation_row(
     layout: settings.S3Layout,
     pinned_image: str,
     trained: train_job.TrainingSummary,
+    the_project: project.Project,
 ) -> None:
     assert trained.model_data is not None
-    options = model_options(pinned_image, trained.model_data, endpoint.unique_name("titanic-byoc-e2e"))
+    name = settings.unique_name(f"{the_project.base_job_name}-e2e")
+    options = model_options(the_project, pinned_image, trained.model_data, name)
 
     result = batch_transform.run_transform(target, options, layout)
 
@@ -178,18 +219,20 @@ def test_local_batch_transform_answers_every_validation_row(
 
 
 def test_cleanup_removes_the_bucket_and_the_registry_tags(
-    target: settings.DeployTarget, layout: settings.S3Layout, pushed: push_image.PushedImage
+    target: settings.DeployTarget,
+    layout: settings.S3Layout,
+    pushed: push_image.PushedImage,
+    the_project: project.Project,
 ) -> None:
     assert target.local is not None
-    done = cleanup.clean_local(
-        target, layout.bucket, settings.DEFAULT_REPOSITORY, containers_under=target.local.work_dir
-    )
+    repository = the_project.repository
+    done = cleanup.clean_local(target, layout.bucket, repository, containers_under=target.local.work_dir)
 
     assert not bucket_exists(target.client("s3"), layout.bucket)
     assert not image_references(pushed.repository_uri)
-    assert cleanup.delete_registry_repository(target.local.registry, settings.DEFAULT_REPOSITORY) == []
+    assert cleanup.delete_registry_repository(target.local.registry, repository) == []
     assert (
-        f"deleted {len(pushed.tags)} tag(s) of titanic-byoc from the registry at {target.local.registry}"
+        f"deleted {len(pushed.tags)} tag(s) of {repository} from the registry at {target.local.registry}"
         in done
     )
     assert any(line.startswith(f"deleted emulated bucket {layout.bucket}") for line in done)
