@@ -3,6 +3,7 @@
 examples:
   byoc batch --bucket my-bucket --model-data s3://my-bucket/PREFIX/output/JOB/output/model.tar.gz
   byoc batch --bucket my-bucket --training-job JOB --instance-type ml.m5.large
+  byoc batch --bucket my-bucket --model-data s3://.../model.tar.gz --dry-run   # the AWS CLI commands
   byoc batch --local --model-data s3://NAME-local/PREFIX/output/JOB/output/model.tar.gz
 
 Batch transform splits the input by line and sends lines without a header, so the job reads a features-only,
@@ -23,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import cli, project, settings
+from deploy import cli, dry_run, project, settings
 from deploy.endpoint import EndpointOptions, add_model_arguments, build_model, options_from
 from deploy.errors import DeployError, explain_aws_error
 from deploy.rows import features_only_csv, read_frame
@@ -58,6 +59,46 @@ def prediction_lines(body: str) -> list[str]:
     return [line for line in body.splitlines() if line.strip()]
 
 
+def start_transform(
+    target: settings.DeployTarget,
+    options: EndpointOptions,
+    layout: settings.S3Layout,
+    *,
+    wait: bool,
+    logs: bool = False,
+) -> None:
+    """Create the model and the transform job over s3://BUCKET/PREFIX/batch-input/; with `wait`, await it."""
+    # Local mode appends the job name to the output path by itself.
+    output_path = layout.batch_output if target.is_local else layout.uri("batch-output", options.name)
+    transformer = build_model(target, options).transformer(
+        instance_count=1,
+        instance_type=options.instance_type,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        output_path=output_path,
+        accept="text/csv",
+        max_payload=MAX_PAYLOAD_MB,
+        tags=options.project.tags,
+    )
+    transformer.transform(
+        layout.batch_input,
+        content_type="text/csv",
+        split_type="Line",
+        job_name=options.name,
+        wait=wait,
+        logs=logs and not target.is_local,
+    )
+
+
+def transform_requests(
+    target: settings.DeployTarget, options: EndpointOptions, layout: settings.S3Layout
+) -> list[dry_run.Request]:
+    """The CreateModel and CreateTransformJob requests, built by the SDK and validated, not sent."""
+    with dry_run.capture(target.boto_session) as captured:
+        start_transform(target, options, layout, wait=False)
+    return captured
+
+
 def run_transform(
     target: settings.DeployTarget, options: EndpointOptions, layout: settings.S3Layout, *, logs: bool = False
 ) -> TransformResult:
@@ -66,29 +107,9 @@ def run_transform(
 
     s3 = target.client("s3")
     input_uri, input_rows = stage_batch_input(s3, layout, options.project)
-    model = build_model(target, options)
     job_output = layout.uri("batch-output", options.name)
-    # Local mode appends the job name to the output path by itself.
-    output_path = layout.batch_output if target.is_local else job_output
     try:
-        transformer = model.transformer(
-            instance_count=1,
-            instance_type=options.instance_type,
-            strategy="MultiRecord",
-            assemble_with="Line",
-            output_path=output_path,
-            accept="text/csv",
-            max_payload=MAX_PAYLOAD_MB,
-            tags=options.project.tags,
-        )
-        transformer.transform(
-            input_uri,
-            content_type="text/csv",
-            split_type="Line",
-            job_name=options.name,
-            wait=True,
-            logs=logs and not target.is_local,
-        )
+        start_transform(target, options, layout, wait=True, logs=logs)
     except (RuntimeError, UnexpectedStatusException) as error:
         raise DeployError(f"batch transform {options.name} failed: {error}") from None
     finally:
@@ -116,16 +137,26 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_model_arguments(parser)
     parser.add_argument("--show", type=int, default=5, help="output lines to print (default: %(default)s)")
     parser.add_argument("--no-logs", action="store_true", help="do not stream the job's CloudWatch logs")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the AWS CLI commands that create the model and the transform job; send nothing",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
+    cli.refuse_local_dry_run(arguments)
     the_project = project.load()
     layout = cli.layout_from(arguments, the_project)
-    with cli.target_from(arguments) as target:
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
         name = settings.unique_name(the_project.base_job_name)
-        options = options_from(arguments, target, the_project, name)
+        options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
+        if arguments.dry_run:
+            for request in transform_requests(target, options, layout):
+                print(request.cli_command())
+            return 0
         result = run_transform(target, options, layout, logs=not arguments.no_logs)
     print(f"job:    {result.job_name}")
     print(f"input:  {result.input_uri}{BATCH_INPUT_FILE} ({result.input_rows} rows)")

@@ -87,6 +87,8 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
 def target_from(
     arguments: argparse.Namespace, *, sdk_telemetry: bool = True
 ) -> Iterator[settings.DeployTarget]:
+    # The SDK logs which config files it read to stdout; stdout is for the commands' results.
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     with settings.open_target(
         local=getattr(arguments, "local", False),
         sdk_telemetry=sdk_telemetry,
@@ -96,6 +98,11 @@ def target_from(
         serving_port=getattr(arguments, "serving_port", settings.LOCAL_SERVING_PORT),
     ) as target:
         yield target
+
+
+def refuse_local_dry_run(arguments: argparse.Namespace) -> None:
+    if arguments.dry_run and arguments.local:
+        raise DeployError("--dry-run shows the requests to AWS: leave out --local")
 
 
 def layout_from(arguments: argparse.Namespace, project: Project) -> settings.S3Layout:
@@ -119,8 +126,6 @@ def repository_from(arguments: argparse.Namespace, project: Project) -> str:
 
 def run(main: Callable[[Sequence[str] | None], int]) -> NoReturn:
     """Run a script's main; expected failures become one `error:` line and exit status 1, not a traceback."""
-    # The SDK logs which config files it read to stdout; stdout is for the commands' results.
-    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     try:
         status = main(None)
     except DeployError as error:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -322,11 +321,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
-    if arguments.dry_run and arguments.local:
-        raise DeployError("--dry-run shows the requests to AWS: leave out --local")
+    cli.refuse_local_dry_run(arguments)
     the_project = project.load()
-    with ExitStack() as stack:
-        target = stack.enter_context(cli.target_from(arguments, sdk_telemetry=not arguments.dry_run))
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
         name = arguments.endpoint_name or settings.unique_name(the_project.base_job_name)
         options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
         if arguments.dry_run:

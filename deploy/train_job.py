@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -318,11 +317,9 @@ def options_from(
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
-    if arguments.dry_run and arguments.local:
-        raise DeployError("--dry-run shows the request to AWS: leave out --local")
+    cli.refuse_local_dry_run(arguments)
     the_project = project.load()
-    with ExitStack() as stack:
-        target = stack.enter_context(cli.target_from(arguments, sdk_telemetry=not arguments.dry_run))
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
         options = options_from(arguments, target, the_project)
         if arguments.dry_run:
             print(training_request(target, options).cli_command())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from byoc import hyperparameters as hp
@@ -158,8 +157,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
     the_project = project.load()
-    with ExitStack() as stack:
-        target = stack.enter_context(cli.target_from(arguments, sdk_telemetry=not arguments.dry_run))
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
         options = options_from(arguments, target, the_project)
         if arguments.dry_run:
             request = tuning_request(target, options, arguments.max_jobs, arguments.max_parallel_jobs)

@@ -197,13 +197,19 @@ def test_the_deploy_arguments_are_the_sdks_config_objects(
     assert captured["tags"] == [{"Key": "project", "Value": "titanic-byoc"}]
 
 
-OPERATIONS = {"create-model": "CreateModel", "create-endpoint-config": "CreateEndpointConfig",
-              "create-endpoint": "CreateEndpoint"}  # fmt: skip
+OPERATIONS = {
+    "create-model": "CreateModel",
+    "create-endpoint-config": "CreateEndpointConfig",
+    "create-endpoint": "CreateEndpoint",
+    "create-transform-job": "CreateTransformJob",
+}
 
 
-def endpoint_requests(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, dict[str, Any]]:
-    """`byoc deploy --dry-run ARGV`: each printed command's request, by CLI operation, checked by botocore."""
-    assert endpoint.main(["--model-data", MODEL_DATA, "--dry-run", *argv]) == 0
+def printed_requests(
+    capsys: pytest.CaptureFixture[str], main: Any, argv: list[str]
+) -> dict[str, dict[str, Any]]:
+    """A command's `--dry-run`: each printed AWS CLI command's request by operation, checked by botocore."""
+    assert main(["--model-data", MODEL_DATA, "--dry-run", *argv]) == 0
     model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model
     requests = {}
     for line in capsys.readouterr().out.strip().split("\naws "):
@@ -212,7 +218,12 @@ def endpoint_requests(capsys: pytest.CaptureFixture[str], argv: list[str]) -> di
         request = json.loads(words[3])
         validate_parameters(request, model.operation_model(OPERATIONS[words[1]]).input_shape)
         requests[words[1]] = request
-    assert list(requests) == list(OPERATIONS)
+    return requests
+
+
+def endpoint_requests(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, dict[str, Any]]:
+    requests = printed_requests(capsys, endpoint.main, argv)
+    assert list(requests) == ["create-model", "create-endpoint-config", "create-endpoint"]
     return requests
 
 
@@ -257,6 +268,22 @@ def test_an_asynchronous_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
     assert output["S3OutputPath"] == "s3://my-bucket/titanic-byoc/async-output/"
     assert output["S3FailurePath"] == "s3://my-bucket/titanic-byoc/async-output/failures/"
     assert requests["create-endpoint"]["Tags"] == [{"Key": "project", "Value": "titanic-byoc"}]
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_a_batch_transform_job(capsys: pytest.CaptureFixture[str]) -> None:
+    requests = printed_requests(capsys, batch_transform.main, ["--bucket", "my-bucket"])
+    assert list(requests) == ["create-model", "create-transform-job"]
+    job = requests["create-transform-job"]
+    assert job["ModelName"] == requests["create-model"]["ModelName"] == job["TransformJobName"]
+    assert (
+        job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        == "s3://my-bucket/titanic-byoc/batch-input/"
+    )
+    assert (job["TransformInput"]["SplitType"], job["TransformOutput"]["AssembleWith"]) == ("Line", "Line")
+    output = f"s3://my-bucket/titanic-byoc/batch-output/{job['TransformJobName']}/"
+    assert job["TransformOutput"]["S3OutputPath"] == output
+    assert (job["BatchStrategy"], job["MaxPayloadInMB"]) == ("MultiRecord", 6)
 
 
 def test_an_asynchronous_answer_is_read_from_s3(moto_aws: None, example_project: project.Project) -> None:

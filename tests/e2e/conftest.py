@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from deploy import push_image, settings
+from deploy.cleanup import delete_registry_repository
+from deploy.docker_cli import docker, image_references, local_mode_containers, untag
 from deploy.offline import DEFAULT_REGISTRY_PORT, DEFAULT_S3_PORT, OfflineServices
 
 from testsupport import free_port
@@ -79,3 +82,40 @@ def offline_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Offli
             yield services
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)  # the registry's blobs: the image's size, each run
+
+
+@pytest.fixture(scope="module")
+def target(
+    scratch_home: Path, offline_services: OfflineServices, repository: str
+) -> Iterator[settings.DeployTarget]:
+    """The local deploy target on the stand-ins; afterwards no scratch folder, container or tag is left.
+
+    Each module names its image repository with a module-scoped `repository` fixture.
+    """
+    with settings.open_target(
+        local=True,
+        registry=offline_services.registry,
+        s3_endpoint=offline_services.s3_endpoint,
+        serving_port=free_port(),
+    ) as opened:
+        assert opened.local is not None
+        work_dir = opened.local.work_dir
+        try:
+            yield opened
+        finally:
+            delete_registry_repository(offline_services.registry, repository)
+            untag(image_references(f"{offline_services.registry}/{repository}"))
+    assert not work_dir.exists(), "the local-mode scratch folder (container_root) was left behind"
+    assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
+
+
+@pytest.fixture(scope="module")
+def pushed(image: str, target: settings.DeployTarget, repository: str) -> push_image.PushedImage:
+    return push_image.push_image(target, push_image.PushOptions(repository, source_image=image))
+
+
+@pytest.fixture(scope="module")
+def pinned_image(pushed: push_image.PushedImage) -> str:
+    """The pushed image pulled back by digest: what every job runs."""
+    docker("pull", pushed.digest_uri, timeout=300)
+    return pushed.digest_uri

@@ -6,8 +6,6 @@ Every step goes through the function the matching `python -m deploy.NAME --local
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -25,11 +23,8 @@ from deploy import (
     train_job,
     upload_data,
 )
-from deploy.docker_cli import docker, image_references, local_mode_containers, untag
-from deploy.offline import OfflineServices
+from deploy.docker_cli import docker, image_references, local_mode_containers
 from deploy.s3 import bucket_exists, read_model_archive
-
-from testsupport import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -46,41 +41,13 @@ def the_project() -> project.Project:
 
 
 @pytest.fixture(scope="module")
-def target(
-    scratch_home: Path, offline_services: OfflineServices, the_project: project.Project
-) -> Iterator[settings.DeployTarget]:
-    with settings.open_target(
-        local=True,
-        registry=offline_services.registry,
-        s3_endpoint=offline_services.s3_endpoint,
-        serving_port=free_port(),
-    ) as opened:
-        assert opened.local is not None
-        work_dir = opened.local.work_dir
-        try:
-            yield opened
-        finally:
-            untag(image_references(f"{offline_services.registry}/{the_project.repository}"))
-    assert not work_dir.exists(), "the local-mode scratch folder (container_root) was left behind"
-    assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
+def repository(the_project: project.Project) -> str:
+    return the_project.repository
 
 
 @pytest.fixture(scope="module")
 def layout(the_project: project.Project) -> settings.S3Layout:
     return settings.S3Layout(BUCKET, the_project.prefix)
-
-
-@pytest.fixture(scope="module")
-def pushed(image: str, target: settings.DeployTarget, the_project: project.Project) -> push_image.PushedImage:
-    options = push_image.PushOptions(the_project.repository, tuple(the_project.tags), source_image=image)
-    return push_image.push_image(target, options)
-
-
-@pytest.fixture(scope="module")
-def pinned_image(pushed: push_image.PushedImage) -> str:
-    """The pushed image pulled back by digest: what every job below runs."""
-    docker("pull", pushed.digest_uri, timeout=300)
-    return pushed.digest_uri
 
 
 @pytest.fixture(scope="module")

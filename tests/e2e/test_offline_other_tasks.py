@@ -8,7 +8,6 @@ diabetes (a numeric target) tables, written as CSV and Parquet.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,13 @@ from deploy import (
     endpoint,
     hyperparameters,
     metrics,
-    push_image,
     rows,
     settings,
     train_job,
     upload_data,
 )
 from deploy import project as project_settings
-from deploy.docker_cli import docker, image_references, local_mode_containers, untag
-from deploy.offline import OfflineServices
 from deploy.s3 import read_model_archive
-
-from testsupport import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -58,28 +52,8 @@ def diabetes(folder: Path) -> project_settings.Project:
 
 
 @pytest.fixture(scope="module")
-def target(scratch_home: Path, offline_services: OfflineServices) -> Iterator[settings.DeployTarget]:
-    with settings.open_target(
-        local=True,
-        registry=offline_services.registry,
-        s3_endpoint=offline_services.s3_endpoint,
-        serving_port=free_port(),
-    ) as opened:
-        assert opened.local is not None
-        work_dir = opened.local.work_dir
-        try:
-            yield opened
-        finally:
-            cleanup.delete_registry_repository(opened.local.registry, NAME)
-            untag(image_references(f"{offline_services.registry}/{NAME}"))
-    assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
-
-
-@pytest.fixture(scope="module")
-def pinned_image(image: str, target: settings.DeployTarget) -> str:
-    pushed = push_image.push_image(target, push_image.PushOptions(NAME, source_image=image))
-    docker("pull", pushed.digest_uri, timeout=300)
-    return pushed.digest_uri
+def repository() -> str:
+    return NAME
 
 
 def run_path(
