@@ -5,16 +5,18 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deploy import push_image, settings
+from byoc.tasks import Task
+from deploy import endpoint, project, push_image, settings, train_job
 from deploy.cleanup import delete_registry_repository
 from deploy.docker_cli import docker, image_references, local_mode_containers, untag
 from deploy.offline import DEFAULT_REGISTRY_PORT, DEFAULT_S3_PORT, OfflineServices
+from deploy.upload_data import channel_content_type
 
 from testsupport import free_port
 
@@ -119,3 +121,41 @@ def pinned_image(pushed: push_image.PushedImage) -> str:
     """The pushed image pulled back by digest: what every job runs."""
     docker("pull", pushed.digest_uri, timeout=300)
     return pushed.digest_uri
+
+
+@pytest.fixture(scope="module")
+def local_training(pinned_image: str) -> Callable[..., train_job.TrainingOptions]:
+    """Training options for a local-mode job on the pinned image: (project, layout, task, hyperparameters)."""
+
+    def options(
+        the_project: project.Project, layout: settings.S3Layout, task: Task, values: Mapping[str, str]
+    ) -> train_job.TrainingOptions:
+        return train_job.TrainingOptions(
+            project=the_project,
+            image_uri=pinned_image,
+            role=the_project.local_role_arn,
+            layout=layout,
+            instance_type=settings.LOCAL_INSTANCE_TYPE,
+            task=task,
+            hyperparameters=values,
+            content_type=channel_content_type(the_project.source),
+        )
+
+    return options
+
+
+@pytest.fixture(scope="module")
+def local_hosting(pinned_image: str) -> Callable[..., endpoint.EndpointOptions]:
+    """Options for a local endpoint or transform job of a model on the pinned image: (project, model_data)."""
+
+    def options(the_project: project.Project, model_data: str) -> endpoint.EndpointOptions:
+        return endpoint.EndpointOptions(
+            project=the_project,
+            image_uri=pinned_image,
+            model_data=model_data,
+            role=the_project.local_role_arn,
+            instance_type=settings.LOCAL_INSTANCE_TYPE,
+            name=settings.unique_name(f"{the_project.base_job_name}-e2e"),
+        )
+
+    return options

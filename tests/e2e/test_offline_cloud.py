@@ -6,6 +6,7 @@ Every step goes through the function the matching `python -m deploy.NAME --local
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import ClientError
@@ -63,33 +64,12 @@ def uploaded(
 def trained(
     target: settings.DeployTarget,
     layout: settings.S3Layout,
-    pinned_image: str,
     uploaded: upload_data.UploadedData,
     the_project: project.Project,
+    local_training: Callable[..., train_job.TrainingOptions],
 ) -> train_job.TrainingSummary:
-    options = train_job.TrainingOptions(
-        project=the_project,
-        image_uri=pinned_image,
-        role=the_project.local_role_arn,
-        layout=layout,
-        instance_type=settings.LOCAL_INSTANCE_TYPE,
-        task=Task.BINARY,
-        hyperparameters=hyperparameters.for_job(the_project, assignments=["n_estimators=300"]),
-    )
-    return train_job.train(target, options)
-
-
-def model_options(
-    the_project: project.Project, pinned_image: str, model_data: str, name: str
-) -> endpoint.EndpointOptions:
-    return endpoint.EndpointOptions(
-        project=the_project,
-        image_uri=pinned_image,
-        model_data=model_data,
-        role=the_project.local_role_arn,
-        instance_type=settings.LOCAL_INSTANCE_TYPE,
-        name=name,
-    )
+    values = hyperparameters.for_job(the_project, assignments=["n_estimators=300"])
+    return train_job.train(target, local_training(the_project, layout, Task.BINARY, values))
 
 
 def test_push_tags_the_commit_and_latest_and_pulls_back_by_digest(
@@ -138,13 +118,12 @@ def test_local_training_writes_the_model_archive_to_the_bucket(
 
 def test_local_endpoint_predicts_sample_rows_and_is_deleted(
     target: settings.DeployTarget,
-    pinned_image: str,
     trained: train_job.TrainingSummary,
     the_project: project.Project,
+    local_hosting: Callable[..., endpoint.EndpointOptions],
 ) -> None:
     assert trained.model_data is not None
-    name = settings.unique_name(f"{the_project.base_job_name}-e2e")
-    options = model_options(the_project, pinned_image, trained.model_data, name)
+    options = local_hosting(the_project, trained.model_data)
     sample = rows.sample_rows(the_project.source, the_project.target, SAMPLE_ROWS)
 
     predictions = endpoint.serve_and_predict(target, options, sample)
@@ -166,13 +145,12 @@ def test_local_endpoint_predicts_sample_rows_and_is_deleted(
 def test_local_batch_transform_answers_every_validation_row(
     target: settings.DeployTarget,
     layout: settings.S3Layout,
-    pinned_image: str,
     trained: train_job.TrainingSummary,
     the_project: project.Project,
+    local_hosting: Callable[..., endpoint.EndpointOptions],
 ) -> None:
     assert trained.model_data is not None
-    name = settings.unique_name(f"{the_project.base_job_name}-e2e")
-    options = model_options(the_project, pinned_image, trained.model_data, name)
+    options = local_hosting(the_project, trained.model_data)
 
     result = batch_transform.run_transform(target, options, layout)
 

@@ -8,6 +8,7 @@ diabetes (a numeric target) tables, written as CSV and Parquet.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from deploy import (
     upload_data,
 )
 from deploy import project as project_settings
-from deploy.s3 import read_model_archive
+from deploy.s3 import ModelArchive, read_model_archive
 
 pytestmark = pytest.mark.e2e
 
@@ -57,10 +58,13 @@ def repository() -> str:
 
 
 def run_path(
-    target: settings.DeployTarget, pinned_image: str, the_project: project_settings.Project, task: Task
-) -> tuple[train_job.TrainingSummary, settings.S3Layout, int]:
-    """Upload, then train with the task the deploy side infers from the data; return the job, the layout and
-    the validation rows."""
+    target: settings.DeployTarget,
+    local_training: Callable[..., train_job.TrainingOptions],
+    the_project: project_settings.Project,
+    task: Task,
+) -> tuple[ModelArchive, settings.S3Layout, int]:
+    """Upload, then train with the task the deploy side infers from the data; return the model archive, the
+    layout and the validation rows."""
     layout = settings.S3Layout(f"{NAME}-{task}", the_project.prefix)
     uploaded = upload_data.upload_training_data(
         target, layout, the_project.source, the_project.target, create_bucket=True
@@ -68,54 +72,34 @@ def run_path(
     values = hyperparameters.for_job(the_project, assignments=["n_estimators=50"])
     inferred = metrics.task_of(values, the_project.source)
     assert inferred is task
-    options = train_job.TrainingOptions(
-        project=the_project,
-        image_uri=pinned_image,
-        role=the_project.local_role_arn,
-        layout=layout,
-        instance_type=settings.LOCAL_INSTANCE_TYPE,
-        task=inferred,
-        hyperparameters=values,
-        content_type=upload_data.channel_content_type(the_project.source),
-    )
+    options = local_training(the_project, layout, inferred, values)
     assert train_job.build_estimator(target, options).metric_definitions == metrics.metric_definitions(task)
-    return train_job.train(target, options), layout, uploaded.validation_rows
-
-
-def hosting(the_project: project_settings.Project, image: str, model_data: str) -> endpoint.EndpointOptions:
-    return endpoint.EndpointOptions(
-        project=the_project,
-        image_uri=image,
-        model_data=model_data,
-        role=the_project.local_role_arn,
-        instance_type=settings.LOCAL_INSTANCE_TYPE,
-        name=settings.unique_name(NAME),
-    )
+    summary = train_job.train(target, options)
+    assert summary.status == "Completed" and summary.model_data is not None
+    archive = read_model_archive(target.client("s3"), summary.model_data)
+    assert archive.metrics["task"] == archive.manifest["task"] == task
+    return archive, layout, uploaded.validation_rows
 
 
 def test_multiclass_string_classes_from_training_to_answers(
-    target: settings.DeployTarget, pinned_image: str, tmp_path: Path
+    target: settings.DeployTarget,
+    local_training: Callable[..., train_job.TrainingOptions],
+    local_hosting: Callable[..., endpoint.EndpointOptions],
+    tmp_path: Path,
 ) -> None:
     the_project = iris(tmp_path)
-    summary, layout, validation_rows = run_path(target, pinned_image, the_project, Task.MULTICLASS)
-    assert summary.status == "Completed" and summary.model_data is not None
-    archive = read_model_archive(target.client("s3"), summary.model_data)
+    archive, layout, validation_rows = run_path(target, local_training, the_project, Task.MULTICLASS)
     assert archive.manifest["classes"] == IRIS_CLASSES
-    assert archive.metrics["task"] == "multiclass"
     assert archive.metrics["validation"]["accuracy"] >= 0.8
 
     sample = rows.sample_rows(the_project.source, the_project.target, 4)
-    answers = endpoint.serve_and_predict(
-        target, hosting(the_project, pinned_image, summary.model_data), sample
-    )
+    answers = endpoint.serve_and_predict(target, local_hosting(the_project, archive.uri), sample)
     assert len(answers) == 4
     for answer in answers:
         assert set(answer["probabilities"]) == set(IRIS_CLASSES)
         assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
 
-    result = batch_transform.run_transform(
-        target, hosting(the_project, pinned_image, summary.model_data), layout
-    )
+    result = batch_transform.run_transform(target, local_hosting(the_project, archive.uri), layout)
     line = re.compile(rf"^({'|'.join(IRIS_CLASSES)}),{NUMBER},{NUMBER},{NUMBER}$")
     assert len(result.output_lines) == result.input_rows == validation_rows == 30
     assert all(line.match(output) for output in result.output_lines), result.output_lines[:3]
@@ -123,18 +107,16 @@ def test_multiclass_string_classes_from_training_to_answers(
 
 
 def test_regression_from_a_parquet_source_to_values(
-    target: settings.DeployTarget, pinned_image: str, tmp_path: Path
+    target: settings.DeployTarget,
+    local_training: Callable[..., train_job.TrainingOptions],
+    local_hosting: Callable[..., endpoint.EndpointOptions],
+    tmp_path: Path,
 ) -> None:
     the_project = diabetes(tmp_path)
-    summary, layout, validation_rows = run_path(target, pinned_image, the_project, Task.REGRESSION)
-    assert summary.status == "Completed" and summary.model_data is not None
-    archive = read_model_archive(target.client("s3"), summary.model_data)
-    assert archive.metrics["task"] == "regression"
+    archive, layout, validation_rows = run_path(target, local_training, the_project, Task.REGRESSION)
     assert archive.metrics["validation"]["r2"] > 0.2
 
-    result = batch_transform.run_transform(
-        target, hosting(the_project, pinned_image, summary.model_data), layout
-    )
+    result = batch_transform.run_transform(target, local_hosting(the_project, archive.uri), layout)
     assert result.input_rows == len(result.output_lines) == validation_rows
     assert all(re.fullmatch(NUMBER, output) for output in result.output_lines), result.output_lines[:3]
     assert cleanup.delete_bucket(target.client("s3"), layout.bucket) > 0
