@@ -37,5 +37,8 @@ COPY program /opt/program
 RUN python3 -m compileall -q /opt/program/byoc /opt/program/recipes
 WORKDIR /opt/program
 EXPOSE 8080
+# The base the build used (python:3.12-slim, or the local fallback scripts/ensure-docker.sh chose).
+ARG BASE_IMAGE
+LABEL org.opencontainers.image.base.name="${BASE_IMAGE}"
 # `docker run IMAGE train` runs `tini -- train`: SageMaker's argument still selects the program.
 ENTRYPOINT ["/usr/bin/tini", "--"]

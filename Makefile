@@ -1,7 +1,8 @@
 # Everyday targets. `make demo` runs the main job locally; `make test` runs every test.
 IMAGE ?= titanic-byoc:latest
-BASE_IMAGE ?= python:3.12-slim
-# Extra `docker build` flags, e.g. "--network host" or "--platform linux/amd64".
+# Empty: scripts/ensure-docker.sh picks python:3.12-slim, or byoc-base:bookworm if that cannot be pulled.
+BASE_IMAGE ?=
+# Extra `docker build` flags, e.g. "--platform linux/amd64".
 DOCKER_BUILD_FLAGS ?=
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ VENV_PYTHON := $(VENV)/bin/python
 help:
 	@echo "make demo        build the image, train, serve and predict locally (Docker only, no AWS)"
 	@echo "make test        lint + unit + container + offline end-to-end tests (needs Docker)"
-	@echo "make build       build $(IMAGE) from BASE_IMAGE=$(BASE_IMAGE)"
+	@echo "make build       build $(IMAGE) (starts a Docker engine if needed, picks the base image)"
 	@echo "make test-unit   fast tests without Docker"
 	@echo "make cloud-local the deploy/ path offline: local registry, S3 emulator, SageMaker local mode"
 	@echo "make bench       serving benchmark against $(IMAGE)"
@@ -27,8 +28,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
+# ensure-docker.sh starts an engine if none answers, then prints the `docker build` options for its base.
 build:
-	docker build $(DOCKER_BUILD_FLAGS) --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+	@options=$$(BASE_IMAGE="$(BASE_IMAGE)" scripts/ensure-docker.sh) && set -x && \
+	docker build $$options $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
 
 data: venv
 	$(VENV_PYTHON) -m byoc.split

@@ -229,7 +229,7 @@ def open_target(
     False, as for a dry run that must not reach the network.
     """
     resolved_region = resolve_region(region)
-    environment = {"SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
+    environment: dict[str, str] = {}
     removed: tuple[str, ...] = ()
     stand_ins = None
     work_dir = Path(tempfile.mkdtemp(prefix="byoc-deploy-"))

@@ -2,21 +2,24 @@
 # Set up a Docker engine and a local base image on a Debian host that has none.
 # Idempotent: every step is skipped when its result already exists.
 #
-#   sudo scripts/setup-docker-engine.sh [BASE_TAG]
+#   sudo scripts/setup-docker-engine.sh [BASE_TAG | --engine-only]
 #
 # BASE_TAG (default: byoc-base:bookworm) is a minimal Debian bookworm image with python3, venv, libgomp1
 # and ca-certificates, built with debootstrap, for hosts that cannot pull python:3.12-slim.
+# --engine-only stops after the engine (scripts/ensure-docker.sh builds the base image only when needed).
 set -euo pipefail
 
 base_tag="${1:-byoc-base:bookworm}"
 log() { printf '[setup-docker-engine] %s\n' "$*"; }
 
 wait_for_engine() {
+  local pid="$1"
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
     sleep 1
   done
-  log "dockerd did not answer within 60 s; last lines of /tmp/dockerd.log:"
+  log "dockerd did not answer (it stopped, or 60 s passed); last lines of /tmp/dockerd.log:"
   tail -n 20 /tmp/dockerd.log >&2 || true
   return 1
 }
@@ -39,8 +42,9 @@ if docker info >/dev/null 2>&1; then
 else
   log "starting dockerd"
   setsid dockerd >/tmp/dockerd.log 2>&1 < /dev/null &
-  wait_for_engine
+  wait_for_engine $!
 fi
+if [ "$base_tag" = "--engine-only" ]; then exit 0; fi
 
 if docker image inspect "$base_tag" >/dev/null 2>&1; then
   log "base image $base_tag already exists"

@@ -15,6 +15,8 @@ from byoc.training import train
 from testsupport import TEST_DIR, docker, make_ml_root
 
 MLRootFactory = Callable[..., Path]
+# As in the image (its Dockerfile sets it): without a `recipe` hyperparameter, train the Titanic recipe.
+os.environ.setdefault("BYOC_DEFAULT_RECIPE", "titanic")
 
 
 @pytest.fixture

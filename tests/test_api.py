@@ -3,16 +3,16 @@
 import json
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from test_payloads import BAD_REQUESTS, ROW
 
 from byoc.api import create_app
-from byoc.model import ModelLoadError, load_model
+from byoc.artifact import ModelLoadError
 from byoc.settings import ServingSettings
 
-from testsupport import VALIDATION_CSV
+from testsupport import VALIDATION_CSV, in_process_scores
 
 SETTINGS = ServingSettings.from_environment({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
 
@@ -43,14 +43,27 @@ def test_execution_parameters(client: FlaskClient) -> None:
     }
 
 
-def test_predictions_match_the_pipeline_in_input_order(client: FlaskClient, trained_model_dir: Path) -> None:
-    frame = pd.read_csv(VALIDATION_CSV)
-    expected = load_model(trained_model_dir).pipeline.predict_proba(frame.drop(columns=["Survived"]))[:, 1]
+def test_predictions_are_the_recipe_and_booster_in_input_order(
+    client: FlaskClient, trained_model_dir: Path
+) -> None:
+    expected = np.array(in_process_scores(trained_model_dir, VALIDATION_CSV))
     response = post(client, VALIDATION_CSV.read_bytes(), "text/csv")
     assert response.status_code == 200 and response.mimetype == "application/json"
     predictions = response.get_json()["predictions"]
-    assert [round(item["probability"], 12) for item in predictions] == [round(p, 12) for p in expected]
+    assert [item["probability"] for item in predictions] == expected.tolist()
     assert [item["label"] for item in predictions] == [int(p >= 0.5) for p in expected]
+
+
+def test_one_row_at_a_time_answers_exactly_as_the_whole_batch(client: FlaskClient) -> None:
+    lines = VALIDATION_CSV.read_text().splitlines()
+    whole = (
+        post(client, VALIDATION_CSV.read_bytes(), "text/csv", "text/csv").get_data(as_text=True).splitlines()
+    )
+    single = [
+        post(client, lines[0] + "\n" + line, "text/csv", "text/csv").get_data(as_text=True).strip()
+        for line in lines[1:]
+    ]
+    assert single == whole
 
 
 @pytest.mark.parametrize(

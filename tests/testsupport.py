@@ -94,12 +94,12 @@ def logs(name: str) -> str:
     return result.stdout + result.stderr
 
 
-def start_server(image: str, model_root: Path, *extra: str) -> Server:
+def start_server(image: str, model_root: Path, *extra: str, command: tuple[str, ...] = ("serve",)) -> Server:
     port = free_port()
     name = f"byoc-serve-test-{port}"
     docker(
         "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", "-v", f"{model_root}:/opt/ml", *extra,
-        image, "serve",
+        image, *command,
     )  # fmt: skip
     return Server(name, port)
 
@@ -152,8 +152,66 @@ def command(pid):
 gunicorn = [p for p in os.listdir("/proc") if p.isdigit() and b"gunicorn" in command(p)]
 print(" ".join(p for p in gunicorn if ppid(p) in gunicorn))
 """
+# The master is the parent of the workers (this script's own command line names gunicorn too).
+GUNICORN_MASTER_SCRIPT = GUNICORN_WORKERS_SCRIPT.replace(
+    'print(" ".join(p for p in gunicorn if ppid(p) in gunicorn))',
+    'print(" ".join({ppid(p) for p in gunicorn if ppid(p) in gunicorn}))',
+)
+assert GUNICORN_MASTER_SCRIPT != GUNICORN_WORKERS_SCRIPT
 
 
 def gunicorn_worker_pids(container: str) -> list[str]:
     """PIDs (inside the container) of the gunicorn workers, children of the gunicorn master."""
     return docker("exec", container, "python3", "-c", GUNICORN_WORKERS_SCRIPT).stdout.split()
+
+
+def in_process_scores(model_dir: Path, labelled_csv: Path) -> list[float]:
+    """What the saved model answers for a CSV file's rows, computed in this process without the server."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from byoc import artifact
+    from byoc.boosting import as_features
+
+    model = artifact.load(model_dir)
+    frame = pd.read_csv(labelled_csv, dtype=str, keep_default_na=False)
+    typed = model.manifest.inputs.typed_table(pa.Table.from_pandas(frame, preserve_index=False)).to_pandas()
+    return model.booster.predict(as_features(model.recipe.transform(typed))).tolist()
+
+
+def gunicorn_master_pid(container: str) -> str:
+    """PID (inside the container) of the gunicorn master."""
+    (pid,) = docker("exec", container, "python3", "-c", GUNICORN_MASTER_SCRIPT).stdout.split()
+    return pid
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json_error(self) -> str:
+        """The `error` text of a JSON error answer; fails when the answer is not one."""
+        assert self.headers.get("Content-Type", "").startswith("application/json"), (self.status, self.body)
+        return str(json.loads(self.body)["error"])
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10, half_close: bool = False) -> RawResponse | None:
+    """Send `data` to 127.0.0.1:port exactly as given and read one answer (None when the server closed the
+    connection without answering). `half_close` ends the sending side after `data`, so a server waiting for
+    more (a shorter body than announced) answers or closes at once instead of at its timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        try:
+            client.sendall(data)
+            if half_close:
+                client.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before it read everything; its answer is still readable
+        method = data.split(b" ", 1)[0].decode("latin-1")
+        response = http.client.HTTPResponse(client, method=method)
+        try:
+            response.begin()
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            return None
+        return RawResponse(response.status, response.headers, response.read())

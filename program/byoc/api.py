@@ -19,6 +19,7 @@ from byoc import artifact
 from byoc.contract import MLPaths
 from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, response_type
 from byoc.predictor import Predictor
+from byoc.readiness import report_model_loaded
 from byoc.settings import ServingSettings
 
 logger = logging.getLogger("byoc.api")
@@ -96,4 +97,6 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
         logger.exception("prediction failed")
         return _json_response(500, {"error": f"internal error while predicting: {type(error).__name__}"})
 
+    # Under `serve`, /ping (answered by nginx) turns 200 once every worker has got here.
+    report_model_loaded()
     return app

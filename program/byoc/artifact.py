@@ -216,7 +216,8 @@ def load(model_dir: Path) -> Model:
         raise
     except (ValueError, KeyError, TypeError) as error:
         raise ModelLoadError(
-            f"{manifest_path} is not a manifest this version reads ({error}): retrain the model with this image"
+            f"{manifest_path} is not a manifest this version reads ({error}): "
+            "retrain the model with this image"
         ) from None
     try:
         recipe_class = load_recipe(manifest.recipe)
@@ -224,7 +225,8 @@ def load(model_dir: Path) -> Model:
         raise ModelLoadError(f"{manifest_path} names a recipe this image lacks: {error}") from None
     if recipe_class.version != manifest.recipe_version:
         raise ModelLoadError(
-            f"the model was trained with recipe '{manifest.recipe}' version {manifest.recipe_version}; this image "
+            f"the model was trained with recipe '{manifest.recipe}' version {manifest.recipe_version}; "
+            "this image "
             f"has version {recipe_class.version}: retrain the model with this image"
         )
     try:
@@ -253,8 +255,8 @@ def check_consistent(manifest: Manifest, booster: lgb.Booster, recipe: Recipe, m
         )
     if booster.num_feature() != len(manifest.features):
         raise ModelLoadError(
-            where
-            + f"model.txt reads {booster.num_feature()} features; manifest.json lists {len(manifest.features)}"
+            where + f"model.txt reads {booster.num_feature()} features; "
+            f"manifest.json lists {len(manifest.features)}"
         )
     try:
         names = tuple(recipe.feature_names())

@@ -17,6 +17,13 @@ from byoc.hyperparameters import LIGHTGBM_PARAMETER_NAMES
 from byoc.tasks import LIGHTGBM_METRIC, LIGHTGBM_OBJECTIVE, Task, class_weights
 
 FEATURE_DTYPE = np.float32
+_FEATURE_MAX = float(np.finfo(FEATURE_DTYPE).max)
+
+
+def as_features(values: np.ndarray | list) -> np.ndarray:
+    """A recipe's output as LightGBM reads it, in training and serving alike: float32, where numbers beyond
+    float32's range saturate at its largest value instead of turning into infinity."""
+    return np.clip(np.asarray(values, dtype=np.float64), -_FEATURE_MAX, _FEATURE_MAX).astype(FEATURE_DTYPE)
 
 
 class _Chunk(lgb.Sequence):
@@ -48,7 +55,7 @@ class FeatureMatrix:
                 f"the recipe returned {features.shape[1:]} features per row, expected {self.width}"
             )
         if len(features):
-            self.chunks.append(np.ascontiguousarray(features, dtype=FEATURE_DTYPE))
+            self.chunks.append(np.ascontiguousarray(as_features(features)))
             self.label_chunks.append(np.asarray(labels, dtype=np.float64))
 
     @property

@@ -80,7 +80,7 @@ def _format_of(path: Path) -> tuple[Format, bool] | None:
 
 
 def channel_files(channel_dir: Path, channel: str, log: Log) -> list[DataFile]:
-    """The data files of a channel, sorted by path; markers, empty files and other files are logged and skipped."""
+    """The data files of a channel, sorted by path; markers, empty and other files are logged and skipped."""
     if not channel_dir.is_dir():
         raise DataError(f"channel '{channel}' is missing: no folder at {channel_dir}")
     found: list[DataFile] = []
@@ -159,7 +159,8 @@ class FileReader:
         where = self.file.where
         try:
             if self.file.format == "parquet":
-                return list(pq.ParquetFile(self.file.path).schema_arrow.names)
+                with self.file.path.open("rb") as handle:
+                    return list(pq.ParquetFile(handle).schema_arrow.names)
             with self._open_text() as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError:
@@ -189,7 +190,9 @@ class FileReader:
 
     def _csv_batches(self, wanted: list[str]) -> Iterator[RawBatch]:
         raw_of = dict(zip(self.names, self.raw_names, strict=True))
-        source = pa.input_stream(str(self.file.path), compression="gzip" if self.file.gzipped else None)
+        # Opened by Python, not by path: Arrow cannot open a path that is not valid UTF-8.
+        handle = self.file.path.open("rb")
+        source = pa.input_stream(handle, compression="gzip" if self.file.gzipped else None)
         reader = pa_csv.open_csv(
             source,
             read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
@@ -201,7 +204,7 @@ class FileReader:
             ),
         )
         first_row = 0
-        with reader:
+        with handle, reader:
             for batch in reader:
                 table = pa.Table.from_batches([batch]).rename_columns(wanted)
                 yield RawBatch(self.file, first_row, table)
@@ -214,7 +217,7 @@ class FileReader:
 
     def _parquet_batches(self, wanted: list[str]) -> Iterator[RawBatch]:
         raw_of = dict(zip(self.names, self.raw_names, strict=True))
-        parquet = pq.ParquetFile(self.file.path)
+        parquet = pq.ParquetFile(self.file.path.open("rb"))
         first_row = 0
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[raw_of[n] for n in wanted]):
             table = pa.Table.from_batches([batch]).rename_columns(wanted)
@@ -230,7 +233,7 @@ class FileReader:
             raise DataError(f"{self.file.where} has no rows")
 
     def _check_complete(self, rows: int) -> None:
-        """A file cut off inside a quoted field reads as a valid file; an odd count of quotes gives it away."""
+        """A file cut off inside a quoted field reads as valid; an odd count of quotes gives it away."""
         quotes = 0
         with self.file.path.open("rb") as handle:
             while block := handle.read(_SCAN_BYTES):

@@ -129,9 +129,8 @@ def read_resource_config(paths: MLPaths) -> ResourceConfig:
 
 
 def truncate_utf8(text: str, limit_bytes: int) -> str:
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit_bytes:
-        return text
+    """At most `limit_bytes` of UTF-8, cut between characters; undecodable file names come out escaped."""
+    encoded = text.encode("utf-8", "backslashreplace")
     return encoded[:limit_bytes].decode("utf-8", errors="ignore")
 
 

@@ -107,10 +107,10 @@ def _typed_records(
 
 
 def _typed_table(
-    columns: Mapping[str, pa.Array], schema: InputSchema, numbers: Sequence[int], unit: str
+    columns: Mapping[str, Any], schema: InputSchema, numbers: Sequence[int], unit: str
 ) -> pa.Table:
     try:
-        return schema.typed_table(pa.table(dict(columns)))
+        return schema.typed_table(columns)
     except ColumnValueError as error:
         raise _value_error(error, numbers[error.row], unit) from None
 
@@ -139,7 +139,8 @@ def _layout(first: Sequence[str], schema: InputSchema, target: str) -> _CsvLayou
     known = {*schema.names, target}
     if _is_position_header(first):
         raise bad_request(
-            f"the first row ({','.join(first[:5])}{',...' if len(first) > 5 else ''}) numbers the columns instead "
+            f"the first row ({','.join(first[:5])}{',...' if len(first) > 5 else ''}) numbers the columns "
+            "instead "
             "of naming them (pandas writes this for a DataFrame without column names): send the column names "
             f"({','.join(schema.names)}) as the header, or no header row"
         )
@@ -295,24 +296,6 @@ def _as_record(record: Any, number: int, unit: str, schema: InputSchema) -> Mapp
     return record
 
 
-_FLAT_TYPES = (
-    pa.types.is_null,
-    pa.types.is_boolean,
-    pa.types.is_integer,
-    pa.types.is_floating,
-    pa.types.is_string,
-)
-
-
-def _arrow_values(values: list[Any]) -> pa.Array | None:
-    """Arrow's own conversion of a column of JSON values, or None when they are of mixed or nested types."""
-    try:
-        array = pa.array(values, from_pandas=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return None
-    return array if any(check(array.type) for check in _FLAT_TYPES) else None
-
-
 def decode_records(records: Sequence[Any], schema: InputSchema, numbers: Sequence[int], unit: str) -> Decoded:
     if not records:
         raise bad_request("request holds no records")
@@ -321,19 +304,7 @@ def decode_records(records: Sequence[Any], schema: InputSchema, numbers: Sequenc
     ]
     if len(checked) * len(schema.features) <= SMALL_BODY_BYTES // 16:
         return Decoded(len(checked), records=_typed_records(checked, schema, numbers, unit))
-    columns = {}
-    for column in schema.features:
-        values = [record[column.name] for record in checked]
-        array = _arrow_values(values)
-        if array is None:
-            typed = _typed_records(
-                [{column.name: value} for value in values], InputSchema((column,)), numbers, unit
-            )
-            array = pa.array(
-                [record[column.name] for record in typed],
-                pa.float64() if column.kind == "number" else pa.string(),
-            )
-        columns[column.name] = array
+    columns = {name: [record[name] for record in checked] for name in schema.feature_names}
     return Decoded(len(checked), table=_typed_table(columns, schema, numbers, unit))
 
 
@@ -349,7 +320,8 @@ def decode_json(text: str, schema: InputSchema) -> Decoded:
         records = document
     else:
         raise bad_request(
-            f'JSON body is {type(document).__name__}; send an object, a list of objects, or {{"instances": [...]}}'
+            f"JSON body is {type(document).__name__}; send an object, a list of objects, "
+            '{"instances": [...]}'
         )
     return decode_records(records, schema, range(1, len(records) + 1), "record")
 
@@ -419,7 +391,7 @@ def _ranges(accept: str) -> list[_Range]:
 
 
 def response_type(accept: str | None) -> str:
-    """The answer's media type for an Accept header: q-values honoured, parameters ignored, JSON by default."""
+    """The answer's media type for an Accept header: q-values honoured, parameters ignored, JSON default."""
     if not accept or not accept.strip():
         return JSON
     best: tuple[float, int, int] | None = None

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from byoc.artifact import Model
-from byoc.boosting import FEATURE_DTYPE
+from byoc.boosting import as_features
 from byoc.payloads import Decoded, Encoder
 
 # Requests up to this many rows use the recipe's row-by-row path when it has one.
@@ -32,13 +32,11 @@ class Predictor:
         recipe = self.model.recipe
         if decoded.records is not None:
             if recipe.transform_row is not None and decoded.rows <= ROW_PATH_MAX_ROWS:
-                return np.array(
-                    [recipe.transform_row(record) for record in decoded.records], dtype=FEATURE_DTYPE
-                )
+                return as_features([recipe.transform_row(record) for record in decoded.records])
             table = pa.Table.from_pylist(decoded.records, schema=self._arrow_schema)
         else:
             table = decoded.table
-        return np.asarray(recipe.transform(table.to_pandas()), dtype=FEATURE_DTYPE)
+        return as_features(recipe.transform(table.to_pandas()))
 
     def scores(self, decoded: Decoded) -> np.ndarray:
         features = self.features(decoded)

@@ -17,7 +17,9 @@ from byoc.channels import RawBatch
 from byoc.tasks import MAX_CLASSES, ClassValue, TargetError, TargetProfile, Task
 from byoc.values import BadValue, numbers_from_arrow, texts_from_arrow
 
-DISTINCT_LIMIT = 50_000
+# Distinct values are counted in the first this many present values of each column (a sample, so a pass
+# over a large file never holds millions of strings).
+DISTINCT_SAMPLE = 100_000
 
 
 @dataclass
@@ -29,21 +31,21 @@ class ColumnProfile:
     integer: bool = True
     ascending: bool = True
     last_number: float = -math.inf
+    sampled: int = 0
     distinct: set[str] = field(default_factory=set)
-    many: bool = False
 
     @property
     def rows(self) -> int:
         return self.present + self.missing
 
     @property
-    def distinct_count(self) -> int:
-        """Distinct present values, exact up to DISTINCT_LIMIT (then more than that)."""
-        return len(self.distinct) if not self.many else DISTINCT_LIMIT + 1
+    def distinct_share(self) -> float:
+        """Distinct values per present value in the sample (1.0: every value differs)."""
+        return len(self.distinct) / self.sampled if self.sampled else 0.0
 
     @property
     def all_distinct(self) -> bool:
-        return self.missing == 0 and self.present > 0 and (self.many or len(self.distinct) == self.present)
+        return self.missing == 0 and self.sampled > 0 and len(self.distinct) == self.sampled
 
     def observe(self, values: pa.Array | pa.ChunkedArray) -> None:
         texts = texts_from_arrow(values)
@@ -52,11 +54,10 @@ class ColumnProfile:
         self.missing += len(texts) - present
         if self.numeric and present:
             self._observe_numbers(values)
-        if not self.many and present:
-            self.distinct.update(pc.unique(texts.drop_null()).to_pylist())
-            if len(self.distinct) > DISTINCT_LIMIT:
-                self.many = True
-                self.distinct = set()
+        if self.sampled < DISTINCT_SAMPLE and present:
+            sample = texts.drop_null().slice(0, DISTINCT_SAMPLE - self.sampled)
+            self.distinct.update(pc.unique(sample).to_pylist())
+            self.sampled += len(sample)
 
     def _observe_numbers(self, values: pa.Array | pa.ChunkedArray) -> None:
         try:
@@ -94,7 +95,7 @@ class TableProfile:
 
 
 class TargetColumn:
-    """The target's text as read, every row kept, and its distinct values with counts (up to MAX_CLASSES + 1)."""
+    """The target's text, every row kept, and its distinct values with counts (MAX_CLASSES + 1 at most)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -104,7 +105,9 @@ class TargetColumn:
 
     def observe(self, values: pa.Array | pa.ChunkedArray) -> None:
         texts = texts_from_arrow(values)
-        self.chunks.append(texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts)
+        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+        # Parquet text may be large_string (pandas 3 writes its `str` columns so): keep every chunk one type.
+        self.chunks.append(texts.cast(pa.string()))
         self.profile.observe(values)
         if len(self.counts) <= MAX_CLASSES:
             counted = pc.value_counts(texts.drop_null())

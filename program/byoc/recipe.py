@@ -70,17 +70,22 @@ class Recipe:
         return (*core, *cls.own_hyperparameters)
 
     @classmethod
+    def check_columns(cls, names: Sequence[str]) -> None:
+        """RecipeError naming the declared columns a table lacks; `train` checks this before the target."""
+        missing = [column.name for column in cls.input_columns or () if column.name not in names]
+        if missing:
+            raise RecipeError(
+                f"the data lacks column(s) recipe '{cls.name}' needs: {', '.join(missing)}; for any table, "
+                f"use the hyperparameter recipe=tabular (the table has: {', '.join(names)})"
+            )
+
+    @classmethod
     def select_inputs(
         cls, profile: TableProfile, target: str, settings: Mapping[str, Any], log: Any
     ) -> InputSchema:
         """The model's input columns in file order: the declared ones as features, every other as ignored."""
+        cls.check_columns(profile.names)
         declared = {column.name: column for column in cls.input_columns or ()}
-        missing = [name for name in declared if name not in profile.names]
-        if missing:
-            raise RecipeError(
-                f"the data lacks column(s) recipe '{cls.name}' needs: {', '.join(missing)} (the table has: "
-                f"{', '.join(profile.names)}); for any table, use the hyperparameter recipe=tabular"
-            )
         columns = []
         for name in profile.names:
             if name == target:

@@ -73,23 +73,47 @@ class Column:
     def _number_choices(self) -> frozenset[float]:
         return frozenset(float(choice) for choice in self.choices) if self.kind == "number" else frozenset()
 
-    def typed_array(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """Raw Arrow values (text from CSV, or JSON/Parquet types) as float64 or trimmed text; ColumnValueError."""
+    def typed_array(self, values: pa.Array | pa.ChunkedArray | list[Any]) -> pa.Array:
+        """Raw values (Arrow text from CSV, Arrow types from Parquet, or a list of JSON values) as float64 or
+        trimmed text; ColumnValueError otherwise.
+
+        The error names the first bad value as the scalar rule finds it, so both engines report alike.
+        """
+        original = values if isinstance(values, list) else None
+        if original is not None:
+            arrow = _flat_arrow_array(original)
+            if arrow is None:
+                return self._typed_one_by_one(original)
+            values = arrow
         try:
-            if self.kind == "number":
-                numbers = numbers_from_arrow(values)
-                if self.choices:
-                    bad = ~np.isnan(numbers) & ~np.isin(numbers, np.array(sorted(self._number_choices)))
-                    if bad.any():
-                        first = int(np.flatnonzero(bad)[0])
-                        raise BadValue(first, values[first].as_py(), self.expectation, int(bad.sum()))
-                return pa.array(numbers, pa.float64(), from_pandas=True)
-            texts = texts_from_arrow(values)
-            if self.choices:
-                texts = canonical_choices(texts, self.choices)
-            return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+            return self._vectorised(values)
         except BadValue as bad:
+            self._typed_one_by_one(original if original is not None else values.to_pylist(), bad.count)
             raise ColumnValueError(self.name, bad) from None
+
+    def _typed_one_by_one(self, values: list[Any], count: int = 1) -> pa.Array:
+        typed = []
+        for index, value in enumerate(values):
+            try:
+                typed.append(self.typed_value(value))
+            except ColumnValueError as error:
+                error.row, error.count = index, max(count, 1)
+                raise
+        return pa.array(typed, pa.float64() if self.kind == "number" else pa.string())
+
+    def _vectorised(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        if self.kind == "number":
+            numbers = numbers_from_arrow(values)
+            if self.choices:
+                bad = ~np.isnan(numbers) & ~np.isin(numbers, np.array(sorted(self._number_choices)))
+                if bad.any():
+                    first = int(np.flatnonzero(bad)[0])
+                    raise BadValue(first, values[first].as_py(), self.expectation, int(bad.sum()))
+            return pa.array(numbers, pa.float64())
+        texts = texts_from_arrow(values)
+        if self.choices:
+            texts = canonical_choices(texts, self.choices)
+        return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
 
     def typed_value(self, value: Any) -> float | str | None:
         """The scalar twin of typed_array, for single rows: a float (NaN when missing) or text (None)."""
@@ -109,6 +133,18 @@ class Column:
         if self.choices:
             return "one of " + ", ".join(_choice_text(choice) for choice in self.choices)
         return "a number" if self.kind == "number" else "text"
+
+
+_FLAT = (pa.types.is_null, pa.types.is_boolean, pa.types.is_integer, pa.types.is_floating, pa.types.is_string)
+
+
+def _flat_arrow_array(values: list[Any]) -> pa.Array | None:
+    """Arrow's own conversion of a list of JSON values, or None when they are of mixed or nested types."""
+    try:
+        array = pa.array(values, from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    return array if any(check(array.type) for check in _FLAT) else None
 
 
 def _choice_text(choice: Any) -> str:
@@ -143,15 +179,22 @@ class InputSchema:
     def feature_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.features)
 
-    def typed_table(self, table: pa.Table | pa.RecordBatch, row_offset: int = 0) -> pa.Table:
-        """The feature columns of `table`, typed; ColumnValueError rows count from `row_offset`."""
-        arrays = []
+    def typed_table(self, table: pa.Table | Mapping[str, Any], row_offset: int = 0) -> pa.Table:
+        """The feature columns of `table`, typed; ColumnValueError rows count from `row_offset`.
+
+        With several bad values, the error names the first row's, and in it the first column's, as
+        `typed_record` does row by row.
+        """
+        arrays, errors = [], []
         for column in self.features:
             try:
-                arrays.append(column.typed_array(table.column(column.name)))
+                arrays.append(column.typed_array(table[column.name]))
             except ColumnValueError as error:
-                error.row += row_offset
-                raise
+                errors.append(error)
+        if errors:
+            first = min(errors, key=lambda error: error.row)
+            first.row += row_offset
+            raise first
         return pa.Table.from_arrays(arrays, names=list(self.feature_names))
 
     def typed_record(self, record: Mapping[str, Any]) -> dict[str, float | str | None]:

@@ -192,7 +192,8 @@ def infer_task(profile: TargetProfile, target: str, requested: str = "auto") -> 
         return Task.REGRESSION
     if count > MAX_CLASSES:
         raise TargetError(
-            f"target column '{target}' holds {count} distinct text values, too many classes (at most {MAX_CLASSES}): "
+            f"target column '{target}' holds {count} distinct text values, too many classes "
+            f"(at most {MAX_CLASSES}): "
             f"is '{target}' the right column? ({_describe(distinct)})"
         )
     return Task.MULTICLASS

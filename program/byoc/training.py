@@ -1,4 +1,4 @@
-"""The `train` program: SageMaker config and channels in; a model artifact and metrics (or a clear failure) out.
+"""The `train` program: SageMaker config and channels in; a model artifact and metrics, or a clear failure.
 
 The data path streams: the train channel is read in Arrow batches several times (to profile it, to let the
 recipe learn, to compute features), so no pass holds the raw table. Features go into float32 chunks that
@@ -14,7 +14,8 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from types import FrameType
@@ -67,6 +68,14 @@ class TrainingInterrupted(Exception):
 
 def log(message: str) -> None:
     print(f"[train] {message}", flush=True)
+
+
+@contextmanager
+def timed(step: str) -> Iterator[None]:
+    """Log how long a step of the job took, and the memory peak so far."""
+    started = time.monotonic()
+    yield
+    log(f"{step}: {time.monotonic() - started:.1f} s (peak memory {peak_rss_mib():.0f} MiB)")
 
 
 def peak_rss_mib() -> float:
@@ -159,7 +168,7 @@ def learn_state(recipe: Recipe, channel: Channel, selection: np.ndarray) -> Stat
 def features_of(
     recipe: Recipe, channel: Channel, selection: np.ndarray, *, own_labels: bool
 ) -> boosting.FeatureMatrix:
-    """Features of the selected rows; training rows pass their own labels to the recipe (for leave-one-out)."""
+    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out)."""
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
     for frame, labels in typed_batches(channel, recipe.schema, selection):
         matrix.add(recipe.transform(frame, labels if own_labels else None), labels)
@@ -228,18 +237,22 @@ def plan(paths: MLPaths) -> Plan:
     resources = read_resource_config(paths)
     target = settings["target"]
     log(
-        f"host {resources.current_host} of {len(resources.hosts)}; channels configured: {', '.join(sorted(channels)) or 'none'}"
+        f"host {resources.current_host} of {len(resources.hosts)}; "
+        f"channels configured: {', '.join(sorted(channels)) or 'none'}"
     )
     log(f"recipe {recipe_class.name} (version {recipe_class.version}); hyperparameters: "
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
 
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
-    profile, target_column = profile_channel(train_reader, target)
+    recipe_class.check_columns(train_reader.names)
+    with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
+        profile, target_column = profile_channel(train_reader, target)
     target_profile = target_column.target_profile()
     task = infer_task(target_profile, target, settings["task"])
     if task not in recipe_class.tasks:
         raise RecipeError(
-            f"recipe '{recipe_class.name}' handles {', '.join(recipe_class.tasks)} targets; '{target}' is {task}"
+            f"recipe '{recipe_class.name}' handles {', '.join(recipe_class.tasks)} targets; "
+            f"'{target}' is {task}"
         )
     classes = class_values(target_profile, task)
     train = Channel("train", train_reader, target_column.labels(task, classes))
@@ -290,10 +303,19 @@ def validation_channel(
 
 @dataclass
 class Fitted:
+    """A trained model, the rows to score it on: a sample of its training rows, and the validation rows."""
+
     recipe: Recipe
     booster: lgb.Booster
     best_iteration: int
     train_sample: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+
+    def evaluate(self, task: Task, rows: tuple[np.ndarray, np.ndarray], threads: int) -> dict[str, Any]:
+        features, labels = rows
+        return evaluate(
+            task, labels, boosting.scores(self.booster, features, threads, self.best_iteration or None)
+        )
 
 
 def fit(
@@ -302,25 +324,28 @@ def fit(
     valid_channel: Channel,
     valid_rows: np.ndarray,
     threads: int,
-    on_valid: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> Fitted:
     """Learn the recipe's state, compute features, and boost: one model from the selected rows."""
     settings = plan.settings
     recipe = plan.recipe_class(settings, plan.schema)
-    recipe.state = learn_state(recipe, plan.train, train_rows)
+    with timed("recipe state learnt"):
+        recipe.state = learn_state(recipe, plan.train, train_rows)
     names, categorical = recipe.feature_names(), recipe.categorical_features()
     params = boosting.parameters(settings, plan.task, plan.class_count, threads)
 
-    train_matrix = features_of(recipe, plan.train, train_rows, own_labels=True)
+    with timed("training features computed"):
+        train_matrix = features_of(recipe, plan.train, train_rows, own_labels=True)
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
     weights = boosting.balanced_weights(settings, plan.task, train_labels, plan.class_count)
     train_sample = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
-    train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
+    with timed("LightGBM dataset built"):
+        train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
     train_matrix.clear()
 
-    valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False)
+    with timed("validation features computed"):
+        valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False)
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
@@ -332,29 +357,21 @@ def fit(
         callbacks.append(
             lgb.early_stopping(settings["early_stopping_rounds"], first_metric_only=True, verbose=False)
         )
-    booster = lgb.train(
-        params,
-        train_set,
-        num_boost_round=settings["n_estimators"],
-        valid_sets=[valid_set],
-        valid_names=["validation"],
-        callbacks=callbacks,
-    )
+    with timed(f"boosted up to {settings['n_estimators']} rounds on {threads} thread(s)"):
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=settings["n_estimators"],
+            valid_sets=[valid_set],
+            valid_names=["validation"],
+            callbacks=callbacks,
+        )
     best = booster.best_iteration if settings["early_stopping_rounds"] and booster.best_iteration > 0 else 0
-    if on_valid is not None:
-        on_valid(valid_features, valid_labels)
-    return Fitted(recipe, booster, best, train_sample)
-
-
-def _metrics_of(
-    plan: Plan, fitted: Fitted, features: np.ndarray, labels: np.ndarray, threads: int
-) -> dict[str, Any]:
-    scores = boosting.scores(fitted.booster, features, threads, fitted.best_iteration or None)
-    return evaluate(plan.task, labels, scores)
+    return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels))
 
 
 def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
-    """k-fold scores on the train rows, every fold with its own recipe state, as a new model would see them."""
+    """k-fold scores on the train rows, each fold with its own recipe state, as a new model sees them."""
     folds = plan.settings["cv_folds"]
     positions = np.flatnonzero(plan.train_rows)
     codes = plan.train.labels[positions]
@@ -369,12 +386,8 @@ def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
         test_mask = np.zeros(len(plan.train.labels), dtype=bool)
         train_mask[positions[fold_train]] = True
         test_mask[positions[fold_test]] = True
-        collected: dict[str, Any] = {}
-        fitted = fit(plan, train_mask, plan.train, test_mask, threads,
-                     on_valid=lambda x, y: collected.update(features=x, labels=y))  # fmt: skip
-        for name, value in _metrics_of(
-            plan, fitted, collected["features"], collected["labels"], threads
-        ).items():
+        fitted = fit(plan, train_mask, plan.train, test_mask, threads)
+        for name, value in fitted.evaluate(plan.task, fitted.validation, threads).items():
             if name != "rows" and value is not None:
                 scores.setdefault(name, []).append(float(value))
     summary: dict[str, Any] = {"folds": folds}
@@ -394,12 +407,12 @@ def train(paths: MLPaths) -> dict[str, Any]:
     the_plan = plan(paths)
     threads = thread_count(int(the_plan.train_rows.sum()), len(the_plan.schema.features), available_cpus())
     settings, task = the_plan.settings, the_plan.task
-    log(f"training on {int(the_plan.train_rows.sum())} rows, validating on {int(the_plan.validation_rows.sum())} "
-        f"({the_plan.validation_source}), {threads} thread(s)")  # fmt: skip
-    collected: dict[str, Any] = {}
-    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads,
-                 on_valid=lambda x, y: collected.update(features=x, labels=y))  # fmt: skip
-    train_features, train_labels = fitted.train_sample
+    log(
+        f"training on {int(the_plan.train_rows.sum())} rows, "
+        f"validating on {int(the_plan.validation_rows.sum())} "
+        f"({the_plan.validation_source}), {threads} thread(s)"
+    )
+    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads)
     booster = fitted.booster
     names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
@@ -407,8 +420,8 @@ def train(paths: MLPaths) -> dict[str, Any]:
         "target": settings["target"],
         "classes": the_plan.classes,
         "recipe": {"name": the_plan.recipe_class.name, "version": the_plan.recipe_class.version},
-        "train": _metrics_of(the_plan, fitted, train_features, train_labels, threads),
-        "validation": _metrics_of(the_plan, fitted, collected["features"], collected["labels"], threads),
+        "train": fitted.evaluate(task, fitted.train_sample, threads),
+        "validation": fitted.evaluate(task, fitted.validation, threads),
         "validation_source": the_plan.validation_source,
     }
     if settings["cv_folds"]:

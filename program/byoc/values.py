@@ -1,7 +1,8 @@
 """The one rule for reading a cell, used by `train` and `serve` alike.
 
 A number is ASCII: an optional sign, digits with an optional decimal point, an optional exponent
-(`-1.5e3`), with ASCII spaces or tabs around it. Nothing else is a number: not `2_2`, `٢٢`, `２２`, `0x10`,
+(`-1.5e3`), with ASCII spaces or tabs around it. Nothing else is a number: not `2_2`, `0x10`,
+Arabic-Indic or full-width digits,
 `inf` or `nan`. An empty cell is missing. Text is trimmed of ASCII whitespace and is missing when nothing is
 left. Each rule has two engines: a vectorised one over Arrow arrays (files and large requests) and a scalar
 one over Python values (single rows). Property tests hold the two to the same answers.
@@ -60,7 +61,7 @@ def number_from_text(text: str) -> float:
 
 
 def number_from_value(value: Any) -> float:
-    """A number from a JSON value or a cell: null and NaN are missing; booleans and infinities are not numbers."""
+    """A number from a JSON value or a cell: null and NaN are missing; booleans and infinities are not."""
     if value is None:
         return math.nan
     if isinstance(value, str):
@@ -105,7 +106,7 @@ def _first_bad(bad: np.ndarray, values: pa.Array | pa.ChunkedArray, expected: st
 
 
 def numbers_from_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """float64 NaN-for-missing numbers of an Arrow column of text, numbers or nulls; BadValue on the first bad one."""
+    """float64 numbers (NaN when missing) of an Arrow column of text, numbers or nulls; BadValue otherwise."""
     kind = values.type
     if pa.types.is_null(kind):
         return np.full(len(values), np.nan)
@@ -115,31 +116,31 @@ def numbers_from_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             raise BadValue(int(present[0]), values[int(present[0])].as_py(), "a number", len(present))
         return np.full(len(values), np.nan)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        numbers = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        numbers = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         numbers = np.asarray(numbers, dtype=np.float64)
         infinite = np.isinf(numbers)
         if infinite.any():
             raise _first_bad(infinite, values, "a finite number (leave the field empty when unknown)")
         return numbers
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_dictionary(kind):
+        return numbers_from_arrow(pc.cast(values, pa.string()))
+    if not pa.types.is_string(kind):
         raise BadValue(0, values[0].as_py() if len(values) else None, "a number")
     trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
     well_formed = pc.match_substring_regex(trimmed, _ANCHORED_NUMBER)
-    empty = pc.equal(trimmed, "")
-    bad = pc.and_kleene(pc.invert(well_formed), pc.invert(empty)).fill_null(False)
-    bad_mask = np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
-    if bad_mask.any():
-        raise _first_bad(bad_mask, values, "a number")
+    malformed = pc.and_kleene(pc.invert(well_formed), pc.invert(pc.equal(trimmed, ""))).fill_null(False)
     numbers = pc.cast(pc.if_else(well_formed, trimmed, pa.scalar(None, pa.string())), pa.float64())
     result = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
-    infinite = np.isinf(result)
-    if infinite.any():
-        raise _first_bad(infinite, values, "a finite number")
+    bad = np.asarray(malformed.to_numpy(zero_copy_only=False), dtype=bool) | np.isinf(result)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        expected = "a finite number" if np.isinf(result[first]) else "a number"
+        raise BadValue(first, values[first].as_py(), expected, count=int(bad.sum()))
     return result
 
 
 def texts_from_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """An Arrow string column, trimmed, with empty strings as nulls; numbers and booleans become their text."""
+    """An Arrow string column, trimmed, empty strings as nulls; numbers and booleans become their text."""
     kind = values.type
     if pa.types.is_null(kind):
         return pa.nulls(len(values), pa.string())
@@ -155,9 +156,7 @@ def texts_from_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunke
         return pa.array(texts, pa.string())
     if pa.types.is_integer(kind):
         return pc.cast(values, pa.string())
-    if pa.types.is_dictionary(kind):
-        return texts_from_arrow(pc.cast(values, pa.string()))
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if not pa.types.is_string(kind):
         return texts_from_arrow(pc.cast(values, pa.string()))
     trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
@@ -171,7 +170,7 @@ def choice_lookup(choices: Sequence[str]) -> dict[str, str]:
 def canonical_choices(
     values: pa.Array | pa.ChunkedArray, choices: Sequence[str]
 ) -> pa.Array | pa.ChunkedArray:
-    """Map trimmed text to the canonical spelling of a closed vocabulary, ignoring case; BadValue otherwise."""
+    """Trimmed text to the canonical spelling of a closed vocabulary, ignoring case; BadValue otherwise."""
     lookup = choice_lookup(choices)
     lowered = pc.utf8_lower(values)
     positions = pc.index_in(lowered, value_set=pa.array(list(lookup), pa.string()))

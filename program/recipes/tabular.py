@@ -2,9 +2,11 @@
 
 Numeric columns stay numbers and text columns become LightGBM categories (the most frequent
 `max_categories` values of each, coded by frequency; a value never seen in training, or beyond that
-number, reads as missing). Missing values stay missing. Columns that look like row ids (distinct ascending
-integers, or distinct integers in a column named like an id) and text that is mostly unique (names, free
-text, ids) are dropped, each with a log line; `categorical_columns` and `ignore_columns` override the choice.
+number, reads as missing). A numeric column named in `categorical_columns` becomes categories of its
+numbers, so 2, 2.0 and "2" are one category whether the file or the request is CSV, JSON or Parquet.
+Missing values stay missing. Columns that look like row ids (distinct ascending integers, or distinct
+integers in a column named like an id) and text that is mostly unique (names, free text, ids) are dropped,
+each with a log line; `categorical_columns` and `ignore_columns` override the choice.
 """
 
 from __future__ import annotations
@@ -55,10 +57,7 @@ def _why_dropped(column: ColumnProfile) -> str | None:
             column.integer and column.all_distinct and (column.ascending or named_like_id(column.name))
         )
         return "it holds distinct integers, like a row id" if looks_like_id else None
-    if (
-        column.present >= MOSTLY_UNIQUE_MIN_ROWS
-        and column.distinct_count > MOSTLY_UNIQUE_SHARE * column.present
-    ):
+    if column.sampled >= MOSTLY_UNIQUE_MIN_ROWS and column.distinct_share > MOSTLY_UNIQUE_SHARE:
         return "its text is mostly unique, like names or ids"
     return None
 
@@ -95,7 +94,7 @@ class Tabular(Recipe):
             if name == target:
                 continue
             column = profile.columns[name]
-            kind = "string" if name in categorical or not column.numeric else "number"
+            kind = "number" if column.numeric else "string"
             reason = None if name in categorical else _why_dropped(column)
             if name in ignored:
                 reason = "ignore_columns names it"
@@ -112,16 +111,18 @@ class Tabular(Recipe):
     # -- learning: category frequencies ----------------------------------------------------------------
 
     @property
-    def _text_columns(self) -> list[str]:
-        return [column.name for column in self.schema.features if column.kind == "string"]
+    def _category_columns(self) -> list[str]:
+        """Text columns, and numeric ones named in categorical_columns (their categories are numbers)."""
+        named = self.settings["categorical_columns"]
+        return [c.name for c in self.schema.features if c.kind == "string" or c.name in named]
 
     def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
-        return {name: frame[name].value_counts(dropna=True) for name in self._text_columns}
+        return {name: frame[name].value_counts(dropna=True) for name in self._category_columns}
 
     def combine(self, summaries: Sequence[State]) -> State:
         keep = 20 * self.settings["max_categories"]
         combined: State = {}
-        for name in self._text_columns:
+        for name in self._category_columns:
             counts = pd.concat([summary[name] for summary in summaries]).groupby(level=0).sum()
             combined[name] = counts.nlargest(keep) if len(counts) > keep else counts
         return combined
@@ -129,31 +130,38 @@ class Tabular(Recipe):
     def learn(self, summary: State) -> State:
         limit = self.settings["max_categories"]
         categories = {}
-        for name in self._text_columns:
+        for name in self._category_columns:
             counts = summary[name]
-            ordered = sorted(
-                zip(counts.index.astype(str), counts.to_numpy(), strict=True), key=lambda p: (-p[1], p[0])
-            )
+            values = counts.index.astype(float if self._is_number(name) else str)
+            ordered = sorted(zip(values, counts.to_numpy(), strict=True), key=lambda p: (-p[1], p[0]))
             categories[name] = [value for value, _ in ordered[:limit]]
         return {"categories": categories}
 
+    def _is_number(self, name: str) -> bool:
+        return self.schema.features[self.schema.feature_names.index(name)].kind == "number"
+
     @cached_property
     def _indexes(self) -> dict[str, pd.Index]:
-        return {name: pd.Index(values, dtype=object) for name, values in self.state["categories"].items()}
+        return {
+            name: pd.Index(values, dtype=float if self._is_number(name) else object)
+            for name, values in self.state["categories"].items()
+        }
 
     # -- features --------------------------------------------------------------------------------------
 
     def categorical_features(self) -> tuple[str, ...]:
-        return tuple(self._text_columns)
+        return tuple(self._category_columns)
 
     def transform(self, frame: pd.DataFrame, labels: np.ndarray | None = None) -> np.ndarray:
         columns = []
         for column in self.schema.features:
             values = frame[column.name]
-            if column.kind == "number":
+            index = self._indexes.get(column.name)
+            if index is None:
                 columns.append(values.to_numpy(dtype=float))
             else:
-                codes = self._indexes[column.name].get_indexer(values.astype(object).to_numpy())
+                raw = values.to_numpy(dtype=float) if column.kind == "number" else values.astype(object)
+                codes = index.get_indexer(np.asarray(raw))
                 columns.append(np.where(codes >= 0, codes, np.nan))
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
@@ -161,15 +169,13 @@ class Tabular(Recipe):
         features = []
         for column in self.schema.features:
             value = row[column.name]
-            if column.kind == "number":
-                features.append(value)
-            else:
-                features.append(_position(self._indexes[column.name], value))
+            index = self._indexes.get(column.name)
+            features.append(value if index is None else _position(index, value))
         return features
 
 
-def _position(index: pd.Index, value: str | None) -> float:
-    if value is None:
+def _position(index: pd.Index, value: str | float | None) -> float:
+    if value is None or value != value:
         return math.nan
     try:
         position = index.get_loc(value)

@@ -1,14 +1,24 @@
-"""Faults under load: a gunicorn worker killed mid-traffic, and SIGTERM while requests are in flight."""
+"""Faults under load: a gunicorn worker killed mid-traffic or mid-request, gunicorn's socket gone, and SIGTERM
+while requests are in flight. A request nginx cannot get answered is a JSON 503 (retry), never a 502."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from testsupport import VALIDATION_CSV, LoadResult, docker, gunicorn_worker_pids, logs, run_load, start_server
+from testsupport import (
+    VALIDATION_CSV,
+    LoadResult,
+    docker,
+    gunicorn_worker_pids,
+    logs,
+    run_load,
+    start_server,
+)
 
 pytestmark = pytest.mark.container
 BODY = VALIDATION_CSV.read_bytes()
@@ -70,5 +80,67 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_exits_0(
         # a 5xx would mean an in-flight request was cut off.
         assert not [failure for failure in load.failures if failure[:1] == "5"], load.failures
         assert load.succeeded > 0
+    finally:
+        docker("rm", "-f", server.name, check=False)
+
+
+# Inside the container: SIGKILL the first worker to use 0.2 s of CPU (the one predicting) and print its PID.
+KILL_THE_BUSY_WORKER = """
+import os, signal, time
+def cpu(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+workers = os.environ["WORKERS"].split()
+start = {pid: cpu(pid) for pid in workers}
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    busy = [pid for pid in workers if cpu(pid) - start[pid] >= 20]
+    if busy:
+        os.kill(int(busy[0]), signal.SIGKILL)
+        print(busy[0])
+        break
+    time.sleep(0.01)
+"""
+
+
+def test_a_worker_killed_mid_request_gives_a_json_503(image: str, trained_model_dir: Path) -> None:
+    server = start_server(image, trained_model_dir.parent)
+    try:
+        server.wait_healthy()
+        header, *rows = BODY.splitlines()
+        big = b"\n".join([header, *rows * 400])  # about 70,000 rows: over a second of prediction
+        workers = " ".join(gunicorn_worker_pids(server.name))
+        answers: list[tuple[int, str, bytes]] = []
+        client = threading.Thread(
+            target=lambda: answers.append(
+                server.request("POST", "/invocations", big, {"Content-Type": "text/csv"})
+            )
+        )
+        client.start()
+        killed = docker(
+            "exec", "-e", f"WORKERS={workers}", server.name, "python3", "-c", KILL_THE_BUSY_WORKER
+        )
+        client.join()
+        assert killed.stdout.strip(), "no worker started predicting"
+        status, content_type, body = answers[0]
+        assert status == 503
+        assert content_type.startswith("application/json")
+        assert "retry" in json.loads(body)["error"]
+        server.wait_healthy(5)  # the other worker still serves and gunicorn replaces the killed one
+        assert server.request("POST", "/invocations", BODY, {"Content-Type": "text/csv"})[0] == 200
+    finally:
+        docker("rm", "-f", server.name, check=False)
+
+
+def test_an_unreachable_gunicorn_gives_a_json_503(image: str, trained_model_dir: Path) -> None:
+    server = start_server(image, trained_model_dir.parent)
+    try:
+        server.wait_healthy()
+        docker("exec", server.name, "sh", "-c", "rm /tmp/byoc-serve-*/gunicorn.sock")
+        for method, path in [("POST", "/invocations"), ("GET", "/execution-parameters")]:
+            status, content_type, body = server.request(method, path, BODY, {"Content-Type": "text/csv"})
+            assert status == 503
+            assert content_type.startswith("application/json")
+            assert json.loads(body)["error"]
     finally:
         docker("rm", "-f", server.name, check=False)

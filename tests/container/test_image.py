@@ -1,7 +1,6 @@
 """What the image carries: the SageMaker label and the executables, but no caches, data or secrets."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,8 @@ def test_the_image_holds_no_caches_data_or_credentials(image: str) -> None:
 
 
 def test_size_added_over_the_base_image(image: str) -> None:
-    base = os.environ.get("BASE_IMAGE", "python:3.12-slim")
+    labels = json.loads(docker("image", "inspect", image, "--format", "{{json .Config.Labels}}").stdout)
+    base = labels["org.opencontainers.image.base.name"]
     if docker("image", "inspect", base, check=False).returncode != 0:
         pytest.skip(f"base image {base} is not present locally, so the added size cannot be computed")
     sizes = {

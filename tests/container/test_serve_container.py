@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -13,9 +14,7 @@ import pandas as pd
 import pytest
 from test_payloads import BAD_REQUESTS
 
-from byoc.model import load_model
-
-from testsupport import VALIDATION_CSV, Server, docker, free_port, logs, start_server
+from testsupport import VALIDATION_CSV, Server, docker, free_port, in_process_scores, logs, start_server
 
 pytestmark = pytest.mark.container
 COLUMNS = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked".split(",")
@@ -64,7 +63,7 @@ def test_every_input_form_gives_the_in_process_probabilities(
     server: Server, trained_model_dir: Path, accept: str
 ) -> None:
     frame = pd.read_csv(VALIDATION_CSV)
-    expected = load_model(trained_model_dir).pipeline.predict_proba(frame.drop(columns=["Survived"]))[:, 1]
+    expected = in_process_scores(trained_model_dir, VALIDATION_CSV)
     for form, (body, content_type) in request_bodies(frame).items():
         status, answered_type, answer = server.request(
             "POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept}
@@ -211,21 +210,53 @@ def test_an_empty_model_folder_never_reports_healthy(image: str, tmp_path: Path)
         assert 200 not in statuses
         assert docker("inspect", "--format", "{{.State.Status}}", running.name).stdout.strip() == "exited"
         assert int(docker("inspect", "--format", "{{.State.ExitCode}}", running.name).stdout) != 0
-        assert "model.joblib is missing" in logs(running.name)
+        assert "manifest.json is missing" in logs(running.name)
     finally:
         docker("rm", "-f", running.name, check=False)
 
 
 def test_a_corrupt_model_never_reports_healthy(image: str, tmp_path: Path, trained_model_dir: Path) -> None:
     model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    (model_dir / "model.joblib").write_bytes(b"garbage")
-    (model_dir / "input_schema.json").write_text((trained_model_dir / "input_schema.json").read_text())
+    shutil.copytree(trained_model_dir, model_dir)
+    (model_dir / "model.txt").write_text("garbage")
     running = start_server(image, tmp_path)
     try:
         exit_code = int(docker("wait", running.name, timeout=30).stdout.strip())
         assert exit_code != 0
-        assert "could not be loaded" in logs(running.name)
+        assert "model.txt is not a LightGBM model" in logs(running.name)
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_a_pickle_planted_in_the_model_folder_never_runs(
+    image: str, tmp_path: Path, trained_model_dir: Path
+) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_model_dir, model_dir)
+    payload = b"cos\nsystem\n(S'touch /opt/ml/model/pwned'\ntR."
+    for name in ("model.joblib", "model.pkl", "recipe_state.pkl"):
+        (model_dir / name).write_bytes(payload)
+    running = start_server(image, tmp_path)
+    try:
+        running.wait_healthy()
+        status, _, _ = running.request(
+            "POST", "/invocations", VALIDATION_CSV.read_bytes(), {"Content-Type": "text/csv"}
+        )
+        assert status == 200
+        assert not (model_dir / "pwned").exists()
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_an_old_model_gets_a_retrain_message(image: str, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "model.joblib").write_bytes(b"\x80\x04old")
+    (model_dir / "input_schema.json").write_text("{}")
+    running = start_server(image, tmp_path)
+    try:
+        assert int(docker("wait", running.name, timeout=30).stdout.strip()) != 0
+        assert "retrain the model with this image" in logs(running.name)
     finally:
         docker("rm", "-f", running.name, check=False)
 
@@ -244,7 +275,7 @@ def test_the_rendered_nginx_config_is_valid(image: str) -> None:
         "from pathlib import Path; from byoc.serving import render_nginx_config; "
         "from byoc.settings import ServingSettings; "
         "Path('/tmp/n.conf').write_text(render_nginx_config(ServingSettings.from_environment({}), "
-        "Path('/tmp'), Path('/tmp/s.sock')))"
+        "Path('/tmp'), Path('/tmp/s.sock'), Path('/tmp/ready')))"
     )
     result = docker(
         "run", "--rm", image, "bash", "-c", f'python3 -c "{script}" && nginx -t -c /tmp/n.conf', check=False

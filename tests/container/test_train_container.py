@@ -24,9 +24,10 @@ def test_train_writes_the_model_and_metrics(image: str, ml_root: MLRootFactory) 
     root = ml_root(hyperparameters={"n_estimators": "300", "learning_rate": "0.03", "cv_folds": "5"})
     assert run_train(image, root) == 0
     assert sorted(path.name for path in (root / "model").iterdir()) == [
-        "input_schema.json",
+        "manifest.json",
         "metrics.json",
-        "model.joblib",
+        "model.txt",
+        "recipe_state.json",
     ]
     metrics = json.loads((root / "model" / "metrics.json").read_text())
     assert metrics["validation"]["auc"] >= 0.85
@@ -38,16 +39,17 @@ def test_train_writes_the_model_and_metrics(image: str, ml_root: MLRootFactory) 
     ("case", "expected"),
     [
         ("missing_train", "channel 'train' is missing"),
-        ("empty_file", "channel 'train', file 'train.csv' is empty"),
-        ("unreadable", "channel 'train', file 'train.csv' is not a readable CSV file"),
+        ("garbage_parquet", "file 'train.parquet' is not a readable parquet file"),
         ("no_target", "channel 'train' has no target column 'Survived'"),
-        ("non_binary_target", "target column 'Survived' must hold only 0 and 1"),
-        ("missing_column", "channel 'train' is missing column(s) the model needs: Cabin"),
-        ("bad_number", "column 'Age': 'old' is not a finite number"),
-        ("different_headers", "file 'b.csv' has a different header than 'a.csv'"),
-        ("no_labels", "no rows left"),
-        ("truncated_mid_row", "file 'train.csv' looks truncated"),
-        ("truncated_gzip", "file 'train.csv.gz' is not a readable CSV file"),
+        ("one_class", "target column 'Survived' has one class only"),
+        ("missing_column", "the data lacks column(s) recipe 'titanic' needs: Cabin"),
+        ("bad_number", "row 5, column 'Age': 'old' is not a number"),
+        ("closed_vocabulary", "column 'Sex': 'unknown' is not one of male, female"),
+        ("different_headers", "file 'b.csv' has different columns than 'a.csv'"),
+        ("duplicated_header", "the header names these columns more than once: Age"),
+        ("no_labels", "has no values"),
+        ("truncated_mid_row", "the file looks truncated"),
+        ("truncated_gzip", "file 'train.csv.gz' is not readable"),
     ],
 )
 def test_bad_input_fails_with_the_reason_in_the_failure_file(
@@ -87,3 +89,29 @@ def test_sigterm_during_training_fails_promptly_without_a_model(image: str, ml_r
         assert list((root / "model").iterdir()) == []
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def test_a_sigterm_during_start_up_is_not_lost(image: str, ml_root: MLRootFactory) -> None:
+    """SageMaker may stop a job while Python is still importing (the first second, as PID 1 under tini)."""
+    root = ml_root()
+    name = f"byoc-train-early-{time.monotonic_ns()}"
+    docker("run", "-d", "--name", name, "--network", "none", "-v", f"{root}:/opt/ml", image, "train")
+    try:
+        time.sleep(0.3)
+        docker("kill", "--signal", "TERM", name)
+        exit_code = int(docker("wait", name, timeout=60).stdout.strip())
+        assert exit_code != 0, docker("logs", name).stdout
+        assert list((root / "model").iterdir()) == []
+        assert "stopped by SIGTERM" in (root / "output" / "failure").read_text()
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def test_a_file_name_that_is_not_utf8_still_gets_a_failure_file(image: str, ml_root: MLRootFactory) -> None:
+    root = ml_root(
+        hyperparameters={"recipe": "tabular", "target": "Survived"},
+        channels={"train": [(b"caf\xe9.csv".decode("utf-8", "surrogateescape"), b"Survived,b\n1,2\n3\n")]},
+    )
+    assert run_train(image, root) != 0
+    reason = (root / "output" / "failure").read_text(encoding="utf-8")
+    assert "file 'caf\\xe9.csv'" in reason

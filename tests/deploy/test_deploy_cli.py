@@ -83,7 +83,6 @@ def test_local_target_sets_offline_environment_and_restores_it(offline_aws: None
         assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9123"
         assert os.environ["AWS_ACCESS_KEY_ID"] == settings.DUMMY_ACCESS_KEY
         assert os.environ["AWS_EC2_METADATA_DISABLED"] == "true"
-        assert os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] == "1"
         assert "AWS_PROFILE" not in os.environ
         defaults = Path(os.environ["SAGEMAKER_USER_CONFIG_OVERRIDE"]).read_text()
         assert "TelemetryOptOut: true" in defaults
@@ -100,7 +99,7 @@ def test_local_target_sets_offline_environment_and_restores_it(offline_aws: None
 
 def test_local_session_runs_on_the_stand_ins(offline_aws: None) -> None:
     with settings.open_target(local=True, s3_endpoint="http://127.0.0.1:9123", serving_port=18080) as target:
-        from sagemaker.local import LocalSession  # inside the target, which silences the SDK's v2 notice
+        from sagemaker.local import LocalSession
 
         session = target.sagemaker_session
         assert isinstance(session, LocalSession)
@@ -160,3 +159,34 @@ def test_every_command_explains_itself_with_examples(command: str, module: str) 
         assert result.stdout.startswith(usage)
         assert f"byoc {command}" in result.stdout.split("options:")[0], "examples in byoc form"
         assert "Traceback" not in result.stderr
+
+
+V2_NOTICE = "SageMaker Python SDK v2, which is on path of deprecation"
+IMPORT_DEPLOY_THEN_THE_SDK = """
+import warnings
+import deploy
+from sagemaker.estimator import Estimator
+role = "arn:aws:iam::111111111111:role/r"
+Estimator(image_uri="img", role=role, instance_count=1, instance_type="ml.m5.large")
+warnings.warn("another FutureWarning", FutureWarning)
+"""
+
+
+@pytest.mark.parametrize(("setting", "notice_shown"), [(None, False), ("", True)])
+def test_the_sdk_v2_notice_stays_out_unless_asked_for_and_other_warnings_still_show(
+    offline_aws: None, monkeypatch: pytest.MonkeyPatch, setting: str | None, notice_shown: bool
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("SAGEMAKER_SUPPRESS_V2_WARNING", raising=False)
+    else:
+        monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", setting)
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_DEPLOY_THEN_THE_SDK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPOSITORY_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (V2_NOTICE in result.stderr) is notice_shown, result.stderr
+    assert "FutureWarning: another FutureWarning" in result.stderr
