@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from byoc import artifact, boosting
+from byoc import artifact, boosting, memory
 from byoc.channels import ChannelReader, DataError, RawBatch, channel_files
 from byoc.contract import (
     ContractError,
@@ -38,6 +38,7 @@ from byoc.contract import (
     write_failure_reason,
 )
 from byoc.hyperparameters import HyperparameterError
+from byoc.memory import MemoryGuard, OutOfMemory
 from byoc.profile import TableProfile, TargetColumn
 from byoc.recipe import Recipe, RecipeError, State, resolve
 from byoc.schema import ColumnValueError, InputSchema
@@ -170,12 +171,30 @@ def learn_state(recipe: Recipe, channel: Channel, selection: np.ndarray) -> Stat
 
 
 def features_of(
-    recipe: Recipe, channel: Channel, selection: np.ndarray, *, own_labels: bool
+    recipe: Recipe,
+    channel: Channel,
+    selection: np.ndarray,
+    *,
+    own_labels: bool,
+    guard: MemoryGuard | None = None,
+    still_needed: float = 0.0,
 ) -> boosting.FeatureMatrix:
-    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out)."""
+    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
+
+    With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
+    for what follows, and stops the job as soon as that clearly cannot fit.
+    """
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
+    total = int(selection.sum())
     for frame, labels in typed_batches(channel, recipe.schema, selection):
         matrix.add(recipe.transform(frame, labels if own_labels else None), labels)
+        if guard is not None and matrix.rows:
+            remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)
+            guard.check_fits(
+                f"compute the features of channel '{channel.name}'",
+                {"the remaining features": remaining, "what follows (LightGBM's dataset)": still_needed},
+                f"channel '{channel.name}' ({memory.gib(channel.reader.size)}, {total:,} rows)",
+            )
     return matrix
 
 
@@ -324,34 +343,57 @@ class Fitted:
         )
 
 
+def _memory_ahead(plan: Plan, recipe: Recipe, train_rows: int, valid_rows: int) -> dict[str, float]:
+    """Lower bounds of the bytes the next steps hold at once: features, then LightGBM's dataset."""
+    width = len(recipe.feature_names())
+    outputs = plan.class_count if plan.task is Task.MULTICLASS else 1
+    return {
+        "training features (float32)": train_rows * width * 4.0,
+        "validation features (float32)": valid_rows * width * 4.0,
+        "LightGBM's dataset": boosting.dataset_bytes(train_rows, width, outputs),
+    }
+
+
 def fit(
     plan: Plan,
     train_rows: np.ndarray,
     valid_channel: Channel,
     valid_rows: np.ndarray,
     threads: int,
+    guard: MemoryGuard,
 ) -> Fitted:
     """Learn the recipe's state, compute features, and boost: one model from the selected rows."""
     settings = plan.settings
     recipe = plan.recipe_class(settings, plan.schema)
+    ahead = _memory_ahead(plan, recipe, int(train_rows.sum()), int(valid_rows.sum()))
+    detail = f"channel 'train' ({memory.gib(plan.train.reader.size)}, {int(train_rows.sum()):,} rows)"
+    guard.check_fits("compute the features", ahead, detail)
+    guard.enter("learning the recipe's state")
     with timed("recipe state learnt"):
         recipe.state = learn_state(recipe, plan.train, train_rows)
+    guard.check_fits("compute the features", ahead, detail + ", with the recipe's learnt state")
     names, categorical = recipe.feature_names(), recipe.categorical_features()
     params = boosting.parameters(settings, plan.task, plan.class_count, threads)
 
+    guard.enter("computing the training features")
     with timed("training features computed"):
-        train_matrix = features_of(recipe, plan.train, train_rows, own_labels=True)
+        train_matrix = features_of(
+            recipe, plan.train, train_rows, own_labels=True, guard=guard,
+            still_needed=ahead["LightGBM's dataset"] + ahead["validation features (float32)"],
+        )  # fmt: skip
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
     weights = boosting.balanced_weights(settings, plan.task, train_labels, plan.class_count)
     train_sample = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
+    guard.enter("building LightGBM's dataset")
     with timed("LightGBM dataset built"):
         train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
     train_matrix.clear()
 
+    guard.enter("computing the validation features")
     with timed("validation features computed"):
-        valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False)
+        valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False, guard=guard)
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
@@ -364,6 +406,7 @@ def fit(
     valid_matrix.clear()
 
     callbacks = [lgb.early_stopping(stopping, first_metric_only=True, verbose=False)] if stopping else []
+    guard.enter("boosting")
     with timed(f"boosted up to {settings['n_estimators']} rounds on {threads} thread(s)"):
         booster = lgb.train(
             params,
@@ -377,7 +420,7 @@ def fit(
     return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels))
 
 
-def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
+def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:
     """k-fold scores on the train rows, each fold with its own recipe state, as a new model sees them."""
     folds = plan.settings["cv_folds"]
     positions = np.flatnonzero(plan.train_rows)
@@ -393,7 +436,7 @@ def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
         test_mask = np.zeros(len(plan.train.labels), dtype=bool)
         train_mask[positions[fold_train]] = True
         test_mask[positions[fold_test]] = True
-        fitted = fit(plan, train_mask, plan.train, test_mask, threads)
+        fitted = fit(plan, train_mask, plan.train, test_mask, threads, guard)
         for name, value in fitted.evaluate(plan.task, fitted.validation, threads).items():
             if name != "rows" and value is not None:
                 scores.setdefault(name, []).append(float(value))
@@ -410,8 +453,21 @@ def thread_count(rows: int, features: int, cpus: int) -> int:
 
 
 def train(paths: MLPaths) -> dict[str, Any]:
+    """Plan, fit and save one model. While it runs, the failure file holds a provisional reason (what the job
+    was doing and its memory), so a job killed from outside still leaves one; success removes it."""
     started = time.monotonic()
-    the_plan = plan(paths)
+    guard = MemoryGuard(report=lambda reason: write_failure_reason(paths, reason + "\n"))
+    guard.enter("reading its channels")
+    log(f"memory limit {memory.gib(guard.limit.bytes)} ({guard.limit.source})")
+    with guard.watch():
+        the_plan = plan(paths)
+        fitted, metrics = _fit_and_score(the_plan, guard, started)
+    save_model(paths, the_plan, fitted, metrics)
+    paths.failure_file.unlink(missing_ok=True)
+    return metrics
+
+
+def _fit_and_score(the_plan: Plan, guard: MemoryGuard, started: float) -> tuple[Fitted, dict[str, Any]]:
     threads = thread_count(int(the_plan.train_rows.sum()), len(the_plan.schema.features), available_cpus())
     settings, task = the_plan.settings, the_plan.task
     log(
@@ -419,7 +475,7 @@ def train(paths: MLPaths) -> dict[str, Any]:
         f"validating on {int(the_plan.validation_rows.sum())} "
         f"({the_plan.validation_source}), {threads} thread(s)"
     )
-    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads)
+    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, guard)
     booster = fitted.booster
     names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
@@ -433,7 +489,7 @@ def train(paths: MLPaths) -> dict[str, Any]:
     }
     if settings["cv_folds"]:
         log(f"cross-validating with {settings['cv_folds']} folds on train")
-        metrics["cross_validation"] = cross_validate(the_plan, threads)
+        metrics["cross_validation"] = cross_validate(the_plan, threads, guard)
     metrics.update(
         iterations=booster.current_iteration(),
         best_iteration=fitted.best_iteration or booster.current_iteration(),
@@ -450,7 +506,13 @@ def train(paths: MLPaths) -> dict[str, Any]:
         hosts=1,
         duration_seconds=round(time.monotonic() - started, 3),
         peak_rss_mib=peak_rss_mib(),
+        memory=guard.figures(),
     )
+    return fitted, metrics
+
+
+def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str, Any]) -> None:
+    settings, task, names = the_plan.settings, the_plan.task, list(fitted.recipe.feature_names())
     manifest = artifact.Manifest(
         recipe=the_plan.recipe_class.name,
         recipe_version=the_plan.recipe_class.version,
@@ -464,11 +526,10 @@ def train(paths: MLPaths) -> dict[str, Any]:
         best_iteration=fitted.best_iteration,
         libraries=metrics["libraries"],
     )
-    artifact.save(paths.model_dir, manifest, booster, fitted.recipe.state, metrics)
+    artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
     report(task, metrics)
     log(f"saved {', '.join(artifact.ARTIFACT_FILES)} to {paths.model_dir}")
     log(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
-    return metrics
 
 
 def report(task: Task, metrics: Mapping[str, Any]) -> None:
@@ -500,6 +561,7 @@ def main() -> int:
         RecipeError,
         TargetError,
         TrainingInterrupted,
+        OutOfMemory,
     ) as error:
         return fail(paths, str(error))
     except Exception as error:
