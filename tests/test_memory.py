@@ -55,13 +55,15 @@ def test_the_watchdog_stops_the_job_before_the_limit_and_keeps_a_provisional_rea
     )
     guard.enter("building LightGBM's dataset")
     held = []
-    with pytest.raises(
-        OutOfMemory, match=r"train stopped while building LightGBM's dataset: it used .* over 92%"
+    with (
+        pytest.raises(
+            OutOfMemory, match=r"train stopped while building LightGBM's dataset: it used .* over 92%"
+        ),
+        guard.watch(),
     ):
-        with guard.watch():
-            for _ in range(100):
-                held.append(np.ones(8 * MIB // 8))  # 8 MiB each, touched
-                memory.resident_bytes()
+        for _ in range(100):
+            held.append(np.ones(8 * MIB // 8))  # 8 MiB each, touched
+            memory.resident_bytes()
     assert len(held) < 100
     assert reasons[0].startswith("train was killed while building LightGBM's dataset, using about")
 
