@@ -41,7 +41,9 @@ def train_under(image: str, root: Path, limit: str) -> tuple[int, str]:
 HYPERPARAMETERS = {"recipe": "tabular", "target": "y", "n_estimators": "5"}
 
 
-def test_a_limit_just_too_small_stops_with_a_named_reason(image: str, ml_root: MLRootFactory, table: bytes) -> None:
+def test_a_limit_just_too_small_stops_with_a_named_reason(
+    image: str, ml_root: MLRootFactory, table: bytes
+) -> None:
     root = ml_root(hyperparameters=HYPERPARAMETERS, channels={"train": [("digits.csv", table)]})
     status, output = train_under(image, root, "600m")
     reason = (root / "output" / "failure").read_text()
@@ -51,7 +53,9 @@ def test_a_limit_just_too_small_stops_with_a_named_reason(image: str, ml_root: M
     assert list((root / "model").iterdir()) == []
 
 
-def test_the_same_table_trains_under_a_comfortable_limit(image: str, ml_root: MLRootFactory, table: bytes) -> None:
+def test_the_same_table_trains_under_a_comfortable_limit(
+    image: str, ml_root: MLRootFactory, table: bytes
+) -> None:
     root = ml_root(hyperparameters=HYPERPARAMETERS, channels={"train": [("digits.csv", table)]})
     status, output = train_under(image, root, "2g")
     assert status == 0, output[-2000:]
