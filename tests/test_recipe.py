@@ -8,6 +8,7 @@ from byoc.recipe import (
     DEFAULT_RECIPE_VARIABLE,
     RecipeError,
     available_recipes,
+    hyperparameter_table,
     load_recipe,
     recipe_for,
     resolve,

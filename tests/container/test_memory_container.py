@@ -1,4 +1,4 @@
-"""Under a memory limit: a table that cannot fit stops with a named reason; the same table trains when it fits."""
+"""Under a memory limit: a table that cannot fit stops with a named reason; the same table trains if it fits."""
 
 import json
 from pathlib import Path
