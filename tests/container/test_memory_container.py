@@ -1,4 +1,4 @@
-"""Under a memory limit: a table that cannot fit stops with a named reason; the same table trains if it fits."""
+"""A table too big for its memory limit stops with a named reason; under a comfortable limit it trains."""
 
 import json
 from pathlib import Path
