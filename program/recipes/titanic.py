@@ -266,7 +266,7 @@ class Titanic(Recipe):
         return combined
 
     def learn(self, summary: State) -> State:
-        return {group: _as_arrow(summary[group]).sort_by("key").to_pandas() for group in GROUPS}
+        return {group: _as_arrow(summary[group]).to_pandas() for group in GROUPS}
 
     @cached_property
     def _groups(self) -> dict[str, Groups]:
