@@ -223,6 +223,8 @@ def _raise_on_sigterm(started: float) -> None:
 def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: float, seed: int) -> np.ndarray:
     """A hold-out mask over all rows: a stratified share of the labelled rows for classification."""
     positions = np.flatnonzero(labelled)
+    if len(positions) == 0:  # scale-out: a sharded host without rows; the hosts' agreement names it
+        return np.zeros(len(labels), dtype=bool)
     codes = labels[positions]
     stratify = codes if task is not Task.REGRESSION else None
     if stratify is not None:
