@@ -584,14 +584,19 @@ def fail(
 ) -> int:
     """First line of the failure file is the reason SageMaker shows; the traceback goes to stderr.
 
-    Every host writes its own failure file; the other hosts are told the reason (scale-out).
+    Every host writes its own failure file; the other hosts are told the reason (scale-out). A SIGTERM that
+    arrives meanwhile (local mode stops every host once one ends) waits until the reason is written.
     """
-    traceback.print_exc(file=sys.stderr)
-    print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        write_failure_reason(paths, reason + "\n")
-    except OSError as failure:
-        print(f"[train] could not write {paths.failure_file}: {failure}", file=sys.stderr, flush=True)
-    if peers is not None:
-        peers.abort(reason, error)
+        traceback.print_exc(file=sys.stderr)
+        print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
+        try:
+            write_failure_reason(paths, reason + "\n")
+        except OSError as failure:
+            print(f"[train] could not write {paths.failure_file}: {failure}", file=sys.stderr, flush=True)
+        if peers is not None:
+            peers.abort(reason, error)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return 1
