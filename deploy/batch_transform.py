@@ -1,19 +1,22 @@
-"""Score the validation rows with a batch transform job and show where the predictions landed.
+"""Score the validation rows with a batch transform job and show where the answers landed.
 
-    python -m deploy.batch_transform --bucket BUCKET --model-data s3://BUCKET/.../model.tar.gz [--role ARN]
-    python -m deploy.batch_transform --local --model-data s3://titanic-byoc-local/.../model.tar.gz
+examples:
+  byoc batch --bucket my-bucket --model-data s3://my-bucket/PREFIX/output/JOB/output/model.tar.gz
+  byoc batch --bucket my-bucket --training-job JOB --instance-type ml.m5.large
+  byoc batch --bucket my-bucket --model-data s3://.../model.tar.gz --dry-run   # the AWS CLI commands
+  byoc batch --local --model-data s3://NAME-local/PREFIX/output/JOB/output/model.tar.gz
 
 Batch transform splits the input by line and sends lines without a header, so the job reads a features-only,
-header-less copy of s3://BUCKET/PREFIX/validation/validation.csv (training column order, Survived removed)
-that this script writes to s3://BUCKET/PREFIX/batch-input/ first. The answers, one `label,probability` line
-per input row, land under s3://BUCKET/PREFIX/batch-output/. The model is deleted afterwards.
+header-less copy of the validation channel (training column order, the project's target removed) that this
+command writes to s3://BUCKET/PREFIX/batch-input/ first. The answers, one CSV line per input row
+(`label,probability` for binary, `label,p_1,...,p_k` for multiclass, `value` for regression), land under
+s3://BUCKET/PREFIX/batch-output/JOB/. The model is deleted afterwards. `python -m deploy.batch_transform` is
+the same command.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,11 +24,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import cli, settings
-from deploy.endpoint import EndpointOptions, add_model_arguments, build_model, options_from, unique_name
+from deploy import cli, dry_run, project, settings
+from deploy.endpoint import EndpointOptions, add_model_arguments, build_model, options_from
 from deploy.errors import DeployError, explain_aws_error
+from deploy.rows import features_only_csv, read_frame
 from deploy.s3 import list_keys, put_bytes, read_bytes
+from deploy.upload_data import channel_file_name
 
+COMMAND = "batch"
 BATCH_INPUT_FILE = "validation-features.csv"
 MAX_PAYLOAD_MB = 6
 
@@ -39,28 +45,11 @@ class TransformResult:
     output_lines: tuple[str, ...]
 
 
-def features_only_csv(labelled_csv: str, target: str = settings.TARGET_COLUMN) -> tuple[str, int]:
-    """Drop the header and the target column; keep every other column in order. Returns (text, rows)."""
-    reader = csv.reader(io.StringIO(labelled_csv, newline=""))
-    header = next(reader, None)
-    if header is None or target not in header:
-        raise DeployError(f"the validation file has no '{target}' column in its header: {header}")
-    target_index = header.index(target)
-    output = io.StringIO(newline="")
-    writer = csv.writer(output, lineterminator="\n")
-    rows = 0
-    for row in reader:
-        if not any(field.strip() for field in row):
-            continue
-        writer.writerow(row[:target_index] + row[target_index + 1 :])
-        rows += 1
-    return output.getvalue(), rows
-
-
-def stage_batch_input(s3: Any, layout: settings.S3Layout) -> tuple[str, int]:
+def stage_batch_input(s3: Any, layout: settings.S3Layout, the_project: project.Project) -> tuple[str, int]:
     """Write the header-less, features-only copy of the validation channel; return its prefix and rows."""
-    labelled = read_bytes(s3, layout.validation + "validation.csv").decode("utf-8")
-    features, rows = features_only_csv(labelled)
+    name = channel_file_name("validation", the_project.source)
+    labelled = read_frame(read_bytes(s3, layout.validation + name), name)
+    features, rows = features_only_csv(labelled, the_project.target)
     put_bytes(s3, layout.batch_input + BATCH_INPUT_FILE, features.encode("utf-8"))
     return layout.batch_input, rows
 
@@ -70,6 +59,46 @@ def prediction_lines(body: str) -> list[str]:
     return [line for line in body.splitlines() if line.strip()]
 
 
+def start_transform(
+    target: settings.DeployTarget,
+    options: EndpointOptions,
+    layout: settings.S3Layout,
+    *,
+    wait: bool,
+    logs: bool = False,
+) -> None:
+    """Create the model and the transform job over s3://BUCKET/PREFIX/batch-input/; with `wait`, await it."""
+    # Local mode appends the job name to the output path by itself.
+    output_path = layout.batch_output if target.is_local else layout.uri("batch-output", options.name)
+    transformer = build_model(target, options).transformer(
+        instance_count=1,
+        instance_type=options.instance_type,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        output_path=output_path,
+        accept="text/csv",
+        max_payload=MAX_PAYLOAD_MB,
+        tags=options.project.tags,
+    )
+    transformer.transform(
+        layout.batch_input,
+        content_type="text/csv",
+        split_type="Line",
+        job_name=options.name,
+        wait=wait,
+        logs=logs and not target.is_local,
+    )
+
+
+def transform_requests(
+    target: settings.DeployTarget, options: EndpointOptions, layout: settings.S3Layout
+) -> list[dry_run.Request]:
+    """The CreateModel and CreateTransformJob requests, built by the SDK and validated, not sent."""
+    with dry_run.capture(target.boto_session) as captured:
+        start_transform(target, options, layout, wait=False)
+    return captured
+
+
 def run_transform(
     target: settings.DeployTarget, options: EndpointOptions, layout: settings.S3Layout, *, logs: bool = False
 ) -> TransformResult:
@@ -77,30 +106,10 @@ def run_transform(
     from sagemaker.exceptions import UnexpectedStatusException
 
     s3 = target.client("s3")
-    input_uri, input_rows = stage_batch_input(s3, layout)
-    model = build_model(target, options)
+    input_uri, input_rows = stage_batch_input(s3, layout, options.project)
     job_output = layout.uri("batch-output", options.name)
-    # Local mode appends the job name to the output path by itself.
-    output_path = layout.batch_output if target.is_local else job_output
     try:
-        transformer = model.transformer(
-            instance_count=1,
-            instance_type=options.instance_type,
-            strategy="MultiRecord",
-            assemble_with="Line",
-            output_path=output_path,
-            accept="text/csv",
-            max_payload=MAX_PAYLOAD_MB,
-            tags=[dict(tag) for tag in settings.PROJECT_TAGS],
-        )
-        transformer.transform(
-            input_uri,
-            content_type="text/csv",
-            split_type="Line",
-            job_name=options.name,
-            wait=True,
-            logs=logs and not target.is_local,
-        )
+        start_transform(target, options, layout, wait=True, logs=logs)
     except (RuntimeError, UnexpectedStatusException) as error:
         raise DeployError(f"batch transform {options.name} failed: {error}") from None
     finally:
@@ -121,27 +130,39 @@ def run_transform(
     return TransformResult(options.name, input_uri, input_rows, output_uris, lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.batch_transform", __doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.batch_transform", __doc__)
     cli.add_target_arguments(parser, serving=True)
     cli.add_layout_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--show", type=int, default=5, help="output lines to print (default: %(default)s)")
     parser.add_argument("--no-logs", action="store_true", help="do not stream the job's CloudWatch logs")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the AWS CLI commands that create the model and the transform job; send nothing",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
-    layout = cli.layout_from(arguments)
-    with cli.target_from(arguments) as target:
-        options = options_from(arguments, target, unique_name())
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    cli.refuse_local_dry_run(arguments)
+    the_project = project.load()
+    layout = cli.layout_from(arguments, the_project)
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
+        name = settings.unique_name(the_project.base_job_name)
+        options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
+        if arguments.dry_run:
+            for request in transform_requests(target, options, layout):
+                print(request.cli_command())
+            return 0
         result = run_transform(target, options, layout, logs=not arguments.no_logs)
     print(f"job:    {result.job_name}")
     print(f"input:  {result.input_uri}{BATCH_INPUT_FILE} ({result.input_rows} rows)")
     for uri in result.output_uris:
         print(f"output: {uri}")
-    print(f"lines:  {len(result.output_lines)} (label,probability)")
+    print(f"lines:  {len(result.output_lines)}")
     for line in result.output_lines[: arguments.show]:
         print(f"        {line}")
     return 0

@@ -1,13 +1,16 @@
-"""Delete what the deploy scripts created.
+"""Delete what the deploy commands created.
 
-    python -m deploy.cleanup [--base-name titanic-byoc | --name NAME ...] [--dry-run]
-    python -m deploy.cleanup --repository [titanic-byoc]          # also the ECR repository, images and all
-    python -m deploy.cleanup --bucket BUCKET --bucket-prefix       # also every object under s3://BUCKET/PREFIX/
-    python -m deploy.cleanup --local [--registry localhost:5000]   # the offline stand-ins' leftovers
+examples:
+  byoc cleanup --dry-run                           # list the project's endpoints, configs and models
+  byoc cleanup [--base-name NAME | --name NAME ...]
+  byoc cleanup --repository                        # also the ECR repository, images and all
+  byoc cleanup --bucket my-bucket --bucket-prefix  # also every object under s3://BUCKET/PREFIX/
+  byoc cleanup --local [--registry localhost:5000] # the offline stand-ins' leftovers
 
 Real mode deletes the SageMaker endpoints, endpoint configs and models whose names start with the base name
-(or exactly the --name values). --local removes the SDK's exited local-mode containers (*-algo-N-*) and its
-compose network, the repository's tags in the local registry and in docker, and the emulated bucket.
+(default: the project name), or exactly the --name values. --local removes the SDK's exited local-mode
+containers (*-algo-N-*) and its compose network, the repository's tags in the local registry and in docker,
+and the emulated bucket. `python -m deploy.cleanup` is the same command.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy import cli, settings
+from deploy import cli, project, settings
 from deploy.docker_cli import (
     image_references,
     local_mode_containers,
@@ -34,6 +37,7 @@ from deploy.docker_cli import (
 from deploy.errors import DeployError, aws_error_code
 from deploy.s3 import bucket_exists, delete_prefix
 
+COMMAND = "cleanup"
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -122,7 +126,7 @@ def _registry_call(registry: str, path: str, method: str = "GET") -> tuple[int, 
     except (urllib.error.URLError, OSError) as error:
         raise DeployError(
             f"the registry at {registry} is not reachable ({getattr(error, 'reason', error)}); "
-            "is `python -m deploy.offline up` running?"
+            "is `byoc offline up` running?"
         ) from None
 
 
@@ -179,21 +183,19 @@ def clean_local(
     return done
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.cleanup", __doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.cleanup", __doc__)
     cli.add_target_arguments(parser)
     cli.add_layout_arguments(parser)
-    parser.add_argument(
-        "--base-name", default=settings.BASE_JOB_NAME, help="name prefix to delete (default: %(default)s)"
-    )
+    parser.add_argument("--base-name", help="name prefix to delete (default: the project name)")
     parser.add_argument(
         "--name", action="append", default=[], help="delete exactly this endpoint/config/model (repeatable)"
     )
     parser.add_argument(
         "--repository",
         nargs="?",
-        const=settings.DEFAULT_REPOSITORY,
-        help="also delete this ECR repository and its images (default when given bare: %(const)s)",
+        const="",
+        help="also delete this ECR repository and its images (given bare: the project's repository)",
     )
     parser.add_argument(
         "--bucket-prefix", action="store_true", help="also delete every object under s3://BUCKET/PREFIX/"
@@ -202,18 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    the_project = project.load()
+    repository = arguments.repository or the_project.repository
     with cli.target_from(arguments) as target:
         if target.is_local:
-            layout = cli.layout_from(arguments)
-            for line in clean_local(
-                target, layout.bucket, arguments.repository or settings.DEFAULT_REPOSITORY
-            ):
+            layout = cli.layout_from(arguments, the_project)
+            for line in clean_local(target, layout.bucket, repository):
                 print(line)
             return 0
         client = target.client("sagemaker")
-        resources = find_sagemaker_resources(client, arguments.base_name, arguments.name)
+        base_name = arguments.base_name or the_project.base_job_name
+        resources = find_sagemaker_resources(client, base_name, arguments.name)
         if arguments.dry_run:
             for kind, names in vars(resources).items():
                 print(f"{kind}: {', '.join(names) or 'none'}")
@@ -223,11 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "\n".join(f"deleted {what}" for what in deleted)
             or "no SageMaker endpoints, configs or models found"
         )
-        if arguments.repository:
-            found = delete_ecr_repository(target.client("ecr"), arguments.repository)
-            print(f"{'deleted' if found else 'there is no'} ECR repository {arguments.repository}")
+        if arguments.repository is not None:
+            found = delete_ecr_repository(target.client("ecr"), repository)
+            print(f"{'deleted' if found else 'there is no'} ECR repository {repository}")
         if arguments.bucket_prefix:
-            layout = cli.layout_from(arguments)
+            layout = cli.layout_from(arguments, the_project)
             count = delete_prefix(target.client("s3"), layout.uri())
             print(f"deleted {count} object(s) under {layout.uri()}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -13,12 +14,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy import settings
 from deploy.errors import DeployError, explain_aws_error
+from deploy.project import Project
 
 
-def new_parser(module: str, description: str | None) -> argparse.ArgumentParser:
-    """A parser whose usage line reads `python -m deploy.NAME` and whose help keeps the docstring's layout."""
+def new_parser(prog: str | None, module: str, description: str | None) -> argparse.ArgumentParser:
+    """A parser whose usage line reads `prog` (`byoc NAME`, or by default `python -m deploy.NAME`) and whose
+    help keeps the docstring's layout (its examples)."""
     return argparse.ArgumentParser(
-        prog=f"python -m {module}",
+        prog=prog or f"python -m {module}",
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -30,7 +33,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, serving: bool = Fal
         "--local",
         action="store_true",
         help="offline: local registry instead of ECR, moto_server instead of S3, SageMaker local mode "
-        "instead of SageMaker (start them with `python -m deploy.offline up`)",
+        "instead of SageMaker (start them with `byoc offline up`)",
     )
     group.add_argument(
         "--region", help=f"AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, {settings.DEFAULT_REGION})"
@@ -58,9 +61,7 @@ def add_image_and_role_arguments(group: argparse._ArgumentGroup, image_purpose: 
         "--image-uri",
         help=f"{image_purpose} (default: REPOSITORY:latest in ECR, or in the --local registry)",
     )
-    group.add_argument(
-        "--repository", default=settings.DEFAULT_REPOSITORY, help="for the default --image-uri"
-    )
+    add_repository_argument(group, "for the default --image-uri")
     group.add_argument(
         "--role", help=f"execution role ARN (default: {settings.ROLE_VARIABLE}, get_execution_role())"
     )
@@ -69,38 +70,58 @@ def add_image_and_role_arguments(group: argparse._ArgumentGroup, image_purpose: 
     )
 
 
+def add_repository_argument(group: argparse._ActionsContainer, purpose: str) -> None:
+    group.add_argument("--repository", help=f"{purpose} (default: the project name)")
+
+
 def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("S3 layout")
     group.add_argument(
         "--bucket",
-        help=f"S3 bucket (default: {settings.BUCKET_VARIABLE}; with --local: {settings.LOCAL_BUCKET})",
+        help=f"S3 bucket (default: {settings.BUCKET_VARIABLE}; with --local: PROJECT-local)",
     )
-    group.add_argument(
-        "--prefix",
-        default=settings.DEFAULT_PREFIX,
-        help="key prefix inside the bucket (default: %(default)s)",
-    )
+    group.add_argument("--prefix", help="key prefix inside the bucket (default: the project name)")
 
 
 @contextmanager
-def target_from(arguments: argparse.Namespace) -> Iterator[settings.DeployTarget]:
+def target_from(
+    arguments: argparse.Namespace, *, sdk_telemetry: bool = True
+) -> Iterator[settings.DeployTarget]:
+    # The SDK logs which config files it read to stdout; stdout is for the commands' results.
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     with settings.open_target(
-        local=arguments.local,
+        local=getattr(arguments, "local", False),
+        sdk_telemetry=sdk_telemetry,
         region=arguments.region,
-        registry=arguments.registry or settings.LOCAL_REGISTRY,
-        s3_endpoint=arguments.s3_endpoint,
+        registry=getattr(arguments, "registry", None) or settings.LOCAL_REGISTRY,
+        s3_endpoint=getattr(arguments, "s3_endpoint", None),
         serving_port=getattr(arguments, "serving_port", settings.LOCAL_SERVING_PORT),
     ) as target:
         yield target
 
 
-def layout_from(arguments: argparse.Namespace) -> settings.S3Layout:
+def refuse_local_dry_run(arguments: argparse.Namespace) -> None:
+    if arguments.dry_run and arguments.local:
+        raise DeployError("--dry-run shows the requests to AWS: leave out --local")
+
+
+def layout_from(arguments: argparse.Namespace, project: Project) -> settings.S3Layout:
     bucket = arguments.bucket or os.environ.get(settings.BUCKET_VARIABLE)
     if not bucket:
         if not arguments.local:
             raise DeployError(f"no bucket: pass --bucket or set {settings.BUCKET_VARIABLE}")
-        bucket = settings.LOCAL_BUCKET
-    return settings.S3Layout(bucket=bucket, prefix=arguments.prefix.strip("/"))
+        bucket = project.local_bucket
+    return settings.S3Layout(bucket=bucket, prefix=(arguments.prefix or project.prefix).strip("/"))
+
+
+def optional_layout(arguments: argparse.Namespace, project: Project) -> settings.S3Layout | None:
+    """The layout when a bucket is known (given, in the environment, or local mode's), else None."""
+    known = arguments.bucket or os.environ.get(settings.BUCKET_VARIABLE) or arguments.local
+    return layout_from(arguments, project) if known else None
+
+
+def repository_from(arguments: argparse.Namespace, project: Project) -> str:
+    return str(arguments.repository or project.repository)
 
 
 def run(main: Callable[[Sequence[str] | None], int]) -> NoReturn:

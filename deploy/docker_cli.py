@@ -113,7 +113,7 @@ def remove_network_if_unused(name: str = LOCAL_MODE_NETWORK) -> bool:
 
 
 def image_references(repository: str) -> list[str]:
-    """Every local tag and digest reference of `repository` (e.g. localhost:5000/titanic-byoc)."""
+    """Every local tag and digest reference of `repository` (e.g. localhost:5000/NAME)."""
     listing = docker("images", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}", repository)
     references: dict[str, None] = {}  # one row per tag, each repeating the digest: keep each reference once
     for line in listing.stdout.splitlines():

@@ -1,12 +1,21 @@
-"""Deploy a trained model to a real-time endpoint, predict a few sample rows, print them, delete it all.
+"""Deploy a model to an endpoint (real-time, serverless or asynchronous), predict a few rows, delete it.
 
-    python -m deploy.endpoint --model-data s3://BUCKET/.../model.tar.gz [--image-uri URI] [--role ARN]
-    python -m deploy.endpoint --training-job titanic-byoc-2024-01-01-00-00-00-000 [--keep]
-    python -m deploy.endpoint --local --model-data s3://titanic-byoc-local/.../model.tar.gz
+examples:
+  byoc deploy --model-data s3://BUCKET/PREFIX/output/JOB/output/model.tar.gz
+  byoc deploy --training-job JOB --keep                       # leave it running (it costs money)
+  byoc deploy --training-job JOB --bucket my-bucket --data-capture 100   # capture for Model Monitor
+  byoc deploy --training-job JOB --serverless --memory-size 2048 --max-concurrency 5
+  byoc deploy --training-job JOB --async --bucket my-bucket
+  byoc deploy --model-data s3://.../model.tar.gz --serverless --dry-run  # the AWS CLI commands; sends nothing
+  byoc deploy --local --model-data s3://NAME-local/PREFIX/output/JOB/output/model.tar.gz
 
-Rows come from a header-less CSV in training column order (default: the committed sample payload); they
-go out as text/csv and the answers come back as JSON. Afterwards the model, the endpoint and its config are
-deleted, unless --keep (real endpoints only: a local endpoint ends with this process).
+Kinds: real-time (instances; optional data capture of requests and answers to s3://BUCKET/PREFIX/data-capture/),
+serverless (memory size and max concurrency, no instances, no data capture) and asynchronous (requests and
+answers go through S3: answers under s3://BUCKET/PREFIX/async-output/). Rows default to the first rows of the
+project's data with the target removed (`byoc predict` explains the answers). Afterwards the model, the
+endpoint and its config are deleted, unless --keep. SageMaker local mode (--local) offers real-time endpoints
+only, without data capture: it has no serverless or asynchronous endpoints. `python -m deploy.endpoint` is
+the same command.
 """
 
 from __future__ import annotations
@@ -15,64 +24,55 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import cli, settings
+from deploy import cli, dry_run, predict, project, settings
 from deploy.errors import DeployError, explain_aws_error
+from deploy.progress import wait_for
 from deploy.push_image import default_image_uri
-from deploy.train_job import role_for
+from deploy.roles import resolve_role, role_for
 
-if TYPE_CHECKING:
-    from sagemaker.predictor import Predictor
+COMMAND = "deploy"
+SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+MAX_SERVERLESS_CONCURRENCY = 200
+ENDPOINT_FINISHED = ("InService", "Failed", "OutOfService")
 
-DEFAULT_PAYLOAD = settings.REPOSITORY_ROOT / "local_test" / "payloads" / "passengers_no_header.csv"
-DEFAULT_ROWS = 5
 
-
-@dataclass(frozen=True)
-class Prediction:
-    label: int
-    probability: float
+class EndpointKind(StrEnum):
+    REALTIME = "realtime"
+    SERVERLESS = "serverless"
+    ASYNC = "async"
 
 
 @dataclass(frozen=True)
 class EndpointOptions:
+    project: project.Project
     image_uri: str
     model_data: str
     role: str
     instance_type: str
     name: str
-
-
-def sample_rows(payload: Path, rows: int) -> str:
-    """The first `rows` records of a header-less CSV, as one text/csv body."""
-    if not payload.is_file():
-        raise DeployError(f"payload file {payload} does not exist")
-    lines = [line for line in payload.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
-        raise DeployError(f"payload file {payload} holds no rows")
-    return "\n".join(lines[:rows]) + "\n"
+    kind: EndpointKind = EndpointKind.REALTIME
+    instance_count: int = 1
+    data_capture_percent: int = 0
+    memory_size_mb: int = 2048
+    max_concurrency: int = 5
+    layout: settings.S3Layout | None = None
 
 
 def model_data_of_job(target: settings.DeployTarget, job_name: str) -> str:
     if target.is_local:
         raise DeployError(
             "a local training job lives only in the process that ran it: pass --model-data with the "
-            "model.tar.gz URI that `python -m deploy.train_job --local` printed"
+            "model.tar.gz URI that `byoc train --local` printed"
         )
     description = target.sagemaker_session.sagemaker_client.describe_training_job(TrainingJobName=job_name)
     if description.get("TrainingJobStatus") != "Completed":
         raise DeployError(f"training job {job_name} is {description.get('TrainingJobStatus')}, not Completed")
     return str(description["ModelArtifacts"]["S3ModelArtifacts"])
-
-
-def unique_name(base: str = settings.BASE_JOB_NAME) -> str:
-    from sagemaker.utils import name_from_base
-
-    return str(name_from_base(base))
 
 
 def build_model(target: settings.DeployTarget, options: EndpointOptions) -> Any:
@@ -87,46 +87,96 @@ def build_model(target: settings.DeployTarget, options: EndpointOptions) -> Any:
     )
 
 
-def deploy_endpoint(target: settings.DeployTarget, options: EndpointOptions) -> Predictor:
-    """Create the model, its endpoint config and the endpoint (all named options.name)."""
-    from sagemaker.deserializers import JSONDeserializer
-    from sagemaker.exceptions import UnexpectedStatusException
-    from sagemaker.predictor import Predictor
-    from sagemaker.serializers import CSVSerializer
-
-    model = build_model(target, options)
-    try:
-        # Local create_endpoint already waits for /ping; the SDK's own wait would only add 30 s of sleep.
-        model.deploy(
-            initial_instance_count=1,
-            instance_type=options.instance_type,
-            endpoint_name=options.name,
-            tags=[dict(tag) for tag in settings.PROJECT_TAGS],
-            wait=not target.is_local,
+def check_kind(target: settings.DeployTarget, options: EndpointOptions) -> None:
+    """Refuse combinations SageMaker (or its local mode) does not offer, before anything is created."""
+    if target.is_local and options.kind is not EndpointKind.REALTIME:
+        raise DeployError(
+            f"SageMaker local mode has no {options.kind} endpoints (only real-time ones): leave out --local "
+            "to create it on SageMaker"
         )
-    except (RuntimeError, UnexpectedStatusException) as error:
-        # Local mode gives up after /ping fails for 120 s; SageMaker reports the endpoint Failed and why.
-        raise DeployError(f"endpoint {options.name} did not start: {error}") from None
-    return Predictor(
-        endpoint_name=options.name,
-        sagemaker_session=target.sagemaker_session,
-        serializer=CSVSerializer(),
-        deserializer=JSONDeserializer(),
-    )
+    if target.is_local and options.data_capture_percent:
+        raise DeployError("SageMaker local mode has no data capture: leave out --data-capture or --local")
+    if options.kind is EndpointKind.SERVERLESS:
+        if options.data_capture_percent:
+            raise DeployError("serverless endpoints have no data capture: leave out --data-capture")
+        if options.memory_size_mb not in SERVERLESS_MEMORY_SIZES_MB:
+            sizes = ", ".join(map(str, SERVERLESS_MEMORY_SIZES_MB))
+            raise DeployError(f"--memory-size must be one of {sizes} (MB), not {options.memory_size_mb}")
+        if not 1 <= options.max_concurrency <= MAX_SERVERLESS_CONCURRENCY:
+            raise DeployError(
+                f"--max-concurrency must be between 1 and {MAX_SERVERLESS_CONCURRENCY}, "
+                f"not {options.max_concurrency}"
+            )
+    if not 0 <= options.data_capture_percent <= 100:
+        raise DeployError(f"--data-capture must be a percentage (1-100), not {options.data_capture_percent}")
+    if options.layout is None:
+        if options.kind is EndpointKind.ASYNC:
+            raise DeployError(f"--async needs --bucket (or {settings.BUCKET_VARIABLE}) for its S3 output")
+        if options.data_capture_percent:
+            raise DeployError(f"--data-capture needs --bucket (or {settings.BUCKET_VARIABLE}) to write to")
 
 
-def parse_predictions(answer: Any) -> list[Prediction]:
+def deploy_arguments(target: settings.DeployTarget, options: EndpointOptions) -> dict[str, Any]:
+    """The `Model.deploy` arguments for the endpoint kind, as the SDK's own config objects."""
+    from sagemaker.async_inference import AsyncInferenceConfig
+    from sagemaker.model_monitor import DataCaptureConfig
+    from sagemaker.serverless import ServerlessInferenceConfig
+
+    check_kind(target, options)
+    # Local create_endpoint already waits for /ping; real endpoints are awaited with progress below.
+    arguments: dict[str, Any] = {"endpoint_name": options.name, "tags": options.project.tags, "wait": False}
+    if options.kind is EndpointKind.SERVERLESS:
+        arguments["serverless_inference_config"] = ServerlessInferenceConfig(
+            memory_size_in_mb=options.memory_size_mb, max_concurrency=options.max_concurrency
+        )
+        return arguments
+    arguments.update(initial_instance_count=options.instance_count, instance_type=options.instance_type)
+    layout = options.layout
+    if options.kind is EndpointKind.ASYNC and layout is not None:
+        arguments["async_inference_config"] = AsyncInferenceConfig(
+            output_path=layout.async_output, failure_path=layout.uri("async-output", "failures")
+        )
+    if options.data_capture_percent and layout is not None:
+        arguments["data_capture_config"] = DataCaptureConfig(
+            enable_capture=True,
+            sampling_percentage=options.data_capture_percent,
+            destination_s3_uri=layout.data_capture,
+            sagemaker_session=target.sagemaker_session,
+        )
+    return arguments
+
+
+def create_endpoint(target: settings.DeployTarget, options: EndpointOptions) -> None:
+    """Create the model, its endpoint config and the endpoint (all named options.name); await InService."""
+    from sagemaker.exceptions import UnexpectedStatusException
+
+    arguments = deploy_arguments(target, options)
     try:
-        return [
-            Prediction(label=int(entry["label"]), probability=float(entry["probability"]))
-            for entry in answer["predictions"]
-        ]
-    except (TypeError, KeyError, ValueError):
-        raise DeployError(f"the endpoint answered something other than predictions: {answer!r}") from None
+        build_model(target, options).deploy(**arguments)
+    except (RuntimeError, UnexpectedStatusException) as error:
+        # Local mode gives up after /ping fails for 120 s.
+        raise DeployError(f"endpoint {options.name} did not start: {error}") from None
+    if target.is_local:
+        return
+    client = target.sagemaker_session.sagemaker_client
+    description = wait_for(
+        lambda: client.describe_endpoint(EndpointName=options.name),
+        "EndpointStatus",
+        ENDPOINT_FINISHED,
+        f"{options.kind} endpoint {options.name}",
+        poll_seconds=30,
+    )
+    if description["EndpointStatus"] != "InService":
+        raise DeployError(
+            f"endpoint {options.name} is {description['EndpointStatus']}: {description.get('FailureReason')}"
+        )
 
 
-def predict(predictor: Predictor, csv_rows: str) -> list[Prediction]:
-    return parse_predictions(predictor.predict(csv_rows))
+def endpoint_requests(target: settings.DeployTarget, options: EndpointOptions) -> list[dry_run.Request]:
+    """The CreateModel, CreateEndpointConfig and CreateEndpoint requests, built by the SDK, not sent."""
+    with dry_run.capture(target.boto_session) as captured:
+        build_model(target, options).deploy(**deploy_arguments(target, options))
+    return captured
 
 
 def delete_endpoint(target: settings.DeployTarget, name: str) -> list[str]:
@@ -149,14 +199,18 @@ def delete_endpoint(target: settings.DeployTarget, name: str) -> list[str]:
 
 def serve_and_predict(
     target: settings.DeployTarget, options: EndpointOptions, csv_rows: str, *, keep: bool = False
-) -> list[Prediction]:
+) -> list[predict.Prediction]:
     """What the CLI does: deploy, predict, and (unless keep) delete whatever was created, also on failure."""
     if keep and target.is_local:
         raise DeployError("--keep only applies to real endpoints: a local endpoint ends with this process")
-    print(f"deploying {options.model_data} to endpoint {options.name} ({options.instance_type})")
+    check_kind(target, options)
+    where = "serverless" if options.kind is EndpointKind.SERVERLESS else options.instance_type
+    print(f"deploying {options.model_data} to {options.kind} endpoint {options.name} ({where})")
     try:
-        predictor = deploy_endpoint(target, options)
-        return predict(predictor, csv_rows)
+        create_endpoint(target, options)
+        if options.kind is EndpointKind.ASYNC and options.layout is not None:
+            return predict.predict_async(target, options.name, csv_rows, options.layout)
+        return predict.predict(target, options.name, csv_rows)
     finally:
         if not keep:
             for problem in delete_endpoint(target, options.name):
@@ -172,40 +226,114 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     cli.add_image_and_role_arguments(group, "serving image")
 
 
-def options_from(arguments: argparse.Namespace, target: settings.DeployTarget, name: str) -> EndpointOptions:
+def options_from(
+    arguments: argparse.Namespace,
+    target: settings.DeployTarget,
+    the_project: project.Project,
+    name: str,
+    *,
+    placeholders: bool = False,
+) -> EndpointOptions:
+    """The options of `byoc deploy` and `byoc batch`; with `placeholders` (a dry run), no AWS lookups."""
+    repository = cli.repository_from(arguments, the_project)
+    if placeholders:
+        if not arguments.model_data:
+            raise DeployError("--dry-run needs --model-data (looking up --training-job would call AWS)")
+        image_uri = arguments.image_uri or dry_run.placeholder_image(target.region, repository)
+        role = resolve_role(
+            arguments.role, execution_role=lambda: dry_run.placeholder_role(the_project.role_name)
+        )
+    else:
+        image_uri = arguments.image_uri or default_image_uri(target, repository, arguments.registry)
+        role = role_for(target, arguments.role, the_project)
     return EndpointOptions(
-        image_uri=arguments.image_uri or default_image_uri(target, arguments.repository, arguments.registry),
+        project=the_project,
+        image_uri=image_uri,
         model_data=arguments.model_data or model_data_of_job(target, arguments.training_job),
-        role=role_for(target, arguments.role),
+        role=role,
         instance_type=arguments.instance_type or target.default_instance_type,
         name=name,
+        kind=EndpointKind(getattr(arguments, "kind", EndpointKind.REALTIME)),
+        instance_count=getattr(arguments, "instance_count", 1),
+        data_capture_percent=getattr(arguments, "data_capture", 0),
+        memory_size_mb=getattr(arguments, "memory_size", 2048),
+        max_concurrency=getattr(arguments, "max_concurrency", 5),
+        layout=cli.optional_layout(arguments, the_project),
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.endpoint", __doc__)
+def add_kind_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("endpoint kind (default: real-time)")
+    kinds = group.add_mutually_exclusive_group()
+    kinds.add_argument(
+        "--serverless", dest="kind", action="store_const", const=EndpointKind.SERVERLESS,
+        help="a serverless endpoint: no instances, billed per request",
+    )  # fmt: skip
+    kinds.add_argument(
+        "--async", dest="kind", action="store_const", const=EndpointKind.ASYNC,
+        help="an asynchronous endpoint: requests and answers through s3://BUCKET/PREFIX/async-*/",
+    )  # fmt: skip
+    parser.set_defaults(kind=EndpointKind.REALTIME)
+    group.add_argument(
+        "--instance-count", type=int, default=1, help="real-time and async: instances (default: %(default)s)"
+    )
+    group.add_argument(
+        "--data-capture",
+        type=int,
+        default=0,
+        metavar="PERCENT",
+        help="real-time and async: capture this share of requests and answers to "
+        "s3://BUCKET/PREFIX/data-capture/ for Model Monitor (default: off)",
+    )
+    group.add_argument(
+        "--memory-size",
+        type=int,
+        default=2048,
+        metavar="MB",
+        help=f"serverless: {', '.join(map(str, SERVERLESS_MEMORY_SIZES_MB))} (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=5,
+        help="serverless: concurrent requests (default: %(default)s)",
+    )
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.endpoint", __doc__)
     cli.add_target_arguments(parser, serving=True)
+    cli.add_layout_arguments(parser)
     add_model_arguments(parser)
-    parser.add_argument("--endpoint-name", help="default: titanic-byoc-<timestamp>")
-    parser.add_argument("--payload", type=Path, default=DEFAULT_PAYLOAD, help="header-less CSV rows to send")
-    parser.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS, help="how many rows to send (default: %(default)s)"
-    )
+    add_kind_arguments(parser)
+    parser.add_argument("--endpoint-name", help="default: PROJECT-<timestamp>")
+    predict.add_row_arguments(parser)
     parser.add_argument(
         "--keep", action="store_true", help="leave the real endpoint running (it costs money)"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the AWS CLI commands that create the endpoint; send nothing",
     )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
-    csv_rows = sample_rows(arguments.payload, arguments.rows)
-    with cli.target_from(arguments) as target:
-        options = options_from(arguments, target, arguments.endpoint_name or unique_name())
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    cli.refuse_local_dry_run(arguments)
+    the_project = project.load()
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
+        name = arguments.endpoint_name or settings.unique_name(the_project.base_job_name)
+        options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
+        if arguments.dry_run:
+            for request in endpoint_requests(target, options):
+                print(request.cli_command())
+            return 0
+        csv_rows = predict.rows_from(arguments, the_project)
         predictions = serve_and_predict(target, options, csv_rows, keep=arguments.keep)
-    for row, prediction in zip(csv_rows.splitlines(), predictions, strict=False):
-        print(f"label {prediction.label}  probability {prediction.probability:.4f}  <- {row[:60]}")
-    print(f"endpoint {options.name} kept: delete it with `python -m deploy.cleanup --name {options.name}`"
+    predict.print_predictions(csv_rows, predictions)
+    print(f"endpoint {options.name} kept: delete it with `byoc cleanup --name {options.name}`"
           if arguments.keep else f"deleted model, endpoint and endpoint config {options.name}")  # fmt: skip
     return 0
 

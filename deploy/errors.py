@@ -11,7 +11,7 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-OFFLINE_HINT = "for the offline path start the emulators with `python -m deploy.offline up` and pass --local"
+OFFLINE_HINT = "for the offline path start the emulators with `byoc offline up` and pass --local"
 
 
 class DeployError(Exception):

@@ -1,17 +1,20 @@
-"""Least-privilege IAM policy documents for the Titanic BYOC deploy path.
+"""Least-privilege IAM policy documents for the deploy path, scoped to the project's names.
 
-Three documents are rendered from the deployment names:
+Three documents are rendered from the deployment names (all derived from the project name, see
+``DeployNames.for_project``):
 
 * the operator policy, for the human or CI identity that pushes the image, uploads data,
   starts SageMaker jobs and passes the execution role;
 * the execution role policy, for the role that SageMaker assumes while running those jobs;
 * the execution role trust policy, which lets only SageMaker assume that role.
 
-``deploy/cloudformation.yaml`` grants the same statements; the tests keep the two in step.
+``deploy/cloudformation.yaml`` grants the same statements, and ``deploy/policies/`` holds the documents
+rendered for the example account (``--example``); the tests keep all three in step.
 
 Usage::
 
-    python -m deploy.iam --account-id 123456789012 --region us-east-1 --bucket my-bucket [--out-dir DIR]
+    byoc iam --account-id 123456789012 --region us-east-1 --bucket my-bucket [--out-dir DIR]
+    byoc iam --example --out-dir deploy/policies
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploy import project as project_settings
+from deploy.project import Project
+
 PolicyDocument = dict[str, Any]
 Statement = dict[str, Any]
 
@@ -33,15 +39,18 @@ SAGEMAKER_SERVICE_PRINCIPAL = "sagemaker.amazonaws.com"
 SAGEMAKER_LOG_GROUP_PATTERN = "/aws/sagemaker/*"
 SAGEMAKER_METRIC_NAMESPACE_PATTERN = "/aws/sagemaker/*"
 
-DEFAULT_PREFIX = "titanic-byoc"
-DEFAULT_REPOSITORY = "titanic-byoc"
-DEFAULT_NAME_PREFIX = "titanic-byoc"
-DEFAULT_ROLE_NAME = "titanic-byoc-sagemaker-execution"
 DEFAULT_PARTITION = "aws"
+COMMAND = "iam"
+# The placeholders of the committed example documents (deploy/policies/).
+EXAMPLE_ACCOUNT_ID = "123456789012"
+EXAMPLE_REGION = "us-east-1"
+EXAMPLE_BUCKET = "my-bucket"
+EXAMPLE_DIR = Path(__file__).resolve().parent / "policies"
 
-# Key prefixes (below the project prefix) that SageMaker jobs write: model artifacts and
-# tuning output go to output/, batch transform results to batch-output/.
-JOB_OUTPUT_SUBPREFIXES = ("output", "batch-output")
+# Key prefixes (below the project prefix) that SageMaker writes: model artifacts and tuning output go to
+# output/, spot checkpoints to checkpoints/, batch transform results to batch-output/, captured endpoint
+# traffic to data-capture/, asynchronous endpoint answers to async-output/.
+JOB_OUTPUT_SUBPREFIXES = ("output", "checkpoints", "batch-output", "data-capture", "async-output")
 
 # SageMaker resource types the operator creates; their ARNs are scoped to the name prefix.
 SAGEMAKER_RESOURCE_TYPES = (
@@ -75,11 +84,27 @@ class DeployNames:
     account_id: str
     region: str
     bucket: str
-    prefix: str = DEFAULT_PREFIX
-    repository: str = DEFAULT_REPOSITORY
-    name_prefix: str = DEFAULT_NAME_PREFIX
-    role_name: str = DEFAULT_ROLE_NAME
+    prefix: str
+    repository: str
+    name_prefix: str
+    role_name: str
     partition: str = DEFAULT_PARTITION
+
+    @classmethod
+    def for_project(
+        cls, project: Project, account_id: str, region: str, bucket: str, partition: str = DEFAULT_PARTITION
+    ) -> DeployNames:
+        """The names `byoc` uses for this project: prefix, repository and name prefix are its name."""
+        return cls(
+            account_id=account_id,
+            region=region,
+            bucket=bucket,
+            prefix=project.prefix,
+            repository=project.repository,
+            name_prefix=project.base_job_name,
+            role_name=project.role_name,
+            partition=partition,
+        )
 
     def __post_init__(self) -> None:
         # Validation also keeps wildcards and policy variables out of the rendered ARNs.
@@ -234,7 +259,13 @@ def operator_policy(names: DeployNames) -> PolicyDocument:
         # CreateEndpoint is authorised against both the endpoint and the endpoint config it uses.
         sagemaker(
             "Endpoints",
-            ["CreateEndpoint", "DescribeEndpoint", "DeleteEndpoint", "InvokeEndpoint"],
+            [
+                "CreateEndpoint",
+                "DescribeEndpoint",
+                "DeleteEndpoint",
+                "InvokeEndpoint",
+                "InvokeEndpointAsync",
+            ],
             "endpoint",
             "endpoint-config",
         ),
@@ -347,18 +378,26 @@ def write_documents(documents: dict[str, PolicyDocument], out_dir: Path) -> list
     return written
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def _parse_args(argv: Sequence[str] | None, prog: str | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m deploy.iam",
-        description="Render least-privilege IAM policies for the Titanic BYOC deploy path.",
+        prog=prog or "python -m deploy.iam",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--account-id", required=True)
-    parser.add_argument("--region", required=True)
-    parser.add_argument("--bucket", required=True)
-    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="S3 key prefix for data and artifacts")
-    parser.add_argument("--repository", default=DEFAULT_REPOSITORY, help="ECR repository name")
-    parser.add_argument("--name-prefix", default=DEFAULT_NAME_PREFIX, help="prefix of SageMaker names")
-    parser.add_argument("--role-name", default=DEFAULT_ROLE_NAME, help="SageMaker execution role name")
+    parser.add_argument("--account-id", help=f"12 digits (--example: {EXAMPLE_ACCOUNT_ID})")
+    parser.add_argument("--region", help=f"e.g. us-east-1 (--example: {EXAMPLE_REGION})")
+    parser.add_argument("--bucket", help=f"the project's bucket (--example: {EXAMPLE_BUCKET})")
+    parser.add_argument(
+        "--example",
+        action="store_true",
+        help="render for the example account, region and bucket: the documents committed in deploy/policies/",
+    )
+    parser.add_argument("--prefix", help="S3 key prefix for data and artifacts (default: the project name)")
+    parser.add_argument("--repository", help="ECR repository name (default: the project name)")
+    parser.add_argument("--name-prefix", help="prefix of SageMaker names (default: the project name)")
+    parser.add_argument(
+        "--role-name", help="SageMaker execution role name (default: PROJECT-sagemaker-execution)"
+    )
     parser.add_argument("--partition", default=DEFAULT_PARTITION)
     parser.add_argument(
         "--no-source-account-condition",
@@ -371,20 +410,36 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help="write one JSON file per document here instead of printing them",
     )
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.example:
+        arguments.account_id = arguments.account_id or EXAMPLE_ACCOUNT_ID
+        arguments.region = arguments.region or EXAMPLE_REGION
+        arguments.bucket = arguments.bucket or EXAMPLE_BUCKET
+    missing = [flag for flag in ("account_id", "region", "bucket") if not getattr(arguments, flag)]
+    if missing:
+        parser.error(f"missing {', '.join('--' + flag.replace('_', '-') for flag in missing)} (or --example)")
+    return arguments
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
+def example_names(project: Project) -> DeployNames:
+    """The names of the committed example documents in deploy/policies/."""
+    return DeployNames.for_project(project, EXAMPLE_ACCOUNT_ID, EXAMPLE_REGION, EXAMPLE_BUCKET)
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = _parse_args(argv, prog)
     try:
+        defaults = DeployNames.for_project(
+            project_settings.load(), args.account_id, args.region, args.bucket, args.partition
+        )
         names = DeployNames(
             account_id=args.account_id,
             region=args.region,
             bucket=args.bucket,
-            prefix=args.prefix,
-            repository=args.repository,
-            name_prefix=args.name_prefix,
-            role_name=args.role_name,
+            prefix=args.prefix or defaults.prefix,
+            repository=args.repository or defaults.repository,
+            name_prefix=args.name_prefix or defaults.name_prefix,
+            role_name=args.role_name or defaults.role_name,
             partition=args.partition,
         )
     except ValueError as error:
@@ -400,4 +455,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from deploy import cli
+
+    cli.run(main)

@@ -1,11 +1,12 @@
 """Pick the cheapest small training instance type this account may actually start, from Service Quotas.
 
-    python -m deploy.instance_choice [--region us-east-1] [--spot]
+examples:
+  byoc instances [--region us-east-1] [--spot]
 
 New accounts often have a quota of 0 for some training instance types, and a job on such a type fails at
 once with ResourceLimitExceeded. This reads the quotas "<type> for training job usage" (and, with --spot,
 "<type> for spot training job usage") of a short list of small types, prints them, and names the cheapest
-type whose quotas are at least 1.
+type whose quotas are at least 1. `python -m deploy.instance_choice` is the same command.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 from deploy import cli, settings
 from deploy.errors import DeployError, aws_error_code
 
+COMMAND = "instances"
 SERVICE_CODE = "sagemaker"
 # Small types SageMaker training accepts (the botocore TrainingInstanceType enum), cheapest first, with
 # approximate us-east-1 on-demand training prices in USD per hour as recalled from the public SageMaker
@@ -117,8 +119,8 @@ def format_table(options: Sequence[Candidate]) -> list[str]:
     return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.instance_choice", __doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.instance_choice", __doc__)
     parser.add_argument(
         "--region", help=f"AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, {settings.DEFAULT_REGION})"
     )
@@ -128,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
     with settings.open_target(local=False, region=arguments.region) as target:
         quotas = training_quotas(target.client("service-quotas"), TRAINING_PRICE_PER_HOUR)
     options = candidates(quotas)

@@ -1,12 +1,14 @@
 """Offline stand-ins for ECR and S3: Debian's docker-registry and moto_server, both on 127.0.0.1.
 
-    python -m deploy.offline up     [--state-dir .offline] [--registry-port 5000] [--s3-port 9000]
-    python -m deploy.offline status [--state-dir .offline]
-    python -m deploy.offline down   [--state-dir .offline]
+examples:
+  byoc offline up     [--state-dir .offline] [--registry-port 5000] [--s3-port 9000]
+  byoc offline status [--state-dir .offline]
+  byoc offline down   [--state-dir .offline]
 
 `up` starts both in the background, waits until each answers, and records their PIDs and ports in the state
 folder (which also holds the registry's storage and both logs); `down` stops them. Nothing listens beyond
-127.0.0.1. Tests use `OfflineServices` as a context manager.
+127.0.0.1. Then pass --local to the other commands. Tests use `OfflineServices` as a context manager.
+`python -m deploy.offline` is the same command.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from types import TracebackType
 from deploy import cli
 from deploy.errors import DeployError
 
+COMMAND = "offline"
 DEFAULT_STATE_DIR = Path(".offline")
 DEFAULT_REGISTRY_PORT = 5000
 DEFAULT_S3_PORT = 9000
@@ -145,7 +148,7 @@ class OfflineServices:
             names = ", ".join(f"{service.name} (pid {service.pid})" for service in running)
             raise DeployError(
                 f"already running from {self.state_dir}: {names}; stop them first with "
-                f"`python -m deploy.offline down --state-dir {self.state_dir}`"
+                f"`byoc offline down --state-dir {self.state_dir}`"
             )
         for port, option in ((self.registry_port, "--registry-port"), (self.s3_port, "--s3-port")):
             if _port_in_use(port):
@@ -280,13 +283,11 @@ def usage_hint(services: OfflineServices) -> str:
         flags.append(f"--registry {services.registry}")
     if services.s3_port != DEFAULT_S3_PORT:
         flags.append(f"--s3-endpoint {services.s3_endpoint}")
-    return (
-        f"pass {' '.join(flags)} to the deploy scripts, e.g. python -m deploy.upload_data {' '.join(flags)}"
-    )
+    return f"pass {' '.join(flags)} to the other commands, e.g. byoc upload {' '.join(flags)} --create-bucket"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.offline", __doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.offline", __doc__)
     parser.add_argument("action", choices=("up", "down", "status"))
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: %(default)s")
     parser.add_argument(
@@ -296,8 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
     services = OfflineServices(arguments.state_dir, arguments.registry_port, arguments.s3_port)
     if arguments.action == "up":
         for service in services.up():

@@ -1,13 +1,15 @@
 """Build the image for linux/amd64, tag it with the git commit and `latest`, and push it.
 
-    python -m deploy.push_image [--region us-east-1] [--repository titanic-byoc] [--immutable-tags]
-    python -m deploy.push_image --local --build-arg BASE_IMAGE=byoc-base:bookworm --build-network host
-    python -m deploy.push_image --local --no-build --source-image titanic-byoc:dev
+examples:
+  byoc push [--region us-east-1] [--repository NAME] [--immutable-tags]
+  byoc push --local --build-arg BASE_IMAGE=byoc-base:bookworm --build-network host
+  byoc push --local --no-build --source-image my-image:dev
 
-Real mode creates the ECR repository when it is missing (scan on push), logs docker in with an ECR
-authorization token and pushes there. --local (or --registry HOST:PORT) pushes to that registry and makes no
-AWS call. The tag is the short commit, with -dirty when the work tree has changes. Prints the image URI and
-the pushed digest; jobs should use the digest URI, which names exactly what was pushed.
+Real mode creates the ECR repository (default: the project name) when it is missing (scan on push), logs
+docker in with an ECR authorization token (`aws ecr get-login-password | docker login`) and pushes there.
+--local (or --registry HOST:PORT) pushes to that registry and makes no AWS call. The tag is the short commit,
+with -dirty when the work tree has changes. Prints the image URI and the pushed digest; jobs should use the
+digest URI, which names exactly what was pushed. `python -m deploy.push_image` is the same command.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy import cli, settings
+from deploy import cli, project, settings
 from deploy.docker_cli import docker, docker_streaming, ensure_docker_running
 from deploy.errors import DeployError, aws_error_code
 
+COMMAND = "push"
 DEFAULT_PLATFORM = "linux/amd64"
 BUILD_TIMEOUT_SECONDS = 1800
 PUSH_TIMEOUT_SECONDS = 900
@@ -55,18 +58,19 @@ class PushedImage:
 
 @dataclass(frozen=True)
 class PushOptions:
-    repository: str = settings.DEFAULT_REPOSITORY
+    repository: str
+    tags: tuple[dict[str, str], ...] = ()
     registry: str | None = None
     immutable_tags: bool = False
     source_image: str | None = None
     platform: str = DEFAULT_PLATFORM
     build_args: tuple[str, ...] = ()
     build_flags: tuple[str, ...] = ()
-    context: Path = settings.REPOSITORY_ROOT
+    context: Path = project.REPOSITORY_ROOT
     extra_tags: tuple[str, ...] = ()
 
 
-def commit_tag(repository_root: Path = settings.REPOSITORY_ROOT) -> str:
+def commit_tag(repository_root: Path = project.REPOSITORY_ROOT) -> str:
     """The short commit of HEAD, with -dirty when tracked or untracked files differ from it."""
 
     def git(*arguments: str) -> str:
@@ -99,7 +103,9 @@ def image_tags(commit: str, immutable: bool, now: datetime | None = None) -> tup
     return (commit,)
 
 
-def ensure_ecr_repository(ecr: Any, name: str, immutable_tags: bool) -> str:
+def ensure_ecr_repository(
+    ecr: Any, name: str, immutable_tags: bool, tags: Sequence[dict[str, str]] = ()
+) -> str:
     """The repository URI, creating the repository (scan on push) when it does not exist yet."""
     try:
         repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
@@ -117,7 +123,7 @@ def ensure_ecr_repository(ecr: Any, name: str, immutable_tags: bool) -> str:
         repositoryName=name,
         imageScanningConfiguration={"scanOnPush": True},
         imageTagMutability="IMMUTABLE" if immutable_tags else "MUTABLE",
-        tags=[{"Key": tag["Key"], "Value": tag["Value"]} for tag in settings.PROJECT_TAGS],
+        tags=[{"Key": tag["Key"], "Value": tag["Value"]} for tag in tags],
     )
     print(f"created ECR repository {name}")
     return str(created["repository"]["repositoryUri"])
@@ -145,14 +151,13 @@ def check_registry_answers(registry: str) -> None:
         if error.code == 401:
             raise DeployError(
                 f"the registry at {registry} demands a login: its config has an auth block "
-                "(start the one from `python -m deploy.offline up` instead)"
+                "(start the one from `byoc offline up` instead)"
             ) from None
         raise DeployError(f"the registry at {registry} answered {url} with HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DeployError(
-            f"the registry at {registry} is not reachable ({reason}): "
-            "start it with `python -m deploy.offline up`"
+            f"the registry at {registry} is not reachable ({reason}): start it with `byoc offline up`"
         ) from None
 
 
@@ -221,7 +226,7 @@ def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedIma
         repository_uri = f"{registry}/{options.repository}"
     else:
         ecr = target.client("ecr")
-        repository_uri = ensure_ecr_repository(ecr, options.repository, options.immutable_tags)
+        repository_uri = ensure_ecr_repository(ecr, options.repository, options.immutable_tags, options.tags)
         docker_login_to_ecr(ecr)
     tags = (*image_tags(commit_tag(), options.immutable_tags), *options.extra_tags)
     source_image = options.source_image
@@ -232,12 +237,10 @@ def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedIma
     return push_tags(source_image, repository_uri, tags)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.push_image", __doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.push_image", __doc__)
     cli.add_target_arguments(parser)
-    parser.add_argument(
-        "--repository", default=settings.DEFAULT_REPOSITORY, help="repository name (default: %(default)s)"
-    )
+    cli.add_repository_argument(parser, "repository name")
     parser.add_argument(
         "--immutable-tags",
         action="store_true",
@@ -246,9 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", dest="extra_tags", action="append", default=[], help="another tag to push")
     build = parser.add_argument_group("building")
     build.add_argument("--no-build", action="store_true", help="push --source-image instead of building")
-    build.add_argument(
-        "--source-image", help="a local image to push (with --no-build), e.g. titanic-byoc:dev"
-    )
+    build.add_argument("--source-image", help="a local image to push (with --no-build), e.g. my-image:dev")
     build.add_argument(
         "--platform", default=DEFAULT_PLATFORM, help="docker build --platform (default: %(default)s)"
     )
@@ -270,14 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options_from(arguments: argparse.Namespace) -> PushOptions:
+def options_from(arguments: argparse.Namespace, the_project: project.Project) -> PushOptions:
     if arguments.no_build != bool(arguments.source_image):
         raise DeployError("--no-build and --source-image go together: --no-build --source-image IMAGE")
     flags = list(arguments.docker_build_flag)
     if arguments.build_network:
         flags.append(f"--network={arguments.build_network}")
     return PushOptions(
-        repository=arguments.repository,
+        repository=cli.repository_from(arguments, the_project),
+        tags=tuple(the_project.tags),
         registry=arguments.registry,
         immutable_tags=arguments.immutable_tags,
         source_image=arguments.source_image,
@@ -288,9 +290,9 @@ def options_from(arguments: argparse.Namespace) -> PushOptions:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
-    options = options_from(arguments)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    options = options_from(arguments, project.load())
     with cli.target_from(arguments) as target:
         pushed = push_image(target, options)
     print(f"image:  {pushed.image_uri}")

@@ -6,12 +6,14 @@ import io
 import json
 import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
 from deploy.errors import DeployError, aws_error_code
+from deploy.progress import UploadProgress
 
 MODEL_ARCHIVE_LIMIT_BYTES = 512 * 1024 * 1024
 
@@ -80,6 +82,14 @@ def put_bytes(s3: Any, uri: str, body: bytes, content_type: str = "text/csv") ->
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
+def upload_file(s3: Any, path: Path, uri: str, content_type: str) -> None:
+    """A managed (multipart for large files) upload that shows its progress on stderr."""
+    bucket, key = parse_s3_uri(uri)
+    progress = UploadProgress(path.name, path.stat().st_size)
+    s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Callback=progress)
+    progress.done()
+
+
 def list_keys(s3: Any, uri_prefix: str) -> list[str]:
     bucket, prefix = parse_s3_uri(uri_prefix)
     keys: list[str] = []
@@ -100,29 +110,29 @@ def delete_prefix(s3: Any, uri_prefix: str) -> int:
 
 @dataclass(frozen=True)
 class ModelArchive:
+    """A model.tar.gz: its member names, and the manifest.json and metrics.json `train` writes into it."""
+
     uri: str
     members: tuple[str, ...]
+    manifest: dict[str, Any]
     metrics: dict[str, Any]
 
 
+def _json_member(archive: tarfile.TarFile, name: str) -> dict[str, Any]:
+    member = next((m for m in archive.getmembers() if m.name.removeprefix("./") == name), None)
+    handle = archive.extractfile(member) if member is not None else None
+    return json.loads(handle.read()) if handle is not None else {}
+
+
 def read_model_archive(s3: Any, model_data_uri: str) -> ModelArchive:
-    """List model.tar.gz and read the metrics.json that `train` writes into it."""
     body = read_bytes(s3, model_data_uri)
     if len(body) > MODEL_ARCHIVE_LIMIT_BYTES:
         raise DeployError(f"{model_data_uri} is larger than {MODEL_ARCHIVE_LIMIT_BYTES} bytes")
     try:
         with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
             members = tuple(member.name.removeprefix("./") for member in archive.getmembers())
-            metrics_member = next(
-                (
-                    member
-                    for member in archive.getmembers()
-                    if member.name.removeprefix("./") == "metrics.json"
-                ),
-                None,
-            )
-            metrics_file = archive.extractfile(metrics_member) if metrics_member is not None else None
-            metrics = json.loads(metrics_file.read()) if metrics_file is not None else {}
+            manifest = _json_member(archive, "manifest.json")
+            metrics = _json_member(archive, "metrics.json")
     except (tarfile.TarError, OSError, json.JSONDecodeError) as error:
         raise DeployError(f"{model_data_uri} is not a readable model archive: {error}") from None
-    return ModelArchive(uri=model_data_uri, members=members, metrics=metrics)
+    return ModelArchive(uri=model_data_uri, members=members, manifest=manifest, metrics=metrics)

@@ -28,22 +28,15 @@ if TYPE_CHECKING:
     import sagemaker
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_REPOSITORY = "titanic-byoc"
-DEFAULT_PREFIX = "titanic-byoc"
-BASE_JOB_NAME = "titanic-byoc"
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 LOCAL_INSTANCE_TYPE = "local"
-PROJECT_TAGS: tuple[dict[str, str], ...] = ({"Key": "project", "Value": "titanic-byoc"},)
-TARGET_COLUMN = "Survived"
 
-BUCKET_VARIABLE = "TITANIC_BYOC_BUCKET"
+BUCKET_VARIABLE = "BYOC_BUCKET"
 ROLE_VARIABLE = "SAGEMAKER_ROLE_ARN"
 
-LOCAL_BUCKET = "titanic-byoc-local"
 LOCAL_REGISTRY = "localhost:5000"
 LOCAL_S3_ENDPOINT = "http://127.0.0.1:9000"
 LOCAL_SERVING_PORT = 8080
-LOCAL_ROLE_ARN = "arn:aws:iam::111111111111:role/titanic-byoc-local"
 # The SDK copies the session's credentials into every local container: only ever dummy ones.
 DUMMY_ACCESS_KEY = "testing"
 DUMMY_SECRET_KEY = "testing"
@@ -53,7 +46,12 @@ TELEMETRY_OPT_OUT_YAML = (
 # Variables that would let a real identity leak into local mode.
 CREDENTIAL_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+
+def unique_name(base: str) -> str:
+    """BASE-YYYY-MM-DD-HH-MM-SS-mmm, as the SDK names jobs, models and endpoints."""
+    from sagemaker.utils import name_from_base
+
+    return str(name_from_base(base))
 
 
 def resolve_region(explicit: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -64,10 +62,10 @@ def resolve_region(explicit: str | None, environ: Mapping[str, str] | None = Non
 
 @dataclass(frozen=True)
 class S3Layout:
-    """Where the scripts keep things: everything below s3://BUCKET/PREFIX/."""
+    """Where the scripts keep things: everything below s3://BUCKET/PREFIX/ (PREFIX: the project name)."""
 
     bucket: str
-    prefix: str = DEFAULT_PREFIX
+    prefix: str
 
     def uri(self, *parts: str) -> str:
         return f"s3://{self.bucket}/{self.key(*parts)}/"
@@ -94,6 +92,22 @@ class S3Layout:
     @property
     def batch_output(self) -> str:
         return self.uri("batch-output")
+
+    def checkpoints(self, job_name: str) -> str:
+        """One folder per training job: a spot restart resumes its own job's checkpoints, never another's."""
+        return self.uri("checkpoints", job_name)
+
+    @property
+    def data_capture(self) -> str:
+        return self.uri("data-capture")
+
+    @property
+    def async_input(self) -> str:
+        return self.uri("async-input")
+
+    @property
+    def async_output(self) -> str:
+        return self.uri("async-output")
 
 
 class LoopbackPort(int):
@@ -218,7 +232,7 @@ def open_target(
     environment: dict[str, str] = {}
     removed: tuple[str, ...] = ()
     stand_ins = None
-    work_dir = Path(tempfile.mkdtemp(prefix="titanic-byoc-"))
+    work_dir = Path(tempfile.mkdtemp(prefix="byoc-deploy-"))
     try:
         if local or not sdk_telemetry:
             defaults_file = work_dir / "sagemaker-defaults.yaml"

@@ -1,190 +1,136 @@
 """Run a SageMaker training job with the image (managed spot by default) and report what it cost and scored.
 
-    python -m deploy.train_job --bucket BUCKET [--image-uri URI] [--role ARN] [--instance-type ml.m5.large]
-                               [--hyperparameter num_leaves=16 ...] [--hyperparameters-file hp.json]
-    python -m deploy.train_job --local --image-uri localhost:5000/titanic-byoc@sha256:...
+examples:
+  byoc train --bucket my-bucket --image-uri 123456789012.dkr.ecr.us-east-1.amazonaws.com/NAME@sha256:...
+  byoc train --bucket my-bucket --hyperparameter num_leaves=16 --hyperparameters-file hp.json
+  byoc train --bucket my-bucket --instance-count 2 --instance-type ml.m5.xlarge --no-spot
+  byoc train --bucket my-bucket --dry-run   # the `aws sagemaker create-training-job` command; sends nothing
+  byoc train --local --image-uri localhost:5000/NAME@sha256:...
 
-Channels are s3://BUCKET/PREFIX/train/ and .../validation/ (see deploy.upload_data); the model lands under
-s3://BUCKET/PREFIX/output/. The role comes from --role, then SAGEMAKER_ROLE_ARN, then
-sagemaker.get_execution_role(). Hyperparameters from the file are overridden by --hyperparameter values;
-both are checked against the image's own hyperparameter list before anything starts.
---local runs the same estimator in SageMaker local mode (no spot there) against the offline stand-ins.
+Channels are s3://BUCKET/PREFIX/train/ and .../validation/ (see `byoc upload`); the model lands under
+s3://BUCKET/PREFIX/output/, spot checkpoints under s3://BUCKET/PREFIX/checkpoints/JOB/. PREFIX, the base job
+name and the tags come from the project (byoc.toml). The role comes from --role, then SAGEMAKER_ROLE_ARN,
+then sagemaker.get_execution_role(). Hyperparameters: the project's, then the file's, then --hyperparameter;
+all are checked against the image's recipe before anything starts. The metric definitions follow the task
+(the `task` hyperparameter, --task, or inferred from the project's data). --local runs the same estimator in
+SageMaker local mode (no spot or checkpoints there) against the offline stand-ins. `python -m
+deploy.train_job` is the same command.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from byoc.hyperparameters import HyperparameterError, parse_hyperparameters
-from deploy import cli, settings
+from byoc.tasks import METRICS, Task
+from deploy import cli, dry_run, hyperparameters, metrics, project, settings
 from deploy.errors import DeployError
+from deploy.progress import wait_for
 from deploy.push_image import default_image_uri
+from deploy.roles import resolve_role, role_for
 from deploy.s3 import ModelArchive, read_model_archive
+from deploy.upload_data import channel_content_type
 
 if TYPE_CHECKING:
     from sagemaker.estimator import Estimator
 
-# `train` prints one line per metric, e.g. `validation:auc=0.853887;` (byoc.training.metric_line).
-METRIC_SPLITS = ("train", "validation")
-METRIC_NAMES = ("accuracy", "auc", "f1", "log_loss")
-CV_METRIC_NAMES = ("auc_mean", "accuracy_mean")
-METRIC_VALUE_PATTERN = r"([0-9]+(?:\.[0-9]+)?)"
-
-
-def metric_definition(split: str, name: str) -> dict[str, str]:
-    return {
-        "Name": f"{split}:{name}",
-        "Regex": f"{re.escape(split)}:{re.escape(name)}={METRIC_VALUE_PATTERN};",
-    }
-
-
-METRIC_DEFINITIONS: tuple[dict[str, str], ...] = (
-    *(metric_definition(split, name) for split in METRIC_SPLITS for name in METRIC_NAMES),
-    *(metric_definition("cv", name) for name in CV_METRIC_NAMES),
-)
-OBJECTIVE_METRIC = "validation:auc"
+COMMAND = "train"
 DEFAULT_MAX_RUN_SECONDS = 3600
 DEFAULT_MAX_WAIT_SECONDS = 7200
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
-
-
-def validate_role_arn(arn: str, source: str) -> str:
-    if not ROLE_ARN.fullmatch(arn):
-        raise DeployError(
-            f"{source} {arn!r} is not an IAM role ARN: "
-            "expected arn:aws:iam::<12-digit account>:role/<path/>name"
-        )
-    return arn
-
-
-def role_for(target: settings.DeployTarget, explicit: str | None) -> str:
-    """Local mode needs no real role: a dummy ARN unless one is given; real mode resolves one."""
-    return settings.LOCAL_ROLE_ARN if target.is_local and not explicit else resolve_role(explicit)
-
-
-def resolve_role(
-    explicit: str | None,
-    environ: Mapping[str, str] | None = None,
-    execution_role: Callable[[], str] | None = None,
-) -> str:
-    """--role, then SAGEMAKER_ROLE_ARN, then sagemaker.get_execution_role() (works inside SageMaker)."""
-    environ = os.environ if environ is None else environ
-    if explicit:
-        return validate_role_arn(explicit, "--role")
-    if environ.get(settings.ROLE_VARIABLE):
-        return validate_role_arn(environ[settings.ROLE_VARIABLE], settings.ROLE_VARIABLE)
-    if execution_role is None:
-        from sagemaker import get_execution_role
-
-        execution_role = get_execution_role
-    try:
-        role = execution_role()
-    except Exception as error:
-        raise DeployError(
-            "no SageMaker execution role: pass --role arn:aws:iam::ACCOUNT:role/NAME, or set "
-            f"{settings.ROLE_VARIABLE}, or run where sagemaker.get_execution_role() works (a SageMaker "
-            f"notebook or an assumed role); get_execution_role() said: {str(error).splitlines()[0]}"
-        ) from None
-    return validate_role_arn(role, "sagemaker.get_execution_role()")
-
-
-def parse_hyperparameter_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """["num_leaves=16", "learning_rate=0.05"] -> {"num_leaves": "16", "learning_rate": "0.05"}."""
-    parsed: dict[str, str] = {}
-    for assignment in assignments:
-        key, separator, value = assignment.partition("=")
-        if not separator or not key.strip():
-            raise DeployError(f"--hyperparameter {assignment!r} is not KEY=VALUE")
-        parsed[key.strip()] = value.strip()
-    return parsed
-
-
-def read_hyperparameters_file(path: Path) -> dict[str, str]:
-    """A JSON object of hyperparameters; numbers and booleans become the strings SageMaker passes on."""
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeployError(f"hyperparameters file {path} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise DeployError(f"hyperparameters file {path} is not valid JSON: {error}") from None
-    if not isinstance(content, dict):
-        raise DeployError(f"hyperparameters file {path} must hold a JSON object of name: value")
-    parsed: dict[str, str] = {}
-    for key, value in content.items():
-        if isinstance(value, dict | list) or value is None:
-            raise DeployError(f"hyperparameters file {path}: {key!r} must be a string, number or boolean")
-        parsed[str(key)] = json.dumps(value) if isinstance(value, bool) else str(value)
-    return parsed
-
-
-def merge_hyperparameters(from_file: Mapping[str, str], from_cli: Mapping[str, str]) -> dict[str, str]:
-    """The command line wins over the file; the result must parse as the image's hyperparameters."""
-    merged = {**from_file, **from_cli}
-    try:
-        parse_hyperparameters(merged)
-    except HyperparameterError as error:
-        raise DeployError(str(error)) from None
-    return merged
+TRAINING_FINISHED = ("Completed", "Failed", "Stopped")
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
+    project: project.Project
     image_uri: str
     role: str
     layout: settings.S3Layout
     instance_type: str
+    task: Task
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    instance_count: int = 1
     use_spot: bool = True
+    checkpoints: bool = True
     max_run: int = DEFAULT_MAX_RUN_SECONDS
     max_wait: int = DEFAULT_MAX_WAIT_SECONDS
-    base_job_name: str = settings.BASE_JOB_NAME
+    content_type: str = "text/csv"
 
 
-def build_estimator(target: settings.DeployTarget, options: TrainingOptions) -> Estimator:
-    """The one estimator every script uses (training and tuning). Local mode rejects spot and max_wait."""
+def build_estimator(
+    target: settings.DeployTarget, options: TrainingOptions, *, checkpoint_s3_uri: str | None = None
+) -> Estimator:
+    """The one estimator every script uses (training and tuning). Local mode rejects spot and checkpoints."""
     from sagemaker.estimator import Estimator
 
+    if options.instance_count < 1:
+        raise DeployError(f"--instance-count must be at least 1, not {options.instance_count}")
     spot = options.use_spot and not target.is_local
     if spot and options.max_wait < options.max_run:
         raise DeployError(
             f"--max-wait ({options.max_wait} s) must be at least --max-run ({options.max_run} s)"
         )
-    spot_arguments: dict[str, Any] = (
-        {"use_spot_instances": True, "max_wait": options.max_wait} if spot else {}
-    )
+    optional: dict[str, Any] = {}
+    if spot:
+        optional.update(use_spot_instances=True, max_wait=options.max_wait)
+    if checkpoint_s3_uri is not None and not target.is_local:
+        optional.update(checkpoint_s3_uri=checkpoint_s3_uri)
     return Estimator(
         image_uri=options.image_uri,
         role=options.role,
-        instance_count=1,
+        instance_count=options.instance_count,
         instance_type=options.instance_type,
         output_path=options.layout.output,
-        base_job_name=options.base_job_name,
+        base_job_name=options.project.base_job_name,
         hyperparameters=dict(options.hyperparameters),
-        metric_definitions=[dict(definition) for definition in METRIC_DEFINITIONS],
+        metric_definitions=metrics.metric_definitions(options.task),
         max_run=options.max_run,
-        tags=[dict(tag) for tag in settings.PROJECT_TAGS],
+        tags=options.project.tags,
         # A bring-your-own image has no Debugger hooks; profiling would only add a rule job.
         disable_profiler=True,
         debugger_hook_config=False,
         sagemaker_session=target.sagemaker_session,
-        **spot_arguments,
+        **optional,
     )
 
 
-def training_inputs(layout: settings.S3Layout) -> dict[str, Any]:
+def training_inputs(layout: settings.S3Layout, content_type: str) -> dict[str, Any]:
     from sagemaker.inputs import TrainingInput
 
     return {
-        "train": TrainingInput(layout.train, content_type="text/csv"),
-        "validation": TrainingInput(layout.validation, content_type="text/csv"),
+        "train": TrainingInput(layout.train, content_type=content_type),
+        "validation": TrainingInput(layout.validation, content_type=content_type),
     }
+
+
+def checkpoint_uri(target: settings.DeployTarget, options: TrainingOptions, job_name: str) -> str | None:
+    """Spot jobs checkpoint to s3://BUCKET/PREFIX/checkpoints/JOB/ unless told not to (never locally)."""
+    wanted = options.use_spot and options.checkpoints and not target.is_local
+    return options.layout.checkpoints(job_name) if wanted else None
+
+
+def prepare(target: settings.DeployTarget, options: TrainingOptions) -> tuple[Estimator, str]:
+    """The job's name and its estimator (whose checkpoint folder is named after the job)."""
+    job_name = settings.unique_name(options.project.base_job_name)
+    estimator = build_estimator(target, options, checkpoint_s3_uri=checkpoint_uri(target, options, job_name))
+    return estimator, job_name
+
+
+def fit(estimator: Estimator, options: TrainingOptions, job_name: str, *, wait: bool) -> None:
+    """Start the job on the two channels; with `wait`, stream its logs until it ends."""
+    inputs = training_inputs(options.layout, options.content_type)
+    estimator.fit(inputs, job_name=job_name, wait=wait, logs="All" if wait else "None")
+
+
+def training_request(target: settings.DeployTarget, options: TrainingOptions) -> dry_run.Request:
+    """The CreateTrainingJob request `train` would send, built by the SDK and validated, not sent."""
+    with dry_run.capture(target.boto_session) as captured:
+        estimator, job_name = prepare(target, options)
+        fit(estimator, options, job_name, wait=False)
+    return dry_run.only(captured, "CreateTrainingJob")
 
 
 @dataclass(frozen=True)
@@ -221,25 +167,46 @@ def summarize(description: Mapping[str, Any]) -> TrainingSummary:
 
 
 def train(target: settings.DeployTarget, options: TrainingOptions, *, logs: bool = True) -> TrainingSummary:
-    """What the CLI does: build the estimator, fit on the two channels, wait, describe the job."""
+    """What the CLI does: fit on the two channels, wait (logs, or the status), describe the job."""
     from sagemaker.exceptions import UnexpectedStatusException
 
-    estimator = build_estimator(target, options)
+    follow_logs = logs or target.is_local  # local mode always runs in the foreground
+    estimator, job_name = prepare(target, options)
     try:
-        estimator.fit(training_inputs(options.layout), wait=True, logs="All" if logs else "None")
+        fit(estimator, options, job_name, wait=follow_logs)
     except UnexpectedStatusException:
         pass  # the job failed or stopped: the description below carries its FailureReason
     except RuntimeError as error:
         # Local mode: docker-compose reports the container's non-zero exit; its log is above.
         raise DeployError(f"local training failed ({error}); the container's log above says why") from None
+    if not follow_logs:
+        client = target.sagemaker_session.sagemaker_client
+        wait_for(
+            lambda: client.describe_training_job(TrainingJobName=job_name),
+            "TrainingJobStatus",
+            TRAINING_FINISHED,
+            f"training job {job_name}",
+            detail=lambda description: str(description.get("SecondaryStatus", "")),
+        )
     return summarize(estimator.latest_training_job.describe())
 
 
 def model_archive(target: settings.DeployTarget, summary: TrainingSummary) -> ModelArchive | None:
-    """The trained model.tar.gz with its metrics.json (read from S3 or the emulator), for a completed job."""
+    """A completed job's model.tar.gz with its manifest and metrics (from S3 or the emulator)."""
     if summary.model_data is None or summary.status != "Completed":
         return None
     return read_model_archive(target.client("s3"), summary.model_data)
+
+
+def validation_scores(archive: ModelArchive) -> str:
+    """`auc 0.8539, accuracy 0.8212, ...` for the task the model was trained for, from metrics.json."""
+    validation = archive.metrics.get("validation", {})
+    task = Task(archive.metrics.get("task", Task.BINARY))
+    return ", ".join(
+        f"{entry.name} {validation[entry.name]:.4f}"
+        for entry in METRICS[task]
+        if validation.get(entry.name) is not None
+    )
 
 
 def format_summary(summary: TrainingSummary, archive: ModelArchive | None) -> list[str]:
@@ -253,22 +220,11 @@ def format_summary(summary: TrainingSummary, archive: ModelArchive | None) -> li
     for name, value in sorted(summary.final_metrics.items()):
         lines.append(f"metric:     {name} = {value:.4f}")
     if archive is not None and archive.metrics:
-        validation = archive.metrics.get("validation", {})
-        scores = ", ".join(
-            f"{name} {validation[name]:.4f}" for name in METRIC_NAMES if validation.get(name) is not None
-        )
-        lines.append(f"validation: {scores} ({validation.get('rows')} rows, from metrics.json)")
+        rows = archive.metrics.get("validation", {}).get("rows")
+        task = archive.metrics.get("task")
+        lines.append(f"validation: {validation_scores(archive)} ({task}, {rows} rows, from metrics.json)")
     lines.append(f"model:      {summary.model_data}")
     return lines
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.train_job", __doc__)
-    cli.add_target_arguments(parser)
-    cli.add_layout_arguments(parser)
-    add_estimator_arguments(parser)
-    parser.add_argument("--no-logs", action="store_true", help="do not stream the job's CloudWatch logs")
-    return parser
 
 
 def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -276,13 +232,22 @@ def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training job")
     cli.add_image_and_role_arguments(group, "image to train with")
     group.add_argument(
+        "--instance-count", type=int, default=1, help="instances per job (default: %(default)s)"
+    )
+    group.add_argument(
         "--hyperparameter",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="repeatable; wins over the file",
+        help="repeatable; wins over the file and the project's",
     )
     group.add_argument("--hyperparameters-file", type=Path, help="JSON object of hyperparameters")
+    group.add_argument(
+        "--task",
+        choices=[task.value for task in Task],
+        help="the task (default: the `task` hyperparameter, else inferred from the project's data); "
+        "sent as the hyperparameter task",
+    )
     group.add_argument("--no-spot", action="store_true", help="on-demand instead of managed spot training")
     group.add_argument(
         "--max-run", type=int, default=DEFAULT_MAX_RUN_SECONDS, help="seconds (default: %(default)s)"
@@ -293,32 +258,72 @@ def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_WAIT_SECONDS,
         help="spot: seconds, >= --max-run (default: %(default)s)",
     )
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the request as an AWS CLI command and send nothing (placeholders for a missing "
+        "image or role)",
+    )
 
 
-def options_from(arguments: argparse.Namespace, target: settings.DeployTarget) -> TrainingOptions:
-    file_values = (
-        read_hyperparameters_file(arguments.hyperparameters_file) if arguments.hyperparameters_file else {}
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.train_job", __doc__)
+    cli.add_target_arguments(parser)
+    cli.add_layout_arguments(parser)
+    add_estimator_arguments(parser)
+    parser.add_argument(
+        "--no-checkpoints", action="store_true", help="spot without checkpoints (restarts begin again)"
     )
-    hyperparameters = merge_hyperparameters(
-        file_values, parse_hyperparameter_assignments(arguments.hyperparameter)
+    parser.add_argument(
+        "--no-logs", action="store_true", help="show the job's status instead of its CloudWatch logs"
     )
-    role = role_for(target, arguments.role)
+    return parser
+
+
+def options_from(
+    arguments: argparse.Namespace, target: settings.DeployTarget, the_project: project.Project
+) -> TrainingOptions:
+    values = hyperparameters.for_job(
+        the_project,
+        file=arguments.hyperparameters_file,
+        assignments=arguments.hyperparameter,
+        task=arguments.task,
+    )
+    repository = cli.repository_from(arguments, the_project)
+    if arguments.dry_run:
+        role = resolve_role(
+            arguments.role, execution_role=lambda: dry_run.placeholder_role(the_project.role_name)
+        )
+        image_uri = arguments.image_uri or dry_run.placeholder_image(target.region, repository)
+    else:
+        role = role_for(target, arguments.role, the_project)
+        image_uri = arguments.image_uri or default_image_uri(target, repository, arguments.registry)
     return TrainingOptions(
-        image_uri=arguments.image_uri or default_image_uri(target, arguments.repository, arguments.registry),
+        project=the_project,
+        image_uri=image_uri,
         role=role,
-        layout=cli.layout_from(arguments),
+        layout=cli.layout_from(arguments, the_project),
         instance_type=arguments.instance_type or target.default_instance_type,
-        hyperparameters=hyperparameters,
+        task=metrics.task_of(values, the_project.source),
+        hyperparameters=values,
+        instance_count=arguments.instance_count,
         use_spot=not arguments.no_spot,
+        checkpoints=not getattr(arguments, "no_checkpoints", False),
         max_run=arguments.max_run,
         max_wait=arguments.max_wait,
+        content_type=channel_content_type(the_project.source),
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
-    with cli.target_from(arguments) as target:
-        options = options_from(arguments, target)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    cli.refuse_local_dry_run(arguments)
+    the_project = project.load()
+    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
+        options = options_from(arguments, target, the_project)
+        if arguments.dry_run:
+            print(training_request(target, options).cli_command())
+            return 0
         summary = train(target, options, logs=not arguments.no_logs)
         archive = model_archive(target, summary)
     print("\n".join(format_summary(summary, archive)))

@@ -1,11 +1,17 @@
-"""Split the Titanic CSV into train and validation files and upload them as the training channels.
+"""Split the project's labelled table into train and validation files; upload them as the two channels.
 
-    python -m deploy.upload_data --bucket BUCKET [--prefix titanic-byoc] [--create-bucket]
-    python -m deploy.upload_data --local --create-bucket
+examples:
+  byoc upload --bucket my-bucket --create-bucket
+  byoc upload --bucket my-bucket --source more-rows.parquet
+  byoc upload --local --create-bucket
 
-Writes s3://BUCKET/PREFIX/train/train.csv and s3://BUCKET/PREFIX/validation/validation.csv (the stratified
-split of byoc.split, header row kept) and prints both channel URIs. --create-bucket creates a missing bucket
-with default SSE-S3 encryption and every public access block on.
+The source and target come from the project (byoc.toml [data]); --source names another file with the same
+columns. The split
+is `python -m byoc.split` (stratified when the target is a class); the files keep the source's format (CSV
+with its header, or Parquet) and land as s3://BUCKET/PREFIX/train/train.EXT and
+s3://BUCKET/PREFIX/validation/validation.EXT, with progress shown for large files. --create-bucket creates a
+missing bucket with default SSE-S3 encryption and every public access block on. `python -m
+deploy.upload_data` is the same command.
 """
 
 from __future__ import annotations
@@ -17,10 +23,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from byoc.split import DEFAULT_SOURCE, split_csv
-from deploy import cli, settings
+from byoc.split import split_table
+from deploy import cli, project, settings
 from deploy.errors import DeployError
-from deploy.s3 import bucket_exists, create_private_bucket, put_bytes
+from deploy.metrics import PARQUET_SUFFIXES
+from deploy.s3 import bucket_exists, create_private_bucket, upload_file
+
+COMMAND = "upload"
+CSV_CONTENT_TYPE = "text/csv"
+PARQUET_CONTENT_TYPE = "application/x-parquet"
+
+
+def channel_content_type(source: Path) -> str:
+    """The channels' ContentType: the split keeps the source's format."""
+    return PARQUET_CONTENT_TYPE if source.name.lower().endswith(PARQUET_SUFFIXES) else CSV_CONTENT_TYPE
+
+
+def channel_file_name(channel: str, source: Path) -> str:
+    """What byoc.split names a channel's file: train.csv, validation.parquet, ..."""
+    return f"{channel}.parquet" if channel_content_type(source) == PARQUET_CONTENT_TYPE else f"{channel}.csv"
 
 
 @dataclass(frozen=True)
@@ -29,6 +50,7 @@ class UploadedData:
     validation: str
     train_rows: int
     validation_rows: int
+    stratified: bool
     bucket_created: bool
 
 
@@ -45,61 +67,68 @@ def ensure_bucket(s3: Any, bucket: str, region: str, create: bool) -> bool:
 def upload_training_data(
     target: settings.DeployTarget,
     layout: settings.S3Layout,
+    source: Path,
+    label: str,
     *,
-    source: Path = DEFAULT_SOURCE,
     create_bucket: bool = False,
     validation_fraction: float = 0.2,
     seed: int = 42,
 ) -> UploadedData:
     if not source.is_file():
-        raise DeployError(f"{source} does not exist: pass --source with the labelled Titanic CSV")
+        raise DeployError(f"{source} does not exist: pass --source, or set [data] source in the project file")
     s3 = target.client("s3")
     created = ensure_bucket(s3, layout.bucket, target.region, create_bucket)
-    with tempfile.TemporaryDirectory(prefix="titanic-split-") as scratch:
-        files = split_csv(source, Path(scratch), validation_fraction, seed, settings.TARGET_COLUMN)
-        put_bytes(s3, layout.train + files.train.name, files.train.read_bytes())
-        put_bytes(s3, layout.validation + files.validation.name, files.validation.read_bytes())
+    content_type = channel_content_type(source)
+    with tempfile.TemporaryDirectory(prefix="byoc-split-") as scratch:
+        try:
+            files = split_table(source, Path(scratch), label, validation_fraction, seed)
+        except SystemExit as error:  # byoc.split reports unusable data this way
+            raise DeployError(str(error.code)) from None
+        upload_file(s3, files.train, layout.train + files.train.name, content_type)
+        upload_file(s3, files.validation, layout.validation + files.validation.name, content_type)
     return UploadedData(
         train=layout.train,
         validation=layout.validation,
         train_rows=files.train_rows,
         validation_rows=files.validation_rows,
+        stratified=files.stratified,
         bucket_created=created,
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = cli.new_parser("deploy.upload_data", __doc__)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "deploy.upload_data", __doc__)
     cli.add_target_arguments(parser)
     cli.add_layout_arguments(parser)
     parser.add_argument("--create-bucket", action="store_true", help="create the bucket when it is missing")
-    parser.add_argument(
-        "--source", type=Path, default=DEFAULT_SOURCE, help="labelled CSV (default: %(default)s)"
-    )
+    parser.add_argument("--source", type=Path, help="labelled CSV or Parquet (default: the project's)")
     parser.add_argument("--validation-fraction", type=float, default=0.2, help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=42, help="split seed (default: %(default)s)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
     if not 0.0 < arguments.validation_fraction < 1.0:
         raise DeployError(
             f"--validation-fraction must be between 0 and 1, not {arguments.validation_fraction}"
         )
-    layout = cli.layout_from(arguments)
+    the_project = project.load()
+    layout = cli.layout_from(arguments, the_project)
     with cli.target_from(arguments) as target:
         uploaded = upload_training_data(
             target,
             layout,
-            source=arguments.source,
+            arguments.source or the_project.source,
+            the_project.target,
             create_bucket=arguments.create_bucket,
             validation_fraction=arguments.validation_fraction,
             seed=arguments.seed,
         )
     if uploaded.bucket_created:
         print(f"created bucket {layout.bucket} (SSE-S3, public access blocked)")
-    print(f"train:      {uploaded.train} ({uploaded.train_rows} rows)")
+    kind = "stratified" if uploaded.stratified else "random"
+    print(f"train:      {uploaded.train} ({uploaded.train_rows} rows, {kind} split)")
     print(f"validation: {uploaded.validation} ({uploaded.validation_rows} rows)")
     return 0
 

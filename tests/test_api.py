@@ -4,8 +4,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_payloads import BAD_REQUESTS, ROW
 
 from byoc.api import create_app
@@ -138,3 +141,36 @@ def test_internal_faults_are_500_json_without_details(
 def test_an_app_without_a_model_does_not_start(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="is missing"):
         create_app(tmp_path, SETTINGS)
+
+
+def test_case_and_spacing_in_closed_vocabularies_do_not_change_an_answer(client: FlaskClient) -> None:
+    """Closed vocabularies (Sex, Embarked, Pclass) ignore case and spacing; other values are 400."""
+    frame = pd.read_csv(VALIDATION_CSV, dtype=str, keep_default_na=False)
+    original = post(client, frame.to_csv(index=False), "text/csv", "text/csv").get_data(as_text=True)
+    shouted = frame.assign(Sex=frame["Sex"].str.upper(), Embarked=" " + frame["Embarked"].str.lower() + "\t")
+    assert (
+        post(client, shouted.to_csv(index=False), "text/csv", "text/csv").get_data(as_text=True) == original
+    )
+    unknown = frame.assign(Sex=frame["Sex"].where(frame.index != 7, "F"))
+    response = post(client, unknown.to_csv(index=False), "text/csv")
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "row 8, column 'Sex': 'F' is not one of male, female",
+        "row": 8,
+        "column": "Sex",
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["row", "empty fields", "blank"]), min_size=1, max_size=12))
+def test_every_record_gets_exactly_one_answer_in_order(client: FlaskClient, kinds: list[str]) -> None:
+    lines = {"row": ROW, "empty fields": ",,,,,,,,,,", "blank": ""}
+    records = [kind for kind in kinds if kind != "blank"]
+    if not records:
+        return
+    body = "\n".join(lines[kind] for kind in kinds) + "\n"
+    answer = post(client, body, "text/csv", "text/csv").get_data(as_text=True).splitlines()
+    assert len(answer) == len(records)
+    expected = {kind: post(client, lines[kind] + "\n", "text/csv", "text/csv").get_data(as_text=True).strip()
+                for kind in set(records)}  # fmt: skip
+    assert answer == [expected[kind] for kind in records]

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import recipes
-from tabularsupport import wine
 
 from byoc import artifact
 from byoc.api import create_app
@@ -27,6 +26,7 @@ from byoc.hyperparameters import HyperparameterError
 from byoc.recipe import Recipe, available_recipes, load_recipe, recipe_for, resolve
 from byoc.training import main, train
 
+from tabularsupport import wine
 from testsupport import REPOSITORY_ROOT, make_ml_root
 
 EXAMPLE_DIR = REPOSITORY_ROOT / "examples" / "houses"

@@ -15,6 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from flask.testing import FlaskClient
+
+from byoc import artifact
+from byoc.api import create_app
+from byoc.training import main
+
 from tabularsupport import (
     TABLES,
     TARGET,
@@ -28,11 +33,6 @@ from tabularsupport import (
     wine,
     wine_with_text,
 )
-
-from byoc import artifact
-from byoc.api import create_app
-from byoc.training import main
-
 from testsupport import make_ml_root
 
 TABULAR = {"recipe": "tabular", "target": TARGET}

@@ -17,24 +17,25 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from byoc import artifact
 from byoc.contract import MLPaths
-from byoc.payloads import JSON, RESPONSE_TYPES, PayloadError, decode, response_type
+from byoc.payloads import JSON, RESPONSE_TYPES, AnswerFormat, PayloadError, answer_format, decode
 from byoc.predictor import Predictor
 from byoc.readiness import report_model_loaded
 from byoc.settings import ServingSettings
 
 logger = logging.getLogger("byoc.api")
 # The Accept values clients send most often, answered without parsing the header.
-_EXACT_ACCEPT = {media_type: media_type for media_type in RESPONSE_TYPES} | {"*/*": JSON}
+_EXACT_ACCEPT = {media: AnswerFormat(media) for media in RESPONSE_TYPES} | {"*/*": AnswerFormat(JSON)}
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, mimetype=JSON)
 
 
-def _response_type(accept_header: str | None) -> str:
-    if accept_header in _EXACT_ACCEPT:
+def _answer_format(accept_header: str | None, attributes: str | None) -> AnswerFormat:
+    if accept_header in _EXACT_ACCEPT and not attributes:
         return _EXACT_ACCEPT[accept_header]
-    return response_type(accept_header)
+    return answer_format(accept_header, attributes)
 
 
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
@@ -64,15 +65,19 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
 
     @app.post("/invocations")
     def invocations() -> Response:
-        answer_type = _response_type(request.headers.get("Accept"))
+        answer = _answer_format(request.headers.get("Accept"), request.headers.get(CUSTOM_ATTRIBUTES))
         decoded = decode(
             request.get_data(cache=False),
             request.headers.get("Content-Type", ""),
             manifest.inputs,
             manifest.target,
         )
-        answer = predictor.encoder.encode(predictor.scores(decoded), answer_type)
-        return Response(answer, status=200, mimetype=answer_type)
+        if answer.explain:
+            scores, contributions = predictor.explained(decoded)
+            body = predictor.encoder.encode(scores, answer.media_type, contributions)
+        else:
+            body = predictor.encoder.encode(predictor.scores(decoded), answer.media_type)
+        return Response(body, status=200, mimetype=answer.media_type)
 
     @app.errorhandler(PayloadError)
     def client_mistake(error: PayloadError) -> Response:

@@ -104,6 +104,12 @@ class FeatureMatrix:
         self.label_chunks.clear()
 
 
+def dataset_bytes(rows: int, features: int, outputs: int) -> float:
+    """A lower bound of what LightGBM holds while boosting: one byte per binned value, gradients, hessians and
+    scores per row and output, and its bagging indices."""
+    return rows * (features + 8.0 * outputs * 3 + 8.0)
+
+
 def parameters(settings: Mapping[str, Any], task: Task, classes: int, threads: int) -> dict[str, Any]:
     """lightgbm.train parameters: the task's objective and metric, the knobs, the seed, every CPU."""
     params: dict[str, Any] = {

@@ -138,11 +138,12 @@ class Job:
         self,
         params: Mapping[str, Any],
         train: lgb.Dataset,
-        validation: lgb.Dataset,
+        validation: lgb.Dataset | None,
         start: Start,
         rounds: int,
     ) -> lgb.Booster:
-        """lightgbm.train from `start` for `rounds` rounds, with early stopping, checkpoints and watchdog."""
+        """lightgbm.train from `start` for `rounds` rounds, with early stopping (on `validation`, scored only
+        for it), checkpoints and the watchdog."""
         if rounds == 0 and start.booster is not None:
             self.log(f"no round left to train: the model already holds {start.rounds}")
             return start.booster
@@ -153,8 +154,8 @@ class Job:
                     dict(params),
                     train,
                     num_boost_round=rounds,
-                    valid_sets=[validation],
-                    valid_names=["validation"],
+                    valid_sets=[validation] if validation is not None else None,
+                    valid_names=["validation"] if validation is not None else None,
                     callbacks=callbacks,
                     init_model=start.booster,
                 )

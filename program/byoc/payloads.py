@@ -359,6 +359,7 @@ class _Range:
     media_type: str
     quality: float
     order: int
+    parameters: dict[str, str]
 
     @property
     def specificity(self) -> int:
@@ -372,32 +373,69 @@ class _Range:
         return candidate == self.media_type
 
 
+def _parameters(pieces: Sequence[str]) -> dict[str, str]:
+    parameters = {}
+    for piece in pieces:
+        name, _, value = piece.partition("=")
+        if name.strip():
+            parameters[name.strip().lower()] = value.strip().strip('"')
+    return parameters
+
+
 def _ranges(accept: str) -> list[_Range]:
     ranges = []
     for order, part in enumerate(accept.split(",")):
-        kind, *parameters = (piece.strip() for piece in part.split(";"))
+        kind, *pieces = (piece.strip() for piece in part.split(";"))
         if not kind:
             continue
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    quality = 0.0
-        ranges.append(_Range(kind.lower(), quality, order))
+        parameters = _parameters(pieces)
+        try:
+            quality = min(max(float(parameters.pop("q", "1")), 0.0), 1.0)
+        except ValueError:
+            quality = 0.0
+        ranges.append(_Range(kind.lower(), quality, order, parameters))
     return ranges
 
 
-def response_type(accept: str | None) -> str:
-    """The answer's media type for an Accept header: q-values honoured, parameters ignored, JSON default."""
+@dataclass(frozen=True)
+class AnswerFormat:
+    """How to answer: the media type, and whether to add each row's feature contributions."""
+
+    media_type: str
+    explain: bool = False
+
+
+_EXPLAIN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _explain_flag(value: str | None, where: str) -> bool:
+    if value is None:
+        return False
+    flag = _EXPLAIN_WORDS.get(value.strip().lower())
+    if flag is None:
+        raise bad_request(f"{where}: explain={value!r} must be true or false")
+    return flag
+
+
+def custom_attributes(header: str | None) -> dict[str, str]:
+    """SageMaker's X-Amzn-SageMaker-Custom-Attributes (InvokeEndpoint's CustomAttributes): `key=value` pairs
+    separated by commas or semicolons."""
+    return _parameters((header or "").replace(";", ",").split(","))
+
+
+def answer_format(accept: str | None, attributes: str | None = None) -> AnswerFormat:
+    """The answer's media type for an Accept header (q-values honoured, JSON by default), and whether to
+    explain it: the chosen Accept entry's `explain` parameter, or `explain` in the custom attributes."""
+    explain = _explain_flag(
+        custom_attributes(attributes).get("explain"), "X-Amzn-SageMaker-Custom-Attributes"
+    )
     if not accept or not accept.strip():
-        return JSON
+        return AnswerFormat(JSON, explain)
     best: tuple[float, int, int] | None = None
-    chosen = None
+    chosen: tuple[str, _Range] | None = None
+    ranges = _ranges(accept)
     for candidate in RESPONSE_TYPES:
-        matching = [entry for entry in _ranges(accept) if entry.matches(candidate)]
+        matching = [entry for entry in ranges if entry.matches(candidate)]
         if not matching:
             continue
         entry = max(matching, key=lambda e: (e.specificity, -e.order))
@@ -405,43 +443,80 @@ def response_type(accept: str | None) -> str:
             continue
         rank = (entry.quality, entry.specificity, -entry.order)
         if best is None or rank > best:
-            best, chosen = rank, candidate
+            best, chosen = rank, (candidate, entry)
     if chosen is None:
         raise PayloadError(
             406,
             f"cannot answer with Accept {accept!r}; accept one of {', '.join((JSON, CSV, JSON_LINES))}",
             supported=[JSON, CSV, JSON_LINES],
         )
-    return chosen
+    media, entry = chosen
+    return AnswerFormat(media, explain or _explain_flag(entry.parameters.get("explain"), "Accept"))
+
+
+def response_type(accept: str | None) -> str:
+    return answer_format(accept).media_type
 
 
 class Encoder:
-    """Writes a task's answers: one record per input row, in input order, in JSON, CSV or JSON Lines."""
+    """Writes a task's answers: one record per input row, in input order, in JSON, CSV or JSON Lines.
 
-    def __init__(self, task: Task, classes: Sequence[ClassValue]) -> None:
+    With contributions (LightGBM's pred_contrib: one value per feature plus the base value, per class for
+    multiclass, in raw score units: log-odds, per-class raw scores or target units), each answer also carries
+    them, keyed by feature name.
+    """
+
+    def __init__(self, task: Task, classes: Sequence[ClassValue], features: Sequence[str] = ()) -> None:
         self.task = task
         self.classes = list(classes)
         self.label_json = [json.dumps(value) for value in classes]
         self.label_csv = [_csv_field(str(value)) for value in classes]
         self.class_keys = [json.dumps(str(value)) for value in classes]
+        self.feature_keys = [json.dumps(name) for name in features]
 
     def records(self, scores: np.ndarray) -> list[str]:
-        """Each row's answer as a JSON object's text."""
+        """Each row's answer as the text of a JSON object without its closing brace."""
         if self.task is Task.REGRESSION:
-            return [f'{{"prediction": {value!r}}}' for value in scores.tolist()]
+            return [f'{{"prediction": {value!r}' for value in scores.tolist()]
         if self.task is Task.BINARY:
             labels = (scores >= 0.5).astype(int).tolist()
             return [
-                f'{{"label": {self.label_json[label]}, "probability": {probability!r}}}'
+                f'{{"label": {self.label_json[label]}, "probability": {probability!r}'
                 for label, probability in zip(labels, scores.tolist(), strict=True)
             ]
         labels = scores.argmax(axis=1).tolist()
         return [
             f'{{"label": {self.label_json[label]}, "probabilities": {{'
             + ", ".join(f"{key}: {p!r}" for key, p in zip(self.class_keys, row, strict=True))
-            + "}}"
+            + "}"
             for label, row in zip(labels, scores.tolist(), strict=True)
         ]
+
+    def _per_class(self, contributions: np.ndarray) -> np.ndarray:
+        """(rows, classes, features + 1): LightGBM lays a multiclass row out class after class."""
+        return contributions.reshape(len(contributions), -1, len(self.feature_keys) + 1)
+
+    def _explanations(self, contributions: np.ndarray) -> list[str]:
+        def values(row: list[float]) -> str:
+            return (
+                "{"
+                + ", ".join(f"{key}: {value!r}" for key, value in zip(self.feature_keys, row, strict=False))
+                + "}"
+            )
+
+        if self.task is not Task.MULTICLASS:
+            return [
+                f', "contributions": {values(row)}, "base_value": {row[-1]!r}'
+                for row in contributions.tolist()
+            ]
+        texts = []
+        for row in self._per_class(contributions).tolist():
+            per_class = ", ".join(
+                f"{key}: {values(part)}" for key, part in zip(self.class_keys, row, strict=True)
+            )
+            bases = ", ".join(f"{key}: {part[-1]!r}" for key, part in zip(self.class_keys, row, strict=True))
+            texts.append(f', "contributions": {{{per_class}}}, "base_value": {{{bases}}}')
+        return texts
 
     def csv_lines(self, scores: np.ndarray) -> list[str]:
         if self.task is Task.REGRESSION:
@@ -457,12 +532,25 @@ class Encoder:
             for label, row in zip(labels, scores.tolist(), strict=True)
         ]
 
-    def encode(self, scores: np.ndarray, accept: str) -> str:
+    def encode(self, scores: np.ndarray, accept: str, contributions: np.ndarray | None = None) -> str:
         if accept == CSV:
-            return "".join(line + "\n" for line in self.csv_lines(scores))
+            lines = self.csv_lines(scores)
+            if contributions is not None:
+                # Each feature's contribution, then the base value; class after class for multiclass.
+                lines = [
+                    line + "," + ",".join(repr(value) for value in row)
+                    for line, row in zip(lines, contributions.tolist(), strict=True)
+                ]
+            return "".join(line + "\n" for line in lines)
+        records = self.records(scores)
+        if contributions is not None:
+            records = [
+                record + extra
+                for record, extra in zip(records, self._explanations(contributions), strict=True)
+            ]
         if accept in JSON_LINES_ALIASES:
-            return "".join(record + "\n" for record in self.records(scores))
-        return '{"predictions": [' + ", ".join(self.records(scores)) + "]}"
+            return "".join(record + "}\n" for record in records)
+        return '{"predictions": [' + ", ".join(record + "}" for record in records) + "]}"
 
 
 def _csv_field(text: str) -> str:

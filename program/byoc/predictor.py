@@ -23,7 +23,7 @@ class Predictor:
         self.manifest = model.manifest
         self.schema = model.manifest.inputs
         self.threads = threads
-        self.encoder = Encoder(model.manifest.task, model.manifest.classes)
+        self.encoder = Encoder(model.manifest.task, model.manifest.classes, model.manifest.features)
         self._arrow_schema = pa.schema(
             [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in self.schema.features]
         )
@@ -39,5 +39,11 @@ class Predictor:
         return as_features(recipe.transform(table.to_pandas()))
 
     def scores(self, decoded: Decoded) -> np.ndarray:
+        return np.asarray(self.model.booster.predict(self.features(decoded), num_threads=self.threads))
+
+    def explained(self, decoded: Decoded) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and each row's feature contributions (LightGBM's pred_contrib, base value last)."""
         features = self.features(decoded)
-        return np.asarray(self.model.booster.predict(features, num_threads=self.threads))
+        booster = self.model.booster
+        scores = np.asarray(booster.predict(features, num_threads=self.threads))
+        return scores, np.asarray(booster.predict(features, pred_contrib=True, num_threads=self.threads))

@@ -39,6 +39,10 @@ class ColumnProfile:
         return self.present + self.missing
 
     @property
+    def observed(self) -> bool:
+        return self.rows > 0
+
+    @property
     def distinct_share(self) -> float:
         """Distinct values per present value in the sample (1.0: every value differs)."""
         return len(self.distinct) / self.sampled if self.sampled else 0.0
@@ -86,12 +90,10 @@ class TableProfile:
         names = list(names)
         return cls(names, {name: ColumnProfile(name) for name in names})
 
-    def observe(self, batch: RawBatch, skip: Iterable[str] = ()) -> None:
-        skipped = set(skip)
+    def observe(self, batch: RawBatch, only: Iterable[str]) -> None:
         self.rows += batch.rows
-        for name in self.names:
-            if name not in skipped:
-                self.columns[name].observe(batch.table.column(name))
+        for name in only:
+            self.columns[name].observe(batch.table.column(name))
 
 
 class TargetColumn:

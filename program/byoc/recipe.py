@@ -80,6 +80,11 @@ class Recipe:
             )
 
     @classmethod
+    def profiled_columns(cls, names: Sequence[str]) -> list[str] | None:
+        """The columns whose contents `select_inputs` needs to see (None: all). Declared columns need none."""
+        return None if cls.input_columns is None else []
+
+    @classmethod
     def select_inputs(
         cls, profile: TableProfile, target: str, settings: Mapping[str, Any], log: Any
     ) -> InputSchema:
@@ -93,7 +98,8 @@ class Recipe:
             if name in declared:
                 columns.append(declared[name])
             else:
-                kind = "number" if profile.columns[name].numeric else "string"
+                observed = profile.columns[name]
+                kind = "number" if observed.observed and observed.numeric else "string"
                 columns.append(Column(name, kind, role="ignored"))
         return InputSchema(tuple(columns))
 

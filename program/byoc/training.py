@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from byoc import artifact, boosting, scaleout, warm_start
+from byoc import artifact, boosting, memory, scaleout, warm_start
 from byoc.channels import ChannelReader, DataError, RawBatch, channel_files
 from byoc.checkpoints import CheckpointError
 from byoc.cluster import Cluster, ClusterError
@@ -41,6 +41,7 @@ from byoc.contract import (
 )
 from byoc.hyperparameters import HyperparameterError
 from byoc.job import Job
+from byoc.memory import MemoryGuard, OutOfMemory
 from byoc.profile import TableProfile, TargetColumn
 from byoc.recipe import Recipe, RecipeError, State, resolve
 from byoc.schema import ColumnValueError, InputSchema
@@ -115,13 +116,17 @@ def _target_missing(target: str, names: list[str], where: str) -> DataError:
     return DataError(f"{where} has no target column '{target}'{hint}; its columns: {', '.join(names)}")
 
 
-def profile_channel(reader: ChannelReader, target: str) -> tuple[TableProfile, TargetColumn]:
+def profile_channel(
+    reader: ChannelReader, target: str, columns: list[str] | None = None
+) -> tuple[TableProfile, TargetColumn]:
+    """One pass over the channel: the target's values, and what the named columns (all by default) hold."""
     if target not in reader.names:
         raise _target_missing(target, reader.names, f"channel '{reader.channel}'")
+    observed = [name for name in (reader.names if columns is None else columns) if name != target]
     profile = TableProfile.empty(reader.names)
     target_column = TargetColumn(target)
-    for batch in reader.batches():
-        profile.observe(batch, skip=[target])
+    for batch in reader.batches([*observed, target]):
+        profile.observe(batch, only=observed)
         target_column.observe(batch.table.column(target))
     return profile, target_column
 
@@ -175,12 +180,30 @@ def learn_state(
 
 
 def features_of(
-    recipe: Recipe, channel: Channel, selection: np.ndarray, *, own_labels: bool
+    recipe: Recipe,
+    channel: Channel,
+    selection: np.ndarray,
+    *,
+    own_labels: bool,
+    guard: MemoryGuard | None = None,
+    still_needed: float = 0.0,
 ) -> boosting.FeatureMatrix:
-    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out)."""
+    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
+
+    With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
+    for what follows, and stops the job as soon as that clearly cannot fit.
+    """
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
+    total = int(selection.sum())
     for frame, labels in typed_batches(channel, recipe.schema, selection):
         matrix.add(recipe.transform(frame, labels if own_labels else None), labels)
+        if guard is not None and matrix.rows:
+            remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)
+            guard.check_fits(
+                f"compute the features of channel '{channel.name}'",
+                {"the remaining features": remaining, "what follows (LightGBM's dataset)": still_needed},
+                f"channel '{channel.name}' ({memory.gib(channel.reader.size)}, {total:,} rows)",
+            )
     return matrix
 
 
@@ -265,7 +288,9 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
     recipe_class.check_columns(train_reader.names)
     with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
-        profile, target_column = profile_channel(train_reader, target)
+        profile, target_column = profile_channel(
+            train_reader, target, recipe_class.profiled_columns(train_reader.names)
+        )
     if train_sharded:  # scale-out: each host profiled its own files; merge, so all infer the same
         profile, target_column = scaleout.merged_profile(peers, profile, target_column)
     target_profile = target_column.target_profile()
@@ -310,7 +335,7 @@ def validation_channel(
     missing = [name for name in schema.feature_names if name not in reader.names]
     if missing:
         raise DataError(f"channel 'validation' lacks column(s) the model reads: {', '.join(missing)}")
-    _, target_column = profile_channel(reader, target)
+    _, target_column = profile_channel(reader, target, columns=[])
     try:
         labels = target_column.labels(task, classes)
     except TargetError as error:
@@ -340,12 +365,24 @@ class Fitted:
         )
 
 
+def _memory_ahead(plan: Plan, recipe: Recipe, train_rows: int, valid_rows: int) -> dict[str, float]:
+    """Lower bounds of the bytes the next steps hold at once: features, then LightGBM's dataset."""
+    width = len(recipe.feature_names())
+    outputs = plan.class_count if plan.task is Task.MULTICLASS else 1
+    return {
+        "training features (float32)": train_rows * width * 4.0,
+        "validation features (float32)": valid_rows * width * 4.0,
+        "LightGBM's dataset": boosting.dataset_bytes(train_rows, width, outputs),
+    }
+
+
 def fit(
     plan: Plan,
     train_rows: np.ndarray,
     valid_channel: Channel,
     valid_rows: np.ndarray,
     threads: int,
+    guard: MemoryGuard,
     job: Job | None = None,
 ) -> Fitted:
     """Learn the recipe's state, compute features, and boost: one model from the selected rows.
@@ -356,15 +393,24 @@ def fit(
     job = job or Job.fold(settings, log)
     # warm start: the earlier model's recipe, state and columns; its training rows are new rows to it
     recipe = job.warm_recipe or plan.recipe_class(settings, plan.schema)
+    ahead = _memory_ahead(plan, recipe, int(train_rows.sum()), int(valid_rows.sum()))
+    detail = f"channel 'train' ({memory.gib(plan.train.reader.size)}, {int(train_rows.sum()):,} rows)"
+    guard.check_fits("compute the features", ahead, detail)
+    guard.enter("learning the recipe's state")
     if job.warm_recipe is None:
         with timed("recipe state learnt"):
             recipe.state = learn_state(recipe, plan.train, train_rows, job.team)
+    guard.check_fits("compute the features", ahead, detail + ", with the recipe's learnt state")
     names, categorical = recipe.feature_names(), recipe.categorical_features()
     params = boosting.parameters(settings, plan.task, plan.class_count, threads)
     params.update(job.team.cluster.lightgbm_parameters())  # scale-out: data-parallel learning over the hosts
 
+    guard.enter("computing the training features")
     with timed("training features computed"):
-        train_matrix = features_of(recipe, plan.train, train_rows, own_labels=job.warm_recipe is None)
+        train_matrix = features_of(
+            recipe, plan.train, train_rows, own_labels=job.warm_recipe is None, guard=guard,
+            still_needed=ahead["LightGBM's dataset"] + ahead["validation features (float32)"],
+        )  # fmt: skip
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
@@ -373,22 +419,34 @@ def fit(
     start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
     # scale-out: every host bins its rows on the same reference, so all grow the same trees
     reference = job.team.bin_reference(train_matrix, params, names, categorical, settings["random_state"])
+    guard.enter("building LightGBM's dataset")
     with timed("LightGBM dataset built"):
         train_set = boosting.dataset(
             train_matrix, params, names, categorical, weights, reference, start.scores(train_matrix, threads)
         )
     train_matrix.clear()
 
+    guard.enter("computing the validation features")
     with timed("validation features computed"):
-        valid_matrix = job.team.validation(features_of(recipe, valid_channel, valid_rows, own_labels=False))
+        valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False, guard=guard)
+    valid_matrix = job.team.validation(valid_matrix)  # scale-out: every host's, when they differ
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
-    valid_scores = start.scores(valid_matrix, threads)
-    valid_set = boosting.dataset(valid_matrix, params, names, categorical, None, train_set, valid_scores)
+    # The validation set is scored every round only when early stopping needs it: scoring costs a sort of
+    # the validation rows per round.
+    stopping = settings["early_stopping_rounds"]
+    valid_set = (
+        boosting.dataset(
+            valid_matrix, params, names, categorical, None, train_set, start.scores(valid_matrix, threads)
+        )
+        if stopping
+        else None
+    )
     valid_matrix.clear()
 
     rounds = start.rounds_left(settings["n_estimators"])
+    guard.enter("boosting")
     try:
         with timed(f"boosted up to {rounds} rounds on {threads} thread(s)"):
             booster = job.boost(params, train_set, valid_set, start, rounds)
@@ -399,7 +457,7 @@ def fit(
     return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels), start.resumed_from)
 
 
-def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
+def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:
     """k-fold scores on the train rows, each fold with its own recipe state, as a new model sees them."""
     folds = plan.settings["cv_folds"]
     positions = np.flatnonzero(plan.train_rows)
@@ -415,7 +473,7 @@ def cross_validate(plan: Plan, threads: int) -> dict[str, Any]:
         test_mask = np.zeros(len(plan.train.labels), dtype=bool)
         train_mask[positions[fold_train]] = True
         test_mask[positions[fold_test]] = True
-        fitted = fit(plan, train_mask, plan.train, test_mask, threads)
+        fitted = fit(plan, train_mask, plan.train, test_mask, threads, guard)
         for name, value in fitted.evaluate(plan.task, fitted.validation, threads).items():
             if name != "rows" and value is not None:
                 scores.setdefault(name, []).append(float(value))
@@ -468,10 +526,29 @@ def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
 
 
 def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
+    """Plan, fit and save one model. While it runs, the failure file holds a provisional reason (what the job
+    was doing and its memory), so a job killed from outside still leaves one; success removes it."""
     started = time.monotonic()
     peers = peers or Cluster()
-    the_plan = plan(paths, peers)
-    job = prepare(paths, the_plan, peers)  # scale-out, spot, warm start
+    guard = MemoryGuard(report=lambda reason: write_failure_reason(paths, reason + "\n"))
+    guard.enter("reading its channels")
+    log(f"memory limit {memory.gib(guard.limit.bytes)} ({guard.limit.source})")
+    with guard.watch():
+        the_plan = plan(paths, peers)
+        job = prepare(paths, the_plan, peers)  # scale-out, spot, warm start
+        fitted, metrics = _fit_and_score(the_plan, guard, started, job)
+    if peers.first:  # scale-out: only the first host writes the model and the metric lines
+        save_model(paths, the_plan, fitted, metrics)
+    else:
+        log(f"trained as host {peers.hosts.rank + 1} of {peers.count}; the first host saves the model")
+    paths.failure_file.unlink(missing_ok=True)
+    peers.finish()
+    return metrics
+
+
+def _fit_and_score(
+    the_plan: Plan, guard: MemoryGuard, started: float, job: Job
+) -> tuple[Fitted, dict[str, Any]]:
     threads = thread_count(int(the_plan.train_rows.sum()), len(the_plan.schema.features), available_cpus())
     settings, task = the_plan.settings, the_plan.task
     log(
@@ -479,7 +556,9 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
         f"validating on {int(the_plan.validation_rows.sum())} "
         f"({the_plan.validation_source}), {threads} thread(s)"
     )
-    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, job)
+    fitted = fit(
+        the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, guard, job
+    )
     booster = fitted.booster
     names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
@@ -493,7 +572,7 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     }
     if settings["cv_folds"]:
         log(f"cross-validating with {settings['cv_folds']} folds on train")
-        metrics["cross_validation"] = cross_validate(the_plan, threads)
+        metrics["cross_validation"] = cross_validate(the_plan, threads, guard)
     metrics.update(
         iterations=booster.current_iteration(),
         best_iteration=fitted.best_iteration or booster.current_iteration(),
@@ -507,12 +586,18 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
             )
         ),
         libraries=library_versions(),
-        hosts=peers.count,
+        hosts=job.team.cluster.count,
         resumed_from_iteration=fitted.resumed_from,
         warm_start_iterations=job.warm.rounds if job.warm is not None else None,
         duration_seconds=round(time.monotonic() - started, 3),
         peak_rss_mib=peak_rss_mib(),
+        memory=guard.figures(),
     )
+    return fitted, metrics
+
+
+def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str, Any]) -> None:
+    settings, task, names = the_plan.settings, the_plan.task, list(fitted.recipe.feature_names())
     manifest = artifact.Manifest(
         recipe=the_plan.recipe_class.name,
         recipe_version=the_plan.recipe_class.version,
@@ -526,15 +611,10 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
         best_iteration=fitted.best_iteration,
         libraries=metrics["libraries"],
     )
-    if peers.first:  # scale-out: only the first host writes the model and the metric lines
-        artifact.save(paths.model_dir, manifest, booster, fitted.recipe.state, metrics)
-        report(task, metrics)
-        log(f"saved {', '.join(artifact.ARTIFACT_FILES)} to {paths.model_dir}")
-    else:
-        log(f"trained as host {peers.hosts.rank + 1} of {peers.count}; the first host saves the model")
-    peers.finish()
+    artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
+    report(task, metrics)
+    log(f"saved {', '.join(artifact.ARTIFACT_FILES)} to {paths.model_dir}")
     log(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
-    return metrics
 
 
 def report(task: Task, metrics: Mapping[str, Any]) -> None:
@@ -570,6 +650,7 @@ def main() -> int:
         ClusterError,
         CheckpointError,
         WarmStartError,
+        OutOfMemory,
     ) as error:
         return fail(paths, str(error), peers, error)
     except Exception as error:

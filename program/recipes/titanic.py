@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -100,7 +101,12 @@ def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def boys(names: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return _mask(pc.equal(pc.ascii_trim(_extract(names, _TITLE_SYNTAX), ASCII_WHITESPACE), BOY_TITLE))
+    # The title regex is slow; only names that contain the word can be boys.
+    candidates = np.flatnonzero(_mask(pc.match_substring(names, BOY_TITLE)))
+    titles = pc.ascii_trim(_extract(names.take(candidates), _TITLE_SYNTAX), ASCII_WHITESPACE)
+    boy = np.zeros(len(names), dtype=bool)
+    boy[candidates] = _mask(pc.equal(titles, BOY_TITLE))
+    return boy
 
 
 def surnames(names: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -133,6 +139,14 @@ def _codes(values: pa.Array | pa.ChunkedArray, codes: dict[str, int]) -> np.ndar
     return np.where(found >= 0, np.array(list(codes.values()), dtype=float)[np.maximum(found, 0)], NAN)
 
 
+@dataclass(frozen=True)
+class Keyed:
+    """Group keys of some rows of a batch (the others belong to no group of this kind)."""
+
+    rows: np.ndarray
+    keys: pa.Array | pa.ChunkedArray
+
+
 class Groups:
     """Counts and survivor counts per group key, learnt from training rows."""
 
@@ -141,12 +155,15 @@ class Groups:
         self.counts = np.asarray(table["count"], dtype=float)
         self.survived = np.asarray(table["label_sum"], dtype=float)
 
-    def find(self, keys: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """(survivors, members) of each key's group; zeros for unknown or missing keys."""
-        found = self.index.get_indexer(np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object))
+    def find(self, keyed: Keyed, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(survivors, members) of each of `rows` rows' group; zeros for unknown, missing or unkeyed rows."""
+        found = self.index.get_indexer(np.asarray(keyed.keys.to_numpy(zero_copy_only=False), dtype=object))
         known = found >= 0
         at = np.maximum(found, 0)
-        return np.where(known, self.survived[at], 0.0), np.where(known, self.counts[at], 0.0)
+        survived, members = np.zeros(rows), np.zeros(rows)
+        survived[keyed.rows] = np.where(known, self.survived[at], 0.0)
+        members[keyed.rows] = np.where(known, self.counts[at], 0.0)
+        return survived, members
 
     def find_one(self, key: str | None) -> tuple[float, float]:
         if key is None:
@@ -219,24 +236,28 @@ class Titanic(Recipe):
     # -- learning --------------------------------------------------------------------------------------
 
     @staticmethod
-    def _keys(frame: pd.DataFrame) -> tuple[dict[str, pa.Array | pa.ChunkedArray], np.ndarray, np.ndarray]:
-        """Each row's group keys (women-and-boys keys are null for others), boy and women-and-boys flags."""
+    def _keys(frame: pd.DataFrame) -> tuple[dict[str, Keyed], np.ndarray, np.ndarray]:
+        """The rows of each group kind with their keys (women-and-boys groups hold only women and boys),
+        and each row's boy and women-and-boys flags."""
+        tickets = _strings(frame, "Ticket")
         boy = boys(_strings(frame, "Name"))
         women_and_boys = boy | _mask(pc.equal(_strings(frame, "Sex"), "female"))
-        keep = pa.array(women_and_boys)
-        tickets = _strings(frame, "Ticket")
-        missing = pa.scalar(None, pa.string())
+        with_ticket = np.flatnonzero(_mask(pc.is_valid(tickets)))
+        chosen = np.flatnonzero(women_and_boys)
+        chosen_with_ticket = np.flatnonzero(women_and_boys & _mask(pc.is_valid(tickets)))
         keys = {
-            "ticket": tickets,
-            "wc_family": pc.if_else(keep, family_keys(frame), missing),
-            "wc_ticket": pc.if_else(keep, tickets, missing),
+            "ticket": Keyed(with_ticket, tickets.take(with_ticket)),
+            "wc_family": Keyed(chosen, family_keys(frame.iloc[chosen])),
+            "wc_ticket": Keyed(chosen_with_ticket, tickets.take(chosen_with_ticket)),
         }
         return keys, boy, women_and_boys
 
     def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
         keys, _, _ = self._keys(frame)
-        ones = np.ones(len(labels))
-        return {group: _group_sums(keys[group], ones, labels) for group in GROUPS}
+        return {
+            group: _group_sums(keyed.keys, np.ones(len(keyed.rows)), labels[keyed.rows])
+            for group, keyed in keys.items()
+        }
 
     def combine(self, summaries: Sequence[State]) -> State:
         combined: State = {}
@@ -263,14 +284,13 @@ class Titanic(Recipe):
         """Features of a batch; `labels` (training rows) are taken out of each row's own groups."""
         groups = self._groups
         keys, boy, women_and_boys = self._keys(frame)
-        own_count = np.zeros(len(frame)) if labels is None else np.ones(len(frame))
-        own_label = np.zeros(len(frame)) if labels is None else np.nan_to_num(labels, nan=0.0)
-        _, ticket_count = groups["ticket"].find(keys["ticket"])
-        has_ticket = _mask(pc.is_valid(keys["ticket"]))
-        group_size = np.where(has_ticket, ticket_count - own_count + 1.0, 1.0)
-        survived, members = self._women_and_boys_group(
-            keys, women_and_boys & has_ticket, women_and_boys, own_count, own_label
-        )
+        rows = len(frame)
+        own_label = np.zeros(rows) if labels is None else np.nan_to_num(labels, nan=0.0)
+        own_count = np.zeros(rows) if labels is None else np.ones(rows)
+        _, ticket_count = groups["ticket"].find(keys["ticket"], rows)
+        group_size = ticket_count + 1.0
+        group_size[keys["ticket"].rows] -= own_count[keys["ticket"].rows]
+        survived, members = self._women_and_boys_group(keys, rows, own_count, own_label)
         sibsp, parch, fare = (frame[column].to_numpy(dtype=float) for column in ("SibSp", "Parch", "Fare"))
         columns = [
             frame["Pclass"].to_numpy(dtype=float),
@@ -285,23 +305,20 @@ class Titanic(Recipe):
         return np.column_stack(columns)
 
     def _women_and_boys_group(
-        self,
-        keys: dict[str, Any],
-        in_ticket_group: np.ndarray,
-        women_and_boys: np.ndarray,
-        own_count: np.ndarray,
-        own_label: np.ndarray,
+        self, keys: dict[str, Keyed], rows: int, own_count: np.ndarray, own_label: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(survivors, members) of the other known women and boys of each row's family, else of its ticket.
 
-        A training row (own_count 1) is itself a member of both of its groups and is taken out of them.
+        A training row (own_count 1) is itself a member of its groups and is taken out of them.
         """
-        family_survived, family_members = self._groups["wc_family"].find(keys["wc_family"])
-        ticket_survived, ticket_members = self._groups["wc_ticket"].find(keys["wc_ticket"])
-        family_members = family_members - own_count * women_and_boys
-        family_survived = family_survived - own_label * women_and_boys
-        ticket_members = ticket_members - own_count * in_ticket_group
-        ticket_survived = ticket_survived - own_label * in_ticket_group
+        family_survived, family_members = self._groups["wc_family"].find(keys["wc_family"], rows)
+        ticket_survived, ticket_members = self._groups["wc_ticket"].find(keys["wc_ticket"], rows)
+        for keyed, survived, members in (
+            (keys["wc_family"], family_survived, family_members),
+            (keys["wc_ticket"], ticket_survived, ticket_members),
+        ):
+            members[keyed.rows] -= own_count[keyed.rows]
+            survived[keyed.rows] -= own_label[keyed.rows]
         use_family = family_members > 0
         return (
             np.where(use_family, family_survived, ticket_survived),

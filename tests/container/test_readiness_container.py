@@ -125,7 +125,7 @@ deadline = time.monotonic() + 30
 while time.monotonic() < deadline:
     try:
         pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
-        masters = [pid for pid in pids if gunicorn(pid) and parent(pid) == "1"]
+        masters = [pid for pid in pids if gunicorn(pid) and not gunicorn(parent(pid))]
         workers = [pid for pid in pids if masters and parent(pid) == masters[0]]
     except OSError:
         continue
@@ -214,12 +214,12 @@ def test_a_replacement_worker_that_cannot_load_the_model_stops_serve(
     server = start_server(image, tmp_path, "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=2")
     try:
         server.wait_healthy()
-        (tmp_path / "model" / "model.joblib").unlink()
+        (tmp_path / "model" / "model.txt").unlink()
         send_signal(server.name, "KILL", gunicorn_worker_pids(server.name)[0])
         exit_code = int(docker("wait", server.name, timeout=40).stdout.strip())
         output = logs(server.name)
         assert exit_code == 1, output
-        assert "model.joblib is missing" in output
+        assert "model.txt is missing" in output
         assert "gunicorn exited with status" in output
     finally:
         docker("rm", "-f", server.name, check=False)

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from byoc.artifact import ARTIFACT_FILES
+
 from tabularsupport import (
     TABLES,
     TARGET,
@@ -26,9 +29,6 @@ from tabularsupport import (
     served_scores,
     wine,
 )
-
-from byoc.artifact import ARTIFACT_FILES
-
 from testsupport import Server, docker, make_ml_root, start_server
 
 pytestmark = pytest.mark.container

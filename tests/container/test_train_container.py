@@ -109,7 +109,8 @@ def test_a_sigterm_during_start_up_is_not_lost(image: str, ml_root: MLRootFactor
 
 def test_a_file_name_that_is_not_utf8_still_gets_a_failure_file(image: str, ml_root: MLRootFactory) -> None:
     root = ml_root(
-        channels={"train": [(b"caf\xe9.csv".decode("utf-8", "surrogateescape"), b"Survived,b\n1,2\n3\n")]}
+        hyperparameters={"recipe": "tabular", "target": "Survived"},
+        channels={"train": [(b"caf\xe9.csv".decode("utf-8", "surrogateescape"), b"Survived,b\n1,2\n3\n")]},
     )
     assert run_train(image, root) != 0
     reason = (root / "output" / "failure").read_text(encoding="utf-8")

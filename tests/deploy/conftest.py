@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from moto import mock_aws
 
-from deploy import settings
+from deploy import project, settings
 
 
 @pytest.fixture
@@ -28,3 +28,25 @@ def moto_aws(offline_aws: None) -> Iterator[None]:
     """In-process moto: boto3 calls are answered inside this process and never sent anywhere."""
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def example_project() -> project.Project:
+    """The worked example: the repository's byoc.toml (Titanic)."""
+    return project.load(project.DEFAULT_FILE, environ={})
+
+
+@pytest.fixture
+def project_file(tmp_path: Path) -> Callable[..., Path]:
+    """Writes a project settings file into tmp_path: project_file(name, source, target, recipe, extra)."""
+
+    def write(name: str, source: str, target: str, recipe: str = "tabular", extra: str = "") -> Path:
+        path = tmp_path / "byoc.toml"
+        path.write_text(
+            f'[project]\nname = "{name}"\n\n[data]\nsource = "{source}"\ntarget = "{target}"\n\n'
+            f'[training]\nrecipe = "{recipe}"\n{extra}',
+            encoding="utf-8",
+        )
+        return path
+
+    return write

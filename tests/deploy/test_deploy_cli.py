@@ -1,4 +1,4 @@
-"""Shared deploy plumbing: defaults, the --local switch, the S3 layout, errors, every script's --help."""
+"""Shared deploy plumbing: defaults, the --local switch, the S3 layout, errors, every command's --help."""
 
 from __future__ import annotations
 
@@ -11,20 +11,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from deploy import cli, settings
+from deploy import cli, project, settings
+from deploy.command import COMMANDS
 from deploy.errors import DeployError
 
-SCRIPTS = (
-    "offline",
-    "push_image",
-    "upload_data",
-    "train_job",
-    "endpoint",
-    "batch_transform",
-    "tune",
-    "instance_choice",
-    "cleanup",
-)
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,13 +34,19 @@ def test_region_comes_from_the_flag_then_the_environment_then_us_east_1(
 
 
 def test_the_layout_names_every_prefix_under_the_project_prefix() -> None:
-    layout = settings.S3Layout(bucket="my-bucket")
-    assert layout.train == "s3://my-bucket/titanic-byoc/train/"
-    assert layout.validation == "s3://my-bucket/titanic-byoc/validation/"
-    assert layout.output == "s3://my-bucket/titanic-byoc/output/"
-    assert layout.batch_input == "s3://my-bucket/titanic-byoc/batch-input/"
-    assert layout.batch_output == "s3://my-bucket/titanic-byoc/batch-output/"
-    assert layout.key("train", "train.csv") == "titanic-byoc/train/train.csv"
+    layout = settings.S3Layout("my-bucket", "proj")
+    assert layout.train == "s3://my-bucket/proj/train/"
+    assert layout.validation == "s3://my-bucket/proj/validation/"
+    assert layout.output == "s3://my-bucket/proj/output/"
+    assert layout.checkpoints("proj-2026-01-01") == "s3://my-bucket/proj/checkpoints/proj-2026-01-01/"
+    assert layout.batch_input == "s3://my-bucket/proj/batch-input/"
+    assert layout.batch_output == "s3://my-bucket/proj/batch-output/"
+    assert layout.data_capture == "s3://my-bucket/proj/data-capture/"
+    assert (layout.async_input, layout.async_output) == (
+        "s3://my-bucket/proj/async-input/",
+        "s3://my-bucket/proj/async-output/",
+    )
+    assert layout.key("train", "train.csv") == "proj/train/train.csv"
     assert settings.S3Layout("b", "nested/prefix").uri("output", "job") == "s3://b/nested/prefix/output/job/"
 
 
@@ -61,18 +57,22 @@ def _parsed(*argv: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_real_mode_needs_a_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_mode_needs_a_bucket(monkeypatch: pytest.MonkeyPatch, example_project: project.Project) -> None:
     monkeypatch.delenv(settings.BUCKET_VARIABLE, raising=False)
     with pytest.raises(DeployError, match=f"pass --bucket or set {settings.BUCKET_VARIABLE}"):
-        cli.layout_from(_parsed())
+        cli.layout_from(_parsed(), example_project)
+    assert cli.optional_layout(_parsed(), example_project) is None
     monkeypatch.setenv(settings.BUCKET_VARIABLE, "from-env")
-    assert cli.layout_from(_parsed()).bucket == "from-env"
-    assert cli.layout_from(_parsed("--bucket", "flag", "--prefix", "/p/")) == settings.S3Layout("flag", "p")
+    assert cli.layout_from(_parsed(), example_project) == settings.S3Layout("from-env", "titanic-byoc")
+    flags = _parsed("--bucket", "flag", "--prefix", "/p/")
+    assert cli.layout_from(flags, example_project) == settings.S3Layout("flag", "p")
 
 
-def test_local_mode_has_a_default_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_mode_has_a_default_bucket(
+    monkeypatch: pytest.MonkeyPatch, example_project: project.Project
+) -> None:
     monkeypatch.delenv(settings.BUCKET_VARIABLE, raising=False)
-    assert cli.layout_from(_parsed("--local")).bucket == settings.LOCAL_BUCKET
+    assert cli.layout_from(_parsed("--local"), example_project).bucket == "titanic-byoc-local"
 
 
 def test_local_target_sets_offline_environment_and_restores_it(offline_aws: None, monkeypatch) -> None:
@@ -147,18 +147,18 @@ def test_expected_failures_exit_1_with_one_line(
     assert capsys.readouterr().err.startswith(expected)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_every_script_explains_itself(script: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", f"deploy.{script}", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPOSITORY_ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"usage: python -m deploy.{script}")
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize(("command", "module"), COMMANDS.items())
+def test_every_command_explains_itself_with_examples(command: str, module: str) -> None:
+    byoc = Path(sys.executable).parent / "byoc"
+    for argv, usage in (
+        ([str(byoc), command, "--help"], f"usage: byoc {command}"),
+        ([sys.executable, "-m", module, "--help"], f"usage: python -m {module}"),
+    ):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPOSITORY_ROOT)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(usage)
+        assert f"byoc {command}" in result.stdout.split("options:")[0], "examples in byoc form"
+        assert "Traceback" not in result.stderr
 
 
 V2_NOTICE = "SageMaker Python SDK v2, which is on path of deprecation"

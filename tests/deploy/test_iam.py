@@ -1,4 +1,5 @@
-"""The deploy-path IAM documents: parliament-clean, least privilege, and in step with CloudFormation."""
+"""The deploy-path IAM documents: parliament-clean, least privilege, in step with CloudFormation and with the
+committed example documents in deploy/policies/."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cfnlint.config import ManualArgs
 from cfnlint.decode.decode import decode
 from parliament import analyze_policy_string
 
-from deploy import iam
+from deploy import iam, project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "deploy" / "cloudformation.yaml"
@@ -24,7 +25,8 @@ ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 BUCKET = "example-ml-bucket"
 
-DEFAULT_NAMES = iam.DeployNames(account_id=ACCOUNT_ID, region=REGION, bucket=BUCKET)
+EXAMPLE = project.load(project.DEFAULT_FILE, environ={})
+DEFAULT_NAMES = iam.DeployNames.for_project(EXAMPLE, ACCOUNT_ID, REGION, BUCKET)
 CUSTOM_NAMES = iam.DeployNames(
     account_id=ACCOUNT_ID,
     region=REGION,
@@ -90,9 +92,7 @@ def test_only_the_execution_role_can_be_passed_and_only_to_sagemaker() -> None:
     assert len(pass_role_statements) == 1
     (pass_role,) = pass_role_statements
     assert as_list(pass_role["Action"]) == ["iam:PassRole"]
-    assert as_list(pass_role["Resource"]) == [
-        f"arn:aws:iam::{ACCOUNT_ID}:role/titanic-byoc-sagemaker-execution"
-    ]
+    assert as_list(pass_role["Resource"]) == [f"arn:aws:iam::{ACCOUNT_ID}:role/{EXAMPLE.role_name}"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     execution_actions = all_actions(iam.execution_role_policy(DEFAULT_NAMES))
     assert not any(action.startswith("iam:") for action in execution_actions)
@@ -184,8 +184,8 @@ def test_execution_role_writes_only_job_output_prefixes() -> None:
         for resource in as_list(statement["Resource"])
     ]
     assert sorted(write_resources) == [
-        f"arn:aws:s3:::{BUCKET}/titanic-byoc/batch-output/*",
-        f"arn:aws:s3:::{BUCKET}/titanic-byoc/output/*",
+        f"arn:aws:s3:::{BUCKET}/{EXAMPLE.prefix}/{subprefix}/*"
+        for subprefix in sorted(("output", "checkpoints", "batch-output", "data-capture", "async-output"))
     ]
 
 
@@ -202,7 +202,7 @@ def test_trust_policy_admits_only_sagemaker_from_this_account() -> None:
 
 
 def test_partition_is_a_parameter() -> None:
-    names = iam.DeployNames(account_id=ACCOUNT_ID, region="cn-north-1", bucket=BUCKET, partition="aws-cn")
+    names = iam.DeployNames.for_project(EXAMPLE, ACCOUNT_ID, "cn-north-1", BUCKET, partition="aws-cn")
     resources = [r for r in all_resources(iam.operator_policy(names)) if r != "*"]
     assert resources
     assert all(resource.startswith("arn:aws-cn:") for resource in resources)
@@ -222,7 +222,7 @@ def test_partition_is_a_parameter() -> None:
     ],
 )
 def test_names_that_would_widen_or_break_the_arns_are_rejected(overrides: dict[str, str]) -> None:
-    arguments = {"account_id": ACCOUNT_ID, "region": REGION, "bucket": BUCKET} | overrides
+    arguments = vars(DEFAULT_NAMES) | overrides
     with pytest.raises(ValueError):
         iam.DeployNames(**arguments)
 
@@ -262,26 +262,22 @@ def template_resources() -> dict[str, Any]:
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT_ID,
         "BucketName": BUCKET,
-        "Prefix": "titanic-byoc",
-        "RepositoryName": "titanic-byoc",
-        "NamePrefix": "titanic-byoc",
-        "RoleName": "titanic-byoc-sagemaker-execution",
+        "ProjectName": EXAMPLE.name,
         "Bucket": BUCKET,
         "Bucket.Arn": f"arn:aws:s3:::{BUCKET}",
-        "Repository.Arn": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/titanic-byoc",
-        "ExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/titanic-byoc-sagemaker-execution",
+        "Repository.Arn": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{EXAMPLE.repository}",
+        "ExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{EXAMPLE.role_name}",
     }
     return resolve_intrinsics(template["Resources"], symbols)
 
 
-def test_template_parameter_defaults_match_the_module_defaults() -> None:
+def test_the_template_takes_the_project_name_and_checks_it_as_the_project_file_does() -> None:
     template, _ = decode(str(TEMPLATE_PATH))
     parameters = template["Parameters"]
-    assert "Default" not in parameters["BucketName"]
-    assert parameters["Prefix"]["Default"] == iam.DEFAULT_PREFIX
-    assert parameters["RepositoryName"]["Default"] == iam.DEFAULT_REPOSITORY
-    assert parameters["NamePrefix"]["Default"] == iam.DEFAULT_NAME_PREFIX
-    assert parameters["RoleName"]["Default"] == iam.DEFAULT_ROLE_NAME
+    assert set(parameters) == {"ProjectName", "BucketName", "ImageTagMutability", "BucketVersioning"}
+    assert "Default" not in parameters["BucketName"] and "Default" not in parameters["ProjectName"]
+    assert parameters["ProjectName"]["MaxLength"] == project.MAX_NAME_LENGTH
+    assert parameters["ProjectName"]["AllowedPattern"] == f"^{project._NAME.pattern}$"
 
 
 def test_template_execution_role_matches_rendered_policies(template_resources: dict[str, Any]) -> None:
@@ -296,6 +292,7 @@ def test_template_execution_role_matches_rendered_policies(template_resources: d
 def test_template_operator_policy_matches_rendered_policy(template_resources: dict[str, Any]) -> None:
     operator = template_resources["OperatorPolicy"]
     assert operator["Type"] == "AWS::IAM::ManagedPolicy"
+    assert operator["Properties"]["ManagedPolicyName"] == EXAMPLE.operator_policy_name
     assert operator["Properties"]["PolicyDocument"] == iam.operator_policy(DEFAULT_NAMES)
 
 
@@ -316,6 +313,7 @@ def test_template_bucket_is_encrypted_private_and_retained(template_resources: d
 def test_template_repository_scans_on_push(template_resources: dict[str, Any]) -> None:
     repository = template_resources["Repository"]["Properties"]
     assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repository["RepositoryName"] == EXAMPLE.repository
     assert repository["ImageTagMutability"] == {"Ref": "ImageTagMutability"}
 
 
@@ -323,6 +321,25 @@ def test_template_outputs() -> None:
     template, _ = decode(str(TEMPLATE_PATH))
     expected_outputs = {"BucketName", "RepositoryUri", "ExecutionRoleArn", "OperatorPolicyArn"}
     assert set(template["Outputs"]) == expected_outputs
+
+
+# --- the committed example documents ------------------------------------------------------------
+
+
+def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> None:
+    """deploy/policies/ is `byoc iam --example --out-dir deploy/policies`: regenerate it after any change."""
+    rendered = iam.render_documents(iam.example_names(EXAMPLE))
+    committed = {
+        path.name: path.read_text(encoding="utf-8") for path in sorted(iam.EXAMPLE_DIR.glob("*.json"))
+    }
+    assert sorted(committed) == sorted(rendered)
+    iam.write_documents(rendered, tmp_path)
+    for name, text in committed.items():
+        assert text == (tmp_path / name).read_text(encoding="utf-8"), (
+            f"deploy/policies/{name} is out of date: run `byoc iam --example --out-dir deploy/policies`"
+        )
+    assert iam.main(["--example", "--out-dir", str(tmp_path / "cli")]) == 0
+    assert {path.name: path.read_text() for path in (tmp_path / "cli").iterdir()} == committed
 
 
 # --- CLI --------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy import push_image, settings
+from deploy import project, push_image, settings
 from deploy.errors import DeployError
 
 from testsupport import free_port
@@ -70,7 +70,8 @@ def test_a_missing_repository_is_created_with_scan_on_push() -> None:
                 "tags": [{"Key": "project", "Value": "titanic-byoc"}],
             },
         )
-        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", immutable_tags=True) == REPOSITORY_URI
+        tags = [{"Key": "project", "Value": "titanic-byoc"}]
+        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", True, tags) == REPOSITORY_URI
         stub.assert_no_pending_responses()
 
 
@@ -97,7 +98,7 @@ def test_the_digest_comes_from_the_push_output() -> None:
 
 
 def test_an_unreachable_local_registry_says_how_to_start_it() -> None:
-    with pytest.raises(DeployError, match=r"not reachable .*python -m deploy.offline up"):
+    with pytest.raises(DeployError, match=r"not reachable .*byoc offline up"):
         push_image.check_registry_answers(f"localhost:{free_port()}")
 
 
@@ -108,7 +109,7 @@ def test_the_local_default_image_needs_no_aws() -> None:
     )
 
 
-def test_build_options_from_the_command_line() -> None:
+def test_build_options_from_the_command_line(example_project: project.Project) -> None:
     arguments = push_image.build_parser().parse_args(
         [
             "--local",
@@ -120,7 +121,11 @@ def test_build_options_from_the_command_line() -> None:
             "--immutable-tags",
         ]
     )
-    options = push_image.options_from(arguments)
+    options = push_image.options_from(arguments, example_project)
+    assert (options.repository, options.tags) == (
+        "titanic-byoc",
+        ({"Key": "project", "Value": "titanic-byoc"},),
+    )
     assert options.build_args == ("BASE_IMAGE=byoc-base:bookworm",)
     assert options.build_flags == ("--pull", "--network=host")
     assert options.platform == "linux/amd64"
@@ -128,6 +133,6 @@ def test_build_options_from_the_command_line() -> None:
 
 
 @pytest.mark.parametrize("argv", [["--no-build"], ["--source-image", "titanic-byoc:dev"]])
-def test_no_build_and_source_image_go_together(argv: list[str]) -> None:
+def test_no_build_and_source_image_go_together(argv: list[str], example_project: project.Project) -> None:
     with pytest.raises(DeployError, match="go together"):
-        push_image.options_from(push_image.build_parser().parse_args(argv))
+        push_image.options_from(push_image.build_parser().parse_args(argv), example_project)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pandas as pd
 import pytest
 from botocore.stub import Stubber
 
-from deploy import cleanup, settings, upload_data
+from deploy import cleanup, project, settings, upload_data
 from deploy.errors import DeployError
+from deploy.progress import MIB, UploadProgress
 from deploy.s3 import delete_prefix, list_keys, parse_s3_uri, put_bytes, read_model_archive
 
 
@@ -23,16 +26,18 @@ def test_s3_uris_split_into_bucket_and_key() -> None:
 
 
 @pytest.mark.usefixtures("moto_aws")
-def test_upload_needs_create_bucket_for_a_new_bucket() -> None:
+def test_upload_needs_create_bucket_for_a_new_bucket(example_project: project.Project) -> None:
+    source, target_column = example_project.source, example_project.target
     with settings.open_target(local=False, region="eu-west-1") as target:
-        layout = settings.S3Layout("titanic-unit")
+        layout = settings.S3Layout("titanic-unit", example_project.prefix)
         with pytest.raises(DeployError, match=r"bucket titanic-unit does not exist: .* --create-bucket"):
-            upload_data.upload_training_data(target, layout)
+            upload_data.upload_training_data(target, layout, source, target_column)
 
-        uploaded = upload_data.upload_training_data(target, layout, create_bucket=True)
+        uploaded = upload_data.upload_training_data(target, layout, source, target_column, create_bucket=True)
 
         s3 = target.client("s3")
-        assert uploaded.bucket_created
+        assert uploaded.bucket_created and uploaded.stratified
+        assert (uploaded.train_rows, uploaded.validation_rows) == (712, 179)
         assert s3.get_bucket_location(Bucket="titanic-unit")["LocationConstraint"] == "eu-west-1"
         assert s3.get_public_access_block(Bucket="titanic-unit")["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
@@ -44,13 +49,56 @@ def test_upload_needs_create_bucket_for_a_new_bucket() -> None:
             "titanic-byoc/train/train.csv",
             "titanic-byoc/validation/validation.csv",
         ]
-        assert upload_data.upload_training_data(target, layout).bucket_created is False
+        head = s3.head_object(Bucket="titanic-unit", Key="titanic-byoc/train/train.csv")
+        assert head["ContentType"] == "text/csv"
+        assert upload_data.upload_training_data(target, layout, source, target_column).bucket_created is False
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_a_parquet_regression_source_is_split_at_random_and_stays_parquet(tmp_path: Path) -> None:
+    source = tmp_path / "houses.parquet"
+    pd.DataFrame({"rooms": range(50), "price": [1000.5 * i for i in range(50)]}).to_parquet(
+        source, index=False
+    )
+    with settings.open_target(local=False) as target:
+        layout = settings.S3Layout("houses", "houses")
+        uploaded = upload_data.upload_training_data(target, layout, source, "price", create_bucket=True)
+        s3 = target.client("s3")
+        assert not uploaded.stratified
+        assert (uploaded.train_rows, uploaded.validation_rows) == (40, 10)
+        head = s3.head_object(Bucket="houses", Key="houses/validation/validation.parquet")
+        assert head["ContentType"] == "application/x-parquet"
+    assert upload_data.channel_file_name("validation", source) == "validation.parquet"
+    with (
+        settings.open_target(local=False) as target,
+        pytest.raises(DeployError, match="no target column 'nope'"),
+    ):
+        upload_data.upload_training_data(target, settings.S3Layout("houses", "h"), source, "nope")
+
+
+def test_large_uploads_show_their_progress() -> None:
+    shown = io.StringIO()
+    progress = UploadProgress("big.csv", 100 * MIB, out=shown)
+    for _ in range(10):
+        progress(10 * MIB)
+    progress.done()
+    lines = shown.getvalue().splitlines()
+    assert lines[0].startswith("uploading big.csv: 10% (10.0 of 100.0 MiB")
+    assert len(lines) == 10 and lines[-1].startswith("uploaded big.csv: 100.0 MiB in ")
+    small = io.StringIO()
+    UploadProgress("small.csv", MIB, out=small)(MIB)
+    assert small.getvalue() == ""
 
 
 def _model_archive(metrics: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
+    members = (
+        ("model.txt", b"x"),
+        ("manifest.json", b'{"task": "binary"}'),
+        ("metrics.json", json.dumps(metrics).encode()),
+    )
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, content in (("model.joblib", b"x"), ("metrics.json", json.dumps(metrics).encode())):
+        for name, content in members:
             info = tarfile.TarInfo(name)
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
@@ -64,8 +112,9 @@ def test_the_model_archive_is_listed_and_its_metrics_read() -> None:
     uri = "s3://unit-bucket/titanic-byoc/output/job/output/model.tar.gz"
     put_bytes(s3, uri, _model_archive({"validation": {"auc": 0.86}}), "application/gzip")
     archive = read_model_archive(s3, uri)
-    assert archive.members == ("model.joblib", "metrics.json")
+    assert archive.members == ("model.txt", "manifest.json", "metrics.json")
     assert archive.metrics["validation"]["auc"] == 0.86
+    assert archive.manifest == {"task": "binary"}
     with pytest.raises(DeployError, match="does not exist"):
         read_model_archive(s3, "s3://unit-bucket/nothing.tar.gz")
     put_bytes(s3, "s3://unit-bucket/broken.tar.gz", b"not a tar")

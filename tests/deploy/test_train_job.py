@@ -1,165 +1,199 @@
-"""The training job's pieces: metric regexes, the role, hyperparameters, the estimator, the job summary."""
+"""The training job: the real SDK Estimator's arguments (spot, checkpoints, instances, metrics) and the
+request it sends, rendered as the `aws sagemaker create-training-job` command and checked against the API
+model."""
 
 from __future__ import annotations
 
 import json
-import re
+import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import boto3
+import pandas as pd
 import pytest
+from botocore.validate import validate_parameters
 
-from byoc import training
-from deploy import settings, train_job
+from byoc.tasks import Task
+from deploy import metrics, project, settings, train_job
 from deploy.errors import DeployError
+from deploy.s3 import ModelArchive
 
 VALID_ROLE = "arn:aws:iam::123456789012:role/titanic-byoc-sagemaker-execution"
 
 
-def _regex(name: str) -> re.Pattern[str]:
-    return re.compile(next(d["Regex"] for d in train_job.METRIC_DEFINITIONS if d["Name"] == name))
-
-
-def test_the_metric_names_are_the_ones_train_prints() -> None:
-    assert train_job.METRIC_NAMES == training.METRIC_NAMES
-
-
-@pytest.mark.parametrize("split", ["train", "validation"])
-@pytest.mark.parametrize("name", training.METRIC_NAMES)
-@pytest.mark.parametrize("value", [0.853887, 0.0, 1.0, 12.5])
-def test_each_regex_reads_the_exact_line_train_prints(split: str, name: str, value: float) -> None:
-    line = training.metric_line(split, name, value)
-    matches = [d["Name"] for d in train_job.METRIC_DEFINITIONS if re.search(d["Regex"], line)]
-    assert matches == [f"{split}:{name}"]
-    assert float(_regex(f"{split}:{name}").search(line).group(1)) == pytest.approx(value)  # type: ignore[union-attr]
-
-
-def test_the_auc_regex_on_a_logged_line() -> None:
-    logged = "[36m7sa74wckhp-algo-1-6jb8m |[0m validation:auc=0.853887;"
-    assert _regex("validation:auc").search(logged).group(1) == "0.853887"  # type: ignore[union-attr]
-    assert _regex("validation:auc").search("[train] validation (179 rows): auc 0.8539") is None
-    assert _regex("train:auc").search("cv:auc_mean=0.861234;") is None
-    assert _regex("cv:auc_mean").search(training.metric_line("cv", "auc_mean", 0.86)) is not None
-
-
-def test_an_explicit_role_wins_and_is_checked() -> None:
-    assert train_job.resolve_role(VALID_ROLE, {}) == VALID_ROLE
-    path_role = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-2024"
-    assert train_job.resolve_role(path_role, {}) == path_role
-    with pytest.raises(DeployError, match=r"--role 'arn:aws:iam::123:role/x' is not an IAM role ARN"):
-        train_job.resolve_role("arn:aws:iam::123:role/x", {})
-    with pytest.raises(DeployError, match="is not an IAM role ARN"):
-        train_job.resolve_role("arn:aws:iam::123456789012:user/me", {})
-
-
-def test_the_environment_comes_next() -> None:
-    environ = {settings.ROLE_VARIABLE: VALID_ROLE}
-    assert train_job.resolve_role(None, environ, execution_role=pytest.fail) == VALID_ROLE
-    with pytest.raises(DeployError, match=f"{settings.ROLE_VARIABLE} 'my-role' is not an IAM role ARN"):
-        train_job.resolve_role(None, {settings.ROLE_VARIABLE: "my-role"})
-
-
-def test_get_execution_role_is_the_last_resort() -> None:
-    assert train_job.resolve_role(None, {}, execution_role=lambda: VALID_ROLE) == VALID_ROLE
-
-
-def test_no_role_anywhere_names_all_three_sources() -> None:
-    def not_in_sagemaker() -> str:
-        raise ValueError("The current AWS identity is not a role: arn:aws:iam::123456789012:user/me")
-
-    with pytest.raises(DeployError) as raised:
-        train_job.resolve_role(None, {}, execution_role=not_in_sagemaker)
-    message = str(raised.value)
-    assert "--role" in message and settings.ROLE_VARIABLE in message and "get_execution_role()" in message
-    assert "is not a role" in message
-
-
-def test_hyperparameters_from_the_command_line() -> None:
-    parsed = train_job.parse_hyperparameter_assignments(
-        ["num_leaves=16", " learning_rate = 0.05", "target=a=b"]
-    )
-    assert parsed == {"num_leaves": "16", "learning_rate": "0.05", "target": "a=b"}
-    with pytest.raises(DeployError, match="'num_leaves' is not KEY=VALUE"):
-        train_job.parse_hyperparameter_assignments(["num_leaves"])
-
-
-def test_hyperparameters_from_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "hp.json"
-    path.write_text(json.dumps({"num_leaves": 16, "learning_rate": 0.05, "class_weight": "balanced"}))
-    assert train_job.read_hyperparameters_file(path) == {
-        "num_leaves": "16",
-        "learning_rate": "0.05",
-        "class_weight": "balanced",
+def _options(the_project: project.Project, instance_type: str, **overrides: Any) -> train_job.TrainingOptions:
+    values = {
+        "project": the_project,
+        "image_uri": "localhost:5000/titanic-byoc:latest",
+        "role": VALID_ROLE,
+        "layout": settings.S3Layout("my-bucket", the_project.prefix),
+        "instance_type": instance_type,
+        "task": Task.BINARY,
+        "hyperparameters": {**the_project.training_hyperparameters(), "num_leaves": "16"},
     }
+    return train_job.TrainingOptions(**{**values, **overrides})
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ("[1, 2]", "must hold a JSON object"),
-        ("{bad", "is not valid JSON"),
-        ('{"num_leaves": [16]}', "'num_leaves' must be a string, number or boolean"),
-    ],
-)
-def test_bad_hyperparameter_files_say_what_is_wrong(tmp_path: Path, content: str, expected: str) -> None:
-    path = tmp_path / "hp.json"
-    path.write_text(content)
-    with pytest.raises(DeployError, match=expected):
-        train_job.read_hyperparameters_file(path)
-    with pytest.raises(DeployError, match="does not exist"):
-        train_job.read_hyperparameters_file(tmp_path / "missing.json")
-
-
-def test_the_command_line_wins_over_the_file_and_both_are_checked() -> None:
-    merged = train_job.merge_hyperparameters({"num_leaves": "16", "max_depth": "5"}, {"num_leaves": "32"})
-    assert merged == {"num_leaves": "32", "max_depth": "5"}
-    with pytest.raises(DeployError, match="did you mean 'num_leaves'"):
-        train_job.merge_hyperparameters({}, {"num_leave": "32"})
-    with pytest.raises(DeployError, match="'learning_rate'"):
-        train_job.merge_hyperparameters({"learning_rate": "2"}, {})
-
-
-def _options(layout: settings.S3Layout, instance_type: str, **overrides: object) -> train_job.TrainingOptions:
-    return train_job.TrainingOptions(
-        image_uri="localhost:5000/titanic-byoc:latest",
-        role=VALID_ROLE,
-        layout=layout,
-        instance_type=instance_type,
-        hyperparameters={"num_leaves": "16"},
-        **overrides,  # type: ignore[arg-type]
-    )
-
-
-def test_the_real_estimator_uses_spot_with_a_longer_wait(offline_aws: None) -> None:
-    layout = settings.S3Layout("my-bucket")
+def test_the_real_estimator_uses_spot_checkpoints_and_the_project_names(
+    offline_aws: None, example_project: project.Project
+) -> None:
     with settings.open_target(local=False, sdk_telemetry=False) as target:
-        estimator = train_job.build_estimator(target, _options(layout, "ml.m5.large"))
+        options = _options(example_project, "ml.m5.large", instance_count=3)
+        estimator = train_job.build_estimator(target, options, checkpoint_s3_uri="s3://my-bucket/x/")
         assert estimator.use_spot_instances is True
         assert (estimator.max_run, estimator.max_wait) == (3600, 7200)
+        assert estimator.checkpoint_s3_uri == "s3://my-bucket/x/"
+        assert estimator.instance_count == 3
         assert estimator.output_path == "s3://my-bucket/titanic-byoc/output/"
         assert estimator.base_job_name == "titanic-byoc"
-        assert estimator.metric_definitions == list(train_job.METRIC_DEFINITIONS)
+        assert estimator.metric_definitions == metrics.metric_definitions(Task.BINARY)
         assert estimator.tags == [{"Key": "project", "Value": "titanic-byoc"}]
-        assert estimator.hyperparameters() == {"num_leaves": "16"}
+        assert estimator.hyperparameters() == {"recipe": "titanic", "target": "Survived", "num_leaves": "16"}
         with pytest.raises(DeployError, match="--max-wait"):
-            train_job.build_estimator(target, _options(layout, "ml.m5.large", max_run=600, max_wait=300))
+            train_job.build_estimator(
+                target, _options(example_project, "ml.m5.large", max_run=600, max_wait=300)
+            )
+        with pytest.raises(DeployError, match="--instance-count must be at least 1"):
+            train_job.build_estimator(target, _options(example_project, "ml.m5.large", instance_count=0))
 
 
-def test_the_local_estimator_drops_spot(offline_aws: None) -> None:
+def test_checkpoints_go_under_the_prefix_one_folder_per_job(
+    offline_aws: None, example_project: project.Project
+) -> None:
+    with settings.open_target(local=False, sdk_telemetry=False) as target:
+        spot = _options(example_project, "ml.m5.large")
+        assert (
+            train_job.checkpoint_uri(target, spot, "job-1")
+            == "s3://my-bucket/titanic-byoc/checkpoints/job-1/"
+        )
+        on_demand = _options(example_project, "ml.m5.large", use_spot=False)
+        assert train_job.checkpoint_uri(target, on_demand, "job-1") is None
+        opted_out = _options(example_project, "ml.m5.large", checkpoints=False)
+        assert train_job.checkpoint_uri(target, opted_out, "job-1") is None
+
+
+def test_the_local_estimator_drops_spot_and_checkpoints_and_keeps_the_instance_count(
+    offline_aws: None, example_project: project.Project
+) -> None:
     with settings.open_target(local=True) as target:
-        estimator = train_job.build_estimator(target, _options(settings.S3Layout("b"), "local"))
+        options = _options(example_project, "local", instance_count=2)
+        assert train_job.checkpoint_uri(target, options, "job") is None
+        estimator = train_job.build_estimator(target, options, checkpoint_s3_uri="s3://b/ignored/")
         assert estimator.use_spot_instances is False
         assert estimator.max_wait is None
+        assert estimator.checkpoint_s3_uri is None
         assert estimator.instance_type == "local"
+        assert estimator.instance_count == 2
 
 
-def test_local_defaults_need_no_aws(offline_aws: None) -> None:
-    arguments = train_job.build_parser().parse_args(["--local", "--registry", "localhost:5001"])
+def test_local_defaults_need_no_aws(offline_aws: None, example_project: project.Project) -> None:
+    arguments = train_job.build_parser().parse_args(
+        ["--local", "--registry", "localhost:5001", "--instance-count", "2"]
+    )
     with settings.open_target(local=True, registry="localhost:5001") as target:
-        options = train_job.options_from(arguments, target)
+        options = train_job.options_from(arguments, target, example_project)
     assert options.image_uri == "localhost:5001/titanic-byoc:latest"
-    assert options.role == settings.LOCAL_ROLE_ARN
+    assert options.role == example_project.local_role_arn
     assert options.instance_type == "local"
-    assert options.layout == settings.S3Layout(settings.LOCAL_BUCKET)
+    assert options.instance_count == 2
+    assert options.layout == settings.S3Layout(example_project.local_bucket, "titanic-byoc")
+    assert options.task is Task.BINARY
+    assert options.content_type == "text/csv"
+
+
+def dry_run_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Run `byoc train --dry-run`; return the printed command's words and its request."""
+    assert train_job.main(["--dry-run", *argv]) == 0
+    words = shlex.split(capsys.readouterr().out)
+    assert words[:4] == ["aws", "sagemaker", "create-training-job", "--cli-input-json"]
+    assert len(words) == 5
+    return words, json.loads(words[4])
+
+
+def valid_request(operation: str, request: dict[str, Any]) -> None:
+    """botocore's own check of a request against the SageMaker API model (raises when invalid)."""
+    model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model.operation_model(operation)
+    validate_parameters(request, model.input_shape)
+
+
+@pytest.fixture
+def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint nothing listens on: a request that did go out would fail the run."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_the_dry_run_prints_the_aws_cli_command_of_the_sdks_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, request = dry_run_request(
+        capsys, ["--bucket", "my-bucket", "--instance-count", "2", "--hyperparameter", "cv_folds=5"]
+    )
+    valid_request("CreateTrainingJob", request)
+    job = request["TrainingJobName"]
+    assert job.startswith("titanic-byoc-")
+    assert request["CheckpointConfig"] == {"S3Uri": f"s3://my-bucket/titanic-byoc/checkpoints/{job}/"}
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert request["ResourceConfig"]["InstanceCount"] == 2
+    assert request["ResourceConfig"]["InstanceType"] == "ml.m5.large"
+    assert request["HyperParameters"] == {"recipe": "titanic", "target": "Survived", "cv_folds": "5"}
+    specification = request["AlgorithmSpecification"]
+    assert specification["MetricDefinitions"] == metrics.metric_definitions(Task.BINARY)
+    assert (
+        specification["TrainingImage"] == "000000000000.dkr.ecr.us-east-1.amazonaws.com/titanic-byoc:latest"
+    )
+    channels = {channel["ChannelName"]: channel for channel in request["InputDataConfig"]}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://my-bucket/titanic-byoc/train/"
+    assert channels["validation"]["ContentType"] == "text/csv"
+    assert request["OutputDataConfig"]["S3OutputPath"] == "s3://my-bucket/titanic-byoc/output/"
+    assert request["RoleArn"] == "arn:aws:iam::000000000000:role/titanic-byoc-sagemaker-execution"
+    assert request["Tags"] == [{"Key": "project", "Value": "titanic-byoc"}]
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_without_spot_there_is_no_checkpoint_or_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    _, on_demand = dry_run_request(capsys, ["--bucket", "b", "--no-spot", "--role", VALID_ROLE])
+    assert "CheckpointConfig" not in on_demand and "EnableManagedSpotTraining" not in on_demand
+    assert on_demand["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    assert on_demand["RoleArn"] == VALID_ROLE
+    _, opted_out = dry_run_request(capsys, ["--bucket", "b", "--no-checkpoints"])
+    assert opted_out["EnableManagedSpotTraining"] is True and "CheckpointConfig" not in opted_out
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_another_project_gets_its_own_names_task_and_metrics(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    project_file: Callable[..., Path],
+) -> None:
+    pd.DataFrame({"size": [1, 2, 3, 4, 5, 6], "kind": ["a", "b", "c", "a", "b", "c"]}).to_parquet(
+        tmp_path / "shapes.parquet", index=False
+    )
+    monkeypatch.setenv(project.FILE_VARIABLE, str(project_file("shapes", "shapes.parquet", "kind")))
+    _, request = dry_run_request(capsys, ["--bucket", "b"])
+    valid_request("CreateTrainingJob", request)
+    assert request["TrainingJobName"].startswith("shapes-")
+    assert request["HyperParameters"] == {"recipe": "tabular", "target": "kind"}
+    assert request["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
+        Task.MULTICLASS
+    )
+    assert request["InputDataConfig"][0]["ContentType"] == "application/x-parquet"
+    assert request["OutputDataConfig"]["S3OutputPath"] == "s3://b/shapes/output/"
+    assert request["Tags"] == [{"Key": "project", "Value": "shapes"}]
+    _, regression = dry_run_request(capsys, ["--bucket", "b", "--task", "regression"])
+    assert regression["HyperParameters"]["task"] == "regression"
+    assert regression["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
+        Task.REGRESSION
+    )
+
+
+def test_a_dry_run_is_for_aws_only(offline_aws: None) -> None:
+    with pytest.raises(DeployError, match="leave out --local"):
+        train_job.main(["--dry-run", "--local"])
 
 
 def test_the_summary_reports_the_spot_saving() -> None:
@@ -189,3 +223,12 @@ def test_a_local_job_has_no_billing_to_report() -> None:
     assert summary.spot_saving is None
     assert summary.model_data is None
     assert not any(line.startswith(("billable", "spot")) for line in train_job.format_summary(summary, None))
+
+
+def test_the_scores_shown_are_the_tasks() -> None:
+    summary = train_job.summarize({"TrainingJobName": "j", "TrainingJobStatus": "Completed"})
+    validation = {"rmse": 1.5, "mae": 1.0, "r2": -0.125, "rows": 40}
+    archive = ModelArchive("s3://b/m.tar.gz", (), {}, {"task": "regression", "validation": validation})
+    assert "validation: rmse 1.5000, mae 1.0000, r2 -0.1250 (regression, 40 rows, from metrics.json)" in (
+        train_job.format_summary(summary, archive)
+    )

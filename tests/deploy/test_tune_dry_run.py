@@ -1,62 +1,129 @@
-"""The tuning job request, built offline: the ranges, the objective, and a dry run that sends nothing."""
+"""The tuning job request, built offline: the recipe's ranges, the task's objective, nothing sent."""
 
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import boto3
+import pandas as pd
 import pytest
+from botocore.validate import validate_parameters
 
-from byoc.hyperparameters import SPECS_BY_NAME, parse_hyperparameters
-from deploy import settings, tune
+from byoc.hyperparameters import HyperparameterError
+from byoc.recipe import resolve
+from byoc.tasks import Task
+from deploy import dry_run, hyperparameters, metrics, project, tune
 from deploy.errors import DeployError
 
 
-def test_every_range_is_a_hyperparameter_the_image_accepts_at_both_ends() -> None:
-    ranges = tune.hyperparameter_ranges()
-    assert set(ranges) <= set(SPECS_BY_NAME)
-    for name, parameter in ranges.items():
-        parse_hyperparameters({name: str(parameter.min_value)})
-        parse_hyperparameters({name: str(parameter.max_value)})
-
-
-def test_the_parallel_limit_is_checked(offline_aws: None) -> None:
-    with pytest.raises(DeployError, match="--max-parallel-jobs"):
-        tune.build_tuner(object(), max_jobs=2, max_parallel_jobs=3)  # type: ignore[arg-type]
-
-
-def test_the_dry_run_prints_the_request_and_sends_nothing(
-    offline_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # An endpoint nothing listens on: a request that did go out would fail the run.
+@pytest.fixture
+def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint nothing listens on: a request that did go out would fail the run."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    argv = ["--dry-run", "--bucket", "my-bucket", "--max-jobs", "8", "--hyperparameter", "cv_folds=0"]
 
-    assert tune.main(argv) == 0
 
-    request = json.loads(capsys.readouterr().out)
+def tuning_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, Any]:
+    assert tune.main(["--dry-run", *argv]) == 0
+    words = shlex.split(capsys.readouterr().out)
+    assert words[:4] == ["aws", "sagemaker", "create-hyper-parameter-tuning-job", "--cli-input-json"]
+    request = json.loads(words[4])
+    model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model
+    validate_parameters(request, model.operation_model("CreateHyperParameterTuningJob").input_shape)
+    return request
+
+
+def ranges_of(request: dict[str, Any]) -> dict[str, dict[str, str]]:
+    ranges = request["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    return {
+        entry["Name"]: entry
+        for kind in ("ContinuousParameterRanges", "IntegerParameterRanges")
+        for entry in ranges[kind]
+    }
+
+
+def test_every_range_is_a_value_the_image_accepts_at_both_ends() -> None:
+    values = {"recipe": "titanic", "target": "Survived"}
+    ranges = tune.hyperparameter_ranges(values)
+    assert set(ranges) == set(hyperparameters.tuning_ranges(values))
+    for name, parameter in ranges.items():
+        for end in (parameter.min_value, parameter.max_value):
+            try:
+                resolve({**values, name: str(end)})
+            except HyperparameterError as error:
+                pytest.fail(f"the tuner could send {name}={end}, which train refuses: {error}")
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_the_dry_run_prints_the_request_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    request = tuning_request(
+        capsys, ["--bucket", "my-bucket", "--max-jobs", "8", "--hyperparameter", "num_leaves=16"]
+    )
     config = request["HyperParameterTuningJobConfig"]
     assert config["HyperParameterTuningJobObjective"] == {"MetricName": "validation:auc", "Type": "Maximize"}
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2}
-    named = {
-        entry["Name"]: entry
-        for kind in ("ContinuousParameterRanges", "IntegerParameterRanges")
-        for entry in config["ParameterRanges"][kind]
-    }
-    assert set(named) == set(tune.hyperparameter_ranges())
+    named = ranges_of(request)
+    expected = hyperparameters.tuning_ranges({"recipe": "titanic", "target": "Survived", "num_leaves": "16"})
+    assert set(named) == set(expected) and "num_leaves" not in named
     assert named["learning_rate"]["ScalingType"] == "Logarithmic"
-    assert request["HyperParameterTuningJobName"].startswith(settings.BASE_JOB_NAME)
+    assert request["HyperParameterTuningJobName"].startswith("titanic-byoc")
     definition = request["TrainingJobDefinition"]
-    assert definition["RoleArn"] == tune.DRY_RUN_ROLE
-    assert definition["StaticHyperParameters"] == {"cv_folds": "0"}
+    assert definition["RoleArn"] == dry_run.placeholder_role("titanic-byoc-sagemaker-execution")
+    assert definition["StaticHyperParameters"] == {
+        "recipe": "titanic",
+        "target": "Survived",
+        "num_leaves": "16",
+    }
     assert definition["EnableManagedSpotTraining"] is True
+    assert "CheckpointConfig" not in definition  # trials would share one folder
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
+        Task.BINARY
+    )
     assert definition["AlgorithmSpecification"]["TrainingImage"].endswith("/titanic-byoc:latest")
 
 
-def test_the_dry_run_refuses_every_other_request(offline_aws: None) -> None:
-    import boto3
+@pytest.mark.usefixtures("nothing_listens")
+@pytest.mark.parametrize(
+    ("task", "objective"),
+    [
+        ("multiclass", {"MetricName": "validation:log_loss", "Type": "Minimize"}),
+        ("regression", {"MetricName": "validation:rmse", "Type": "Minimize"}),
+    ],
+)
+def test_the_objective_and_metrics_follow_the_task(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    project_file: Callable[..., Path],
+    task: str,
+    objective: dict[str, str],
+) -> None:
+    labels = {"multiclass": ["a", "b", "c"] * 4, "regression": [0.5, -1.25, 3.0] * 4}[task]
+    pd.DataFrame({"x": range(12), "y": labels}).to_csv(tmp_path / "data.csv", index=False)
+    monkeypatch.setenv(project.FILE_VARIABLE, str(project_file("other-project", "data.csv", "y")))
+    request = tuning_request(capsys, ["--bucket", "b"])
+    assert request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == objective
+    definition = request["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(Task(task))
+    assert request["HyperParameterTuningJobName"].startswith("other-project")
+    assert set(ranges_of(request)) == set(hyperparameters.tuning_ranges({"recipe": "tabular", "target": "y"}))
 
+
+def test_the_parallel_limit_is_checked(offline_aws: None, example_project: project.Project) -> None:
+    options: Any = type(
+        "Options", (), {"task": Task.BINARY, "hyperparameters": {}, "project": example_project}
+    )
+    with pytest.raises(DeployError, match="--max-parallel-jobs"):
+        tune.build_tuner(object(), options, max_jobs=2, max_parallel_jobs=3)  # type: ignore[arg-type]
+
+
+def test_the_dry_run_refuses_every_other_request(offline_aws: None) -> None:
     session = boto3.Session(region_name="us-east-1")
-    with tune.offline_boto_session(session, {}):
+    with dry_run.capture(session) as captured:
         s3 = session.client("s3")
         with pytest.raises(DeployError, match="dry run: refused to send GET"):
             s3.list_buckets()
+    assert captured == []

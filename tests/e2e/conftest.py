@@ -5,13 +5,18 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from byoc.tasks import Task
+from deploy import endpoint, project, push_image, settings, train_job
+from deploy.cleanup import delete_registry_repository
+from deploy.docker_cli import docker, image_references, local_mode_containers, untag
 from deploy.offline import DEFAULT_REGISTRY_PORT, DEFAULT_S3_PORT, OfflineServices
+from deploy.upload_data import channel_content_type
 
 from testsupport import free_port
 
@@ -79,3 +84,78 @@ def offline_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Offli
             yield services
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)  # the registry's blobs: the image's size, each run
+
+
+@pytest.fixture(scope="module")
+def target(
+    scratch_home: Path, offline_services: OfflineServices, repository: str
+) -> Iterator[settings.DeployTarget]:
+    """The local deploy target on the stand-ins; afterwards no scratch folder, container or tag is left.
+
+    Each module names its image repository with a module-scoped `repository` fixture.
+    """
+    with settings.open_target(
+        local=True,
+        registry=offline_services.registry,
+        s3_endpoint=offline_services.s3_endpoint,
+        serving_port=free_port(),
+    ) as opened:
+        assert opened.local is not None
+        work_dir = opened.local.work_dir
+        try:
+            yield opened
+        finally:
+            delete_registry_repository(offline_services.registry, repository)
+            untag(image_references(f"{offline_services.registry}/{repository}"))
+    assert not work_dir.exists(), "the local-mode scratch folder (container_root) was left behind"
+    assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
+
+
+@pytest.fixture(scope="module")
+def pushed(image: str, target: settings.DeployTarget, repository: str) -> push_image.PushedImage:
+    return push_image.push_image(target, push_image.PushOptions(repository, source_image=image))
+
+
+@pytest.fixture(scope="module")
+def pinned_image(pushed: push_image.PushedImage) -> str:
+    """The pushed image pulled back by digest: what every job runs."""
+    docker("pull", pushed.digest_uri, timeout=300)
+    return pushed.digest_uri
+
+
+@pytest.fixture(scope="module")
+def local_training(pinned_image: str) -> Callable[..., train_job.TrainingOptions]:
+    """Training options for a local-mode job on the pinned image: (project, layout, task, hyperparameters)."""
+
+    def options(
+        the_project: project.Project, layout: settings.S3Layout, task: Task, values: Mapping[str, str]
+    ) -> train_job.TrainingOptions:
+        return train_job.TrainingOptions(
+            project=the_project,
+            image_uri=pinned_image,
+            role=the_project.local_role_arn,
+            layout=layout,
+            instance_type=settings.LOCAL_INSTANCE_TYPE,
+            task=task,
+            hyperparameters=values,
+            content_type=channel_content_type(the_project.source),
+        )
+
+    return options
+
+
+@pytest.fixture(scope="module")
+def local_hosting(pinned_image: str) -> Callable[..., endpoint.EndpointOptions]:
+    """Options for a local endpoint or transform job of a model on the pinned image: (project, model_data)."""
+
+    def options(the_project: project.Project, model_data: str) -> endpoint.EndpointOptions:
+        return endpoint.EndpointOptions(
+            project=the_project,
+            image_uri=pinned_image,
+            model_data=model_data,
+            role=the_project.local_role_arn,
+            instance_type=settings.LOCAL_INSTANCE_TYPE,
+            name=settings.unique_name(f"{the_project.base_job_name}-e2e"),
+        )
+
+    return options

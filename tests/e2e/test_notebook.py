@@ -27,10 +27,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-from deploy import settings
+from deploy import project
 from deploy.docker_cli import image_references, local_mode_containers, remove_containers
 
-NOTEBOOK = settings.REPOSITORY_ROOT / "deploy" / "walkthrough.ipynb"
+NOTEBOOK = project.REPOSITORY_ROOT / "deploy" / "walkthrough.ipynb"
 CELL_TIMEOUT_SECONDS = 600
 MINIMUM_AUC = 0.85
 RUN_MARKER = "BYOC_WALKTHROUGH_RUN"
@@ -212,8 +212,8 @@ def test_walkthrough_runs_end_to_end_in_local_mode(
         remove_containers(leftover_containers)
 
     text = printed_text(notebook)
-    aucs = [float(value) for value in re.findall(r"^validation AUC: ([0-9.]+)$", text, re.MULTILINE)]
-    assert len(aucs) == 1, f"expected one `validation AUC: ...` line in:\n{text}"
+    aucs = [float(value) for value in re.findall(r"^validation auc: ([0-9.]+)$", text, re.MULTILINE)]
+    assert len(aucs) == 1, f"expected one `validation auc: ...` line in:\n{text}"
     assert aucs[0] >= MINIMUM_AUC
     images = [output for output in outputs(notebook) if "image/png" in output.get("data", {})]
     assert len(images) >= 2, "expected the ROC curve and the feature importances as PNG images"
@@ -224,4 +224,5 @@ def test_walkthrough_runs_end_to_end_in_local_mode(
     s3 = re.search(r"^S3 emulator: +http://127\.0\.0\.1:(\d+)$", text, re.MULTILINE)
     assert registry and s3, f"the notebook did not print its registry and S3 emulator:\n{text}"
     assert not listening(int(registry.group(2))) and not listening(int(s3.group(1)))
-    assert image_references(f"{registry.group(1)}/{settings.DEFAULT_REPOSITORY}") == []
+    repository = project.load(project.DEFAULT_FILE, environ={}).repository
+    assert image_references(f"{registry.group(1)}/{repository}") == []

@@ -6,91 +6,70 @@ Every step goes through the function the matching `python -m deploy.NAME --local
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import ClientError
 
-from deploy import batch_transform, cleanup, endpoint, push_image, settings, train_job, upload_data
-from deploy.docker_cli import docker, image_references, local_mode_containers, untag
-from deploy.offline import OfflineServices
+from byoc.tasks import Task
+from deploy import (
+    batch_transform,
+    cleanup,
+    endpoint,
+    hyperparameters,
+    project,
+    push_image,
+    rows,
+    settings,
+    train_job,
+    upload_data,
+)
+from deploy.docker_cli import docker, image_references, local_mode_containers
 from deploy.s3 import bucket_exists, read_model_archive
-
-from testsupport import free_port
 
 pytestmark = pytest.mark.e2e
 
 BUCKET = "titanic-byoc-e2e"
 SAMPLE_ROWS = 5
 PREDICTION_LINE = re.compile(r"^([01]),([0-9.eE+-]+)$")
+ARTIFACT_FILES = {"manifest.json", "model.txt", "recipe_state.json", "metrics.json"}
 
 
 @pytest.fixture(scope="module")
-def target(scratch_home: Path, offline_services: OfflineServices) -> Iterator[settings.DeployTarget]:
-    with settings.open_target(
-        local=True,
-        registry=offline_services.registry,
-        s3_endpoint=offline_services.s3_endpoint,
-        serving_port=free_port(),
-    ) as opened:
-        assert opened.local is not None
-        work_dir = opened.local.work_dir
-        try:
-            yield opened
-        finally:
-            untag(image_references(f"{offline_services.registry}/{settings.DEFAULT_REPOSITORY}"))
-    assert not work_dir.exists(), "the local-mode scratch folder (container_root) was left behind"
-    assert not local_mode_containers(under=work_dir), "local-mode containers were left behind"
+def the_project() -> project.Project:
+    """The worked example (the repository's byoc.toml)."""
+    return project.load(project.DEFAULT_FILE, environ={})
 
 
 @pytest.fixture(scope="module")
-def layout() -> settings.S3Layout:
-    return settings.S3Layout(bucket=BUCKET)
+def repository(the_project: project.Project) -> str:
+    return the_project.repository
 
 
 @pytest.fixture(scope="module")
-def pushed(image: str, target: settings.DeployTarget) -> push_image.PushedImage:
-    return push_image.push_image(target, push_image.PushOptions(source_image=image))
+def layout(the_project: project.Project) -> settings.S3Layout:
+    return settings.S3Layout(BUCKET, the_project.prefix)
 
 
 @pytest.fixture(scope="module")
-def pinned_image(pushed: push_image.PushedImage) -> str:
-    """The pushed image pulled back by digest: what every job below runs."""
-    docker("pull", pushed.digest_uri, timeout=300)
-    return pushed.digest_uri
-
-
-@pytest.fixture(scope="module")
-def uploaded(target: settings.DeployTarget, layout: settings.S3Layout) -> upload_data.UploadedData:
-    return upload_data.upload_training_data(target, layout, create_bucket=True)
+def uploaded(
+    target: settings.DeployTarget, layout: settings.S3Layout, the_project: project.Project
+) -> upload_data.UploadedData:
+    return upload_data.upload_training_data(
+        target, layout, the_project.source, the_project.target, create_bucket=True
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(
     target: settings.DeployTarget,
     layout: settings.S3Layout,
-    pinned_image: str,
     uploaded: upload_data.UploadedData,
+    the_project: project.Project,
+    local_training: Callable[..., train_job.TrainingOptions],
 ) -> train_job.TrainingSummary:
-    options = train_job.TrainingOptions(
-        image_uri=pinned_image,
-        role=settings.LOCAL_ROLE_ARN,
-        layout=layout,
-        instance_type=settings.LOCAL_INSTANCE_TYPE,
-        hyperparameters=train_job.merge_hyperparameters({}, {"n_estimators": "300"}),
-    )
-    return train_job.train(target, options)
-
-
-def model_options(pinned_image: str, model_data: str, name: str) -> endpoint.EndpointOptions:
-    return endpoint.EndpointOptions(
-        image_uri=pinned_image,
-        model_data=model_data,
-        role=settings.LOCAL_ROLE_ARN,
-        instance_type=settings.LOCAL_INSTANCE_TYPE,
-        name=name,
-    )
+    values = hyperparameters.for_job(the_project, assignments=["n_estimators=300"])
+    return train_job.train(target, local_training(the_project, layout, Task.BINARY, values))
 
 
 def test_push_tags_the_commit_and_latest_and_pulls_back_by_digest(
@@ -128,25 +107,31 @@ def test_local_training_writes_the_model_archive_to_the_bucket(
     assert trained.model_data is not None
     assert trained.model_data.startswith(layout.output) and trained.model_data.endswith("/model.tar.gz")
     archive = read_model_archive(target.client("s3"), trained.model_data)
-    assert {"model.joblib", "metrics.json", "input_schema.json"} <= set(archive.members)
+    assert set(archive.members) >= ARTIFACT_FILES
+    assert (archive.manifest["task"], archive.manifest["target"]) == ("binary", "Survived")
+    assert archive.metrics["task"] == "binary"
     assert archive.metrics["validation"]["rows"] == 179
     assert archive.metrics["validation"]["auc"] >= 0.85
     assert archive.metrics["hyperparameters"]["n_estimators"] == 300
+    assert archive.metrics["hyperparameters"]["recipe"] == "titanic"
 
 
 def test_local_endpoint_predicts_sample_rows_and_is_deleted(
-    target: settings.DeployTarget, pinned_image: str, trained: train_job.TrainingSummary
+    target: settings.DeployTarget,
+    trained: train_job.TrainingSummary,
+    the_project: project.Project,
+    local_hosting: Callable[..., endpoint.EndpointOptions],
 ) -> None:
     assert trained.model_data is not None
-    options = model_options(pinned_image, trained.model_data, endpoint.unique_name("titanic-byoc-e2e"))
-    rows = endpoint.sample_rows(endpoint.DEFAULT_PAYLOAD, SAMPLE_ROWS)
+    options = local_hosting(the_project, trained.model_data)
+    sample = rows.sample_rows(the_project.source, the_project.target, SAMPLE_ROWS)
 
-    predictions = endpoint.serve_and_predict(target, options, rows)
+    predictions = endpoint.serve_and_predict(target, options, sample)
 
     assert len(predictions) == SAMPLE_ROWS
-    assert all(prediction.label in (0, 1) for prediction in predictions)
-    assert all(0.0 <= prediction.probability <= 1.0 for prediction in predictions)
-    assert all(prediction.label == int(prediction.probability >= 0.5) for prediction in predictions)
+    assert all(prediction["label"] in (0, 1) for prediction in predictions)
+    assert all(0.0 <= prediction["probability"] <= 1.0 for prediction in predictions)
+    assert all(prediction["label"] == int(prediction["probability"] >= 0.5) for prediction in predictions)
     client = target.sagemaker_session.sagemaker_client
     with pytest.raises(ClientError):
         client.describe_model(ModelName=options.name)
@@ -160,11 +145,12 @@ def test_local_endpoint_predicts_sample_rows_and_is_deleted(
 def test_local_batch_transform_answers_every_validation_row(
     target: settings.DeployTarget,
     layout: settings.S3Layout,
-    pinned_image: str,
     trained: train_job.TrainingSummary,
+    the_project: project.Project,
+    local_hosting: Callable[..., endpoint.EndpointOptions],
 ) -> None:
     assert trained.model_data is not None
-    options = model_options(pinned_image, trained.model_data, endpoint.unique_name("titanic-byoc-e2e"))
+    options = local_hosting(the_project, trained.model_data)
 
     result = batch_transform.run_transform(target, options, layout)
 
@@ -178,18 +164,20 @@ def test_local_batch_transform_answers_every_validation_row(
 
 
 def test_cleanup_removes_the_bucket_and_the_registry_tags(
-    target: settings.DeployTarget, layout: settings.S3Layout, pushed: push_image.PushedImage
+    target: settings.DeployTarget,
+    layout: settings.S3Layout,
+    pushed: push_image.PushedImage,
+    the_project: project.Project,
 ) -> None:
     assert target.local is not None
-    done = cleanup.clean_local(
-        target, layout.bucket, settings.DEFAULT_REPOSITORY, containers_under=target.local.work_dir
-    )
+    repository = the_project.repository
+    done = cleanup.clean_local(target, layout.bucket, repository, containers_under=target.local.work_dir)
 
     assert not bucket_exists(target.client("s3"), layout.bucket)
     assert not image_references(pushed.repository_uri)
-    assert cleanup.delete_registry_repository(target.local.registry, settings.DEFAULT_REPOSITORY) == []
+    assert cleanup.delete_registry_repository(target.local.registry, repository) == []
     assert (
-        f"deleted {len(pushed.tags)} tag(s) of titanic-byoc from the registry at {target.local.registry}"
+        f"deleted {len(pushed.tags)} tag(s) of {repository} from the registry at {target.local.registry}"
         in done
     )
     assert any(line.startswith(f"deleted emulated bucket {layout.bucket}") for line in done)

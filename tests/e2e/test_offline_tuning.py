@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import settings, train_job, tune
+from byoc.tasks import Task
+from deploy import hyperparameters, metrics, project, settings, train_job, tune
 from deploy.offline import OfflineServices
 
 pytestmark = pytest.mark.e2e
@@ -27,42 +28,49 @@ def aws_on_moto(
 
 @pytest.mark.usefixtures("aws_on_moto")
 def test_the_tuner_creates_a_job_with_the_objective_and_ranges() -> None:
-    layout = settings.S3Layout(bucket="titanic-byoc-tuning")
+    the_project = project.load(project.DEFAULT_FILE, environ={})
+    layout = settings.S3Layout("titanic-byoc-tuning", the_project.prefix)
+    values = hyperparameters.for_job(the_project, assignments=["num_leaves=16"])
     with settings.open_target(local=False, region="us-east-1", sdk_telemetry=False) as target:
         options = train_job.TrainingOptions(
-            image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/titanic-byoc:latest",
-            role="arn:aws:iam::123456789012:role/titanic-byoc-sagemaker-execution",
+            project=the_project,
+            image_uri=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{the_project.repository}:latest",
+            role=f"arn:aws:iam::123456789012:role/{the_project.role_name}",
             layout=layout,
             instance_type=settings.DEFAULT_INSTANCE_TYPE,
-            hyperparameters={"cv_folds": "0"},
+            task=Task.BINARY,
+            hyperparameters=values,
         )
-        tuner = tune.build_tuner(train_job.build_estimator(target, options), max_jobs=6, max_parallel_jobs=2)
+        estimator = train_job.build_estimator(target, options)
+        tuner = tune.build_tuner(estimator, options, max_jobs=6, max_parallel_jobs=2)
 
-        job_name = tune.start_tuning(tuner, layout, wait=False)
+        job_name = tune.start_tuning(tuner, options)
 
         described = target.client("sagemaker").describe_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=job_name
         )
-    assert job_name.startswith(settings.BASE_JOB_NAME)
+    assert job_name.startswith(the_project.base_job_name)
     config = described["HyperParameterTuningJobConfig"]
     assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2}
     ranges = config["ParameterRanges"]
     continuous = {entry["Name"]: entry for entry in ranges["ContinuousParameterRanges"]}
     integer = {entry["Name"]: entry for entry in ranges["IntegerParameterRanges"]}
-    assert set(continuous) == {"learning_rate", "subsample", "colsample_bytree", "reg_lambda"}
-    assert set(integer) == {"num_leaves", "max_depth", "min_child_samples", "n_estimators"}
-    assert continuous["learning_rate"] == {
-        "Name": "learning_rate",
-        "MinValue": "0.01",
-        "MaxValue": "0.2",
-        "ScalingType": "Logarithmic",
-    }
-    assert (integer["n_estimators"]["MinValue"], integer["n_estimators"]["MaxValue"]) == ("100", "800")
+    declared = hyperparameters.tuning_ranges(values)
+    assert set(continuous) == {name for name, spec in declared.items() if spec.kind is float}
+    assert set(integer) == {name for name, spec in declared.items() if spec.kind is int}
+    assert "num_leaves" not in integer  # set, so fixed
+    for name, entry in {**continuous, **integer}.items():
+        tuning = declared[name].tuning
+        assert tuning is not None
+        assert (float(entry["MinValue"]), float(entry["MaxValue"])) == (tuning.low, tuning.high)
+        assert entry["ScalingType"] == tuning.scaling
     definition = described["TrainingJobDefinition"]
-    assert definition["AlgorithmSpecification"]["TrainingImage"] == options.image_uri
-    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == list(train_job.METRIC_DEFINITIONS)
-    assert definition["StaticHyperParameters"]["cv_folds"] == "0"
+    specification = definition["AlgorithmSpecification"]
+    assert specification["TrainingImage"] == options.image_uri
+    assert specification["MetricDefinitions"] == metrics.metric_definitions(Task.BINARY)
+    assert definition["StaticHyperParameters"]["num_leaves"] == "16"
+    assert definition["StaticHyperParameters"]["recipe"] == the_project.recipe
     assert definition["EnableManagedSpotTraining"] is True
     assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert [channel["ChannelName"] for channel in definition["InputDataConfig"]] == ["train", "validation"]

@@ -20,7 +20,7 @@ from byoc.schema import InputSchema
 def profile_of(frame: pd.DataFrame) -> TableProfile:
     profile = TableProfile.empty(frame.columns)
     table = pa.Table.from_pandas(frame.astype(str).replace("nan", ""), preserve_index=False)
-    profile.observe(RawBatch(None, 0, table))  # type: ignore[arg-type]
+    profile.observe(RawBatch(None, 0, table), only=list(frame.columns))  # type: ignore[arg-type]
     return profile
 
 
