@@ -6,7 +6,9 @@ lightgbm.train runs, a thread watches
 - the exchange connections (idle while LightGBM trains): a closed one means that host died, an error frame
   that it failed (with its reason), a data frame that it finished training and waits for the others;
 - progress: each finished round (this object is also a lightgbm.train callback); none for
-  network_timeout_seconds means some host stopped answering.
+  network_timeout_seconds means some host stopped answering;
+- SIGTERM (a stop or spot interruption): the main thread ends the job at the end of the round, unless the
+  round never ends because LightGBM waits on a host that is gone (local mode stops the hosts one by one).
 Then it interrupts the main thread, which raises ClusterError with the reason at the end of the round, so the
 usual failure path runs (failure file, peers told, checkpoint written). When the main thread is stuck inside
 LightGBM and does not get there within GRACE_SECONDS, the watchdog writes the failure file itself, tells the
@@ -34,6 +36,10 @@ GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.5
 FRAME_SECONDS = 5.0
 INTERRUPT = signal.SIGUSR1
+STOPPED_WHILE_WAITING = (
+    "training was stopped by SIGTERM (StopTrainingJob or a spot interruption) while LightGBM waited for "
+    "another host; no model was saved"
+)
 
 
 class Watchdog:
@@ -51,12 +57,19 @@ class Watchdog:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="watchdog", daemon=True)
         self._previous_handler: signal.Handlers | None = None
+        # Signals arrive here as bytes even while the main thread is inside LightGBM (signal.set_wakeup_fd).
+        self._signals_read, self._signals_write = os.pipe()
+        self._previous_wakeup = -1
+        self._stop_requested_at: float | None = None
 
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
         self.progress_at = time.monotonic()
 
     def __enter__(self) -> Watchdog:
         self._previous_handler = signal.signal(INTERRUPT, self._interrupted)  # type: ignore[assignment]
+        os.set_blocking(self._signals_read, False)
+        os.set_blocking(self._signals_write, False)
+        self._previous_wakeup = signal.set_wakeup_fd(self._signals_write, warn_on_full_buffer=False)
         self.progress_at = time.monotonic()
         self._thread.start()
         return self
@@ -65,7 +78,10 @@ class Watchdog:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self._stop()
+        signal.set_wakeup_fd(self._previous_wakeup)
         signal.signal(INTERRUPT, self._previous_handler or signal.SIG_DFL)
+        os.close(self._signals_read)
+        os.close(self._signals_write)
 
     def _stop(self) -> None:
         self._stopped.set()
@@ -94,10 +110,23 @@ class Watchdog:
     def _watch(self) -> None:
         watched = dict(self.cluster.exchange.connections) if self.cluster.exchange is not None else {}
         while not self._stopped.wait(POLL_SECONDS):
+            if self._stop_requested_at is None and self._received(signal.SIGTERM):
+                self._stop_requested_at = time.monotonic()
+            if self._stop_requested_at is not None:
+                # The main thread stops the job at the end of the round; not when LightGBM waits on a host.
+                if time.monotonic() - self._stop_requested_at > GRACE_SECONDS:
+                    self._give_up(ClusterError(STOPPED_WHILE_WAITING))
+                continue
             error = self._news(watched) or self._stall()
             if error is not None:
                 self._trip(error)
                 return
+
+    def _received(self, signum: int) -> bool:
+        try:
+            return signum in os.read(self._signals_read, 512)
+        except BlockingIOError:
+            return False
 
     def _news(self, watched: dict[str, socket.socket]) -> ClusterError | None:
         """What the other hosts' connections say: nothing, or that one failed or left."""
@@ -142,9 +171,11 @@ class Watchdog:
     def _trip(self, error: ClusterError) -> None:
         self.error = error
         _thread.interrupt_main(INTERRUPT)
-        if self._stopped.wait(GRACE_SECONDS):
-            return
-        # The main thread is stuck inside LightGBM: fail from here.
+        if not self._stopped.wait(GRACE_SECONDS):
+            self._give_up(error)
+
+    def _give_up(self, error: ClusterError) -> None:
+        """The main thread is stuck inside LightGBM: fail from here."""
         reason = str(error)
         print(
             f"[train] FAILED: {reason} (LightGBM did not return; ending the process)",
