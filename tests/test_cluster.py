@@ -6,17 +6,22 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
+from threading import Thread
 
 import numpy as np
 import pytest
 from clustersupport import loopback_hosts, on_hosts
 
 from byoc.cluster import (
+    ERROR,
+    HEADER,
     HELLO,
     Cluster,
     ClusterError,
     Exchange,
     Hosts,
+    error_frame,
     lightgbm_parameters,
     pack_parts,
     share,
@@ -141,20 +146,27 @@ def test_a_host_that_goes_silent_mid_gather_fails_the_gather_in_time() -> None:
     )
 
 
-def test_a_host_whose_connection_closes_is_named() -> None:
+def leader_in_thread(port: int, work: Callable[[Exchange], object] | None = None) -> tuple[Thread, dict]:
+    """The first of two loopback hosts opening the exchange (then doing `work`) in a thread; its outcome."""
     hosts = loopback_hosts(2)
-    port = free_port()
-    leader: dict[str, object] = {}
+    outcome: dict[str, object] = {}
 
     def lead() -> None:
         try:
             exchange = Exchange.open(Hosts(hosts, hosts[0]), "127.0.0.1", port, 5, print)
-            leader["result"] = exchange.all_gather("bin sample", b"x")
+            outcome["result"] = work(exchange) if work is not None else exchange
         except ClusterError as error:
-            leader["result"] = error
+            outcome["result"] = error
 
     thread = threading.Thread(target=lead, daemon=True)
     thread.start()
+    return thread, outcome
+
+
+def test_a_host_whose_connection_closes_is_named() -> None:
+    port = free_port()
+    thread, leader = leader_in_thread(port, lambda exchange: exchange.all_gather("bin sample", b"x"))
+    hosts = loopback_hosts(2)
     worker = Exchange.open(Hosts(hosts, hosts[1]), "127.0.0.1", port, 5, print)
     worker.close()  # as a crashed host's kernel does
     thread.join(10)
@@ -164,18 +176,9 @@ def test_a_host_whose_connection_closes_is_named() -> None:
 
 
 def test_strangers_on_the_port_are_ignored_and_a_foreign_host_list_is_refused() -> None:
-    hosts = loopback_hosts(2)
     port = free_port()
-    leader: dict[str, object] = {}
-
-    def lead() -> None:
-        try:
-            leader["result"] = Exchange.open(Hosts(hosts, hosts[0]), "127.0.0.1", port, 5, print)
-        except ClusterError as error:
-            leader["result"] = error
-
-    thread = threading.Thread(target=lead, daemon=True)
-    thread.start()
+    thread, leader = leader_in_thread(port)
+    hosts = loopback_hosts(2)
     time.sleep(0.3)
     with socket.create_connection(("127.0.0.1", port)) as stranger:
         stranger.sendall(b"GET / HTTP/1.1\r\n\r\n")
@@ -185,3 +188,19 @@ def test_strangers_on_the_port_are_ignored_and_a_foreign_host_list_is_refused() 
         thread.join(10)
     refused = str(leader["result"])
     assert "host '127.0.0.2' lists other hosts (127.0.0.2, algo-9) than the first host" in refused
+
+
+def test_a_reason_sent_before_the_connection_closed_is_still_read() -> None:
+    """The first host passed a failure on and closed while this host was still sending its part."""
+    hosts = loopback_hosts(2)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        sock = socket.create_connection(server.getsockname())
+        first_host, _ = server.accept()
+        frame = error_frame(hosts[0], "disk full")
+        first_host.sendall(HEADER.pack(ERROR, len(frame)) + frame)
+        first_host.close()
+        time.sleep(0.2)
+        exchange = Exchange(Hosts(hosts, hosts[1]), {hosts[0]: sock}, 5)
+        with pytest.raises(ClusterError, match=r"^host '127.0.0.1' failed: disk full$"):
+            exchange.all_gather("recipe summaries", b"x" * 50_000_000)
+        exchange.close()

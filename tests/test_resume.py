@@ -162,16 +162,20 @@ def test_warm_start_continues_the_earlier_model(tmp_path: Path, packed: object) 
     assert metrics["validation"]["auc"] >= 0.85
 
 
-def test_warm_start_refuses_a_model_of_another_target(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def tabular_model(tmp_path: Path) -> list[tuple[str, bytes]]:
+    """The files of a 20-round tabular model of Survived, as a `model` channel holds them."""
     earlier = make_ml_root(
         tmp_path / "earlier", {"recipe": "tabular", "target": "Survived", "n_estimators": "20"}
     )
     train(paths_of(earlier))
-    root = make_ml_root(
-        tmp_path / "warm", {"recipe": "tabular", "target": "Pclass"}, channels(model_files(earlier / "model"))
-    )
+    return model_files(earlier / "model")
+
+
+def test_warm_start_refuses_a_model_of_another_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earlier = tabular_model(tmp_path)
+    root = make_ml_root(tmp_path / "warm", {"recipe": "tabular", "target": "Pclass"}, channels(earlier))
     assert run_main(root, monkeypatch) == 1
     reason = (root / "output" / "failure").read_text()
     assert reason.startswith("channel 'model' holds a model this job cannot continue")
@@ -183,15 +187,11 @@ def test_warm_start_refuses_a_model_of_another_target(
 def test_warm_start_refuses_data_without_the_models_columns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    earlier = make_ml_root(
-        tmp_path / "earlier", {"recipe": "tabular", "target": "Survived", "n_estimators": "20"}
-    )
-    train(paths_of(earlier))
     without_fare = pd.read_csv(TRAIN_CSV, dtype=str, keep_default_na=False).drop(columns=["Fare"])
     root = make_ml_root(
         tmp_path / "warm",
         {"recipe": "tabular", "target": "Survived"},
-        channels(model_files(earlier / "model"), without_fare.to_csv(index=False).encode()),
+        channels(tabular_model(tmp_path), without_fare.to_csv(index=False).encode()),
     )
     assert run_main(root, monkeypatch) == 1
     assert "the training data lacks its input column(s) Fare" in (root / "output" / "failure").read_text()

@@ -230,8 +230,8 @@ class Exchange:
         if self.hosts.first:
             deadline = time.monotonic() + self.timeout
             parts = {self.hosts.current: payload}
-            for name, sock in self.connections.items():
-                parts[name] = receive(sock, deadline, name, what)[1]
+            for name in self.hosts.others:
+                parts[name] = receive(self.connections[name], deadline, name, what)[1]
             ordered = [parts[name] for name in self.hosts.names]
             packed = pack_parts(ordered)
             for name, sock in self.connections.items():
@@ -248,7 +248,10 @@ class Exchange:
             sock.settimeout(self.timeout)
             _send(sock, kind, payload)
         except OSError as error:
-            raise ClusterError(f"could not send {what} to host '{peer}': {error}", origin=peer) from None
+            said = _last_words(peer, sock, what)
+            raise said or ClusterError(
+                f"could not send {what} to host '{peer}': {error}", origin=peer
+            ) from None
 
     def abort(self, origin: str, reason: str) -> None:
         """Tell the other hosts (the first host: every host; the others: the first) why the job fails."""
@@ -266,6 +269,15 @@ class Exchange:
         for sock in self.connections.values():
             sock.close()
         self.connections = {}
+
+
+def _last_words(peer: str, sock: socket.socket, what: str) -> ClusterError | None:
+    """The failure a host that closed the connection sent before it did, if it sent one."""
+    try:
+        receive(sock, time.monotonic() + ABORT_SEND_SECONDS, peer, what)
+    except ClusterError as error:
+        return error if error.peer_reason is not None else None
+    return None
 
 
 def _accept_all(hosts: Hosts, port: int, deadline: float, timeout: float) -> dict[str, socket.socket]:
