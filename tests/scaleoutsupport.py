@@ -62,6 +62,13 @@ def host_root(
     return root
 
 
+def wait_for_log(container: str, text: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in (logged := docker("logs", container, check=False)).stdout:
+        assert time.monotonic() < deadline, f"no '{text}' in the log of {container}:\n{logged.stdout}"
+        time.sleep(0.1)
+
+
 @dataclass
 class Job:
     network: str
@@ -76,12 +83,7 @@ class Job:
         return result.stdout + result.stderr
 
     def wait_for_log(self, index: int, text: str, seconds: float = 90) -> None:
-        deadline = time.monotonic() + seconds
-        while text not in self.logs(index):
-            assert time.monotonic() < deadline, (
-                f"no '{text}' in the log of host {index + 1}:\n{self.logs(index)}"
-            )
-            time.sleep(0.2)
+        wait_for_log(self.containers[index], text, seconds)
 
     def failure(self, index: int) -> str:
         return (self.roots[index] / "output" / "failure").read_text()

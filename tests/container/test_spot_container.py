@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scaleoutsupport import synthetic_csv
+from scaleoutsupport import synthetic_csv, wait_for_log
 
 from testsupport import docker, make_ml_root
 
@@ -57,11 +57,8 @@ def test_a_stopped_job_checkpoints_and_its_restart_resumes_to_the_same_quality(
     name = f"byoc-spot-{time.monotonic_ns()}"
     docker("run", "-d", "--name", name, "--network", "none", "-v", f"{spot}:/opt/ml", image, "train")
     try:
-        deadline = time.monotonic() + 120
-        while "validation features computed" not in docker("logs", name).stdout:
-            assert time.monotonic() < deadline, docker("logs", name).stdout
-            time.sleep(0.1)
-        time.sleep(1.0)
+        wait_for_log(name, "validation features computed", 120)
+        time.sleep(1.0)  # boosting
         docker("kill", "--signal", "TERM", name)
         stopped = time.monotonic()
         assert int(docker("wait", name, timeout=120).stdout.strip()) == 1
