@@ -8,11 +8,14 @@ from byoc.recipe import (
     DEFAULT_RECIPE_VARIABLE,
     RecipeError,
     available_recipes,
+    hyperparameter_table,
     load_recipe,
     recipe_for,
     resolve,
 )
 from byoc.schema import InputSchema
+
+from testsupport import REPOSITORY_ROOT
 
 
 def test_the_built_in_recipes_are_found_by_name() -> None:
@@ -80,3 +83,8 @@ def test_declared_columns_are_features_and_the_rest_are_kept_as_ignored_inputs()
     )
     assert schema.names == tuple(name for name in names if name != "Survived")
     assert [c.name for c in schema.columns if c.role == "ignored"] == ["PassengerId", "Boat"]
+
+
+def test_the_readme_lists_every_hyperparameter_as_the_recipes_declare_them() -> None:
+    readme = (REPOSITORY_ROOT / "README.md").read_text()
+    assert hyperparameter_table(["titanic", "tabular"]) in readme

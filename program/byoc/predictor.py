@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from byoc.artifact import Model
-from byoc.boosting import as_features
+from byoc.boosting import RowScorer, as_features
 from byoc.payloads import Decoded, Encoder
 
 # Requests up to this many rows use the recipe's row-by-row path when it has one.
@@ -24,6 +24,7 @@ class Predictor:
         self.schema = model.manifest.inputs
         self.threads = threads
         self.encoder = Encoder(model.manifest.task, model.manifest.classes, model.manifest.features)
+        self.row_scorer = RowScorer(model.booster, len(model.manifest.features))
         self._arrow_schema = pa.schema(
             [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in self.schema.features]
         )
@@ -39,7 +40,10 @@ class Predictor:
         return as_features(recipe.transform(table.to_pandas()))
 
     def scores(self, decoded: Decoded) -> np.ndarray:
-        return np.asarray(self.model.booster.predict(self.features(decoded), num_threads=self.threads))
+        features = self.features(decoded)
+        if len(features) <= ROW_PATH_MAX_ROWS:
+            return self.row_scorer.scores(features)
+        return np.asarray(self.model.booster.predict(features, num_threads=self.threads))
 
     def explained(self, decoded: Decoded) -> tuple[np.ndarray, np.ndarray]:
         """Scores and each row's feature contributions (LightGBM's pred_contrib, base value last)."""

@@ -195,3 +195,56 @@ def resolve(
     """The selected recipe and every hyperparameter, typed and checked against the recipe's declarations."""
     recipe = recipe_for(raw, environ)
     return recipe, hp.parse_hyperparameters(raw, recipe.hyperparameter_specs())
+
+
+def _shown(value: Any) -> str:
+    if value is hp.REQUIRED:
+        return "required"
+    if isinstance(value, tuple):
+        return ", ".join(value) or "(none)"
+    return f"`{value}`"
+
+
+def _tuning(spec: hp.Hyperparameter) -> str:
+    if spec.tuning is None:
+        return ""
+    scale = "" if spec.tuning.scaling == "Auto" else f", {spec.tuning.scaling.lower()}"
+    return f"{spec.tuning.low:g} to {spec.tuning.high:g}{scale}"
+
+
+def hyperparameter_table(names: Sequence[str]) -> str:
+    """Every hyperparameter of the named recipes as a Markdown table: type, each recipe's default, the valid
+    range and the tuning range (`python -m byoc.recipe titanic tabular` prints it)."""
+    recipes = [load_recipe(name) for name in names]
+    specs = {recipe.name: {spec.name: spec for spec in recipe.hyperparameter_specs()} for recipe in recipes}
+    ordered = list(dict.fromkeys(name for recipe in recipes for name in specs[recipe.name]))
+    header = [
+        "name",
+        "type",
+        *(f"{recipe.name} default" for recipe in recipes),
+        "valid",
+        "tuning range",
+        "meaning",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in ordered:
+        first = next(specs[recipe.name][name] for recipe in recipes if name in specs[recipe.name])
+        kind = "column names" if first.kind is hp.NAMES else first.kind.__name__
+        valid = " / ".join(first.choices) if first.choices else first.requirement
+        defaults = [
+            _shown(specs[recipe.name][name].default) if name in specs[recipe.name] else "-"
+            for recipe in recipes
+        ]
+        lines.append(
+            "| " + " | ".join([f"`{name}`", kind, *defaults, valid, _tuning(first), first.description]) + " |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    # Run as a script this file is `__main__`; the recipes subclass the importable `byoc.recipe.Recipe`.
+    from byoc import recipe
+
+    print(recipe.hyperparameter_table(sys.argv[1:] or recipe.available_recipes()))

@@ -157,7 +157,8 @@ def typed_batches(
             typed = schema.typed_table(table)
         except ColumnValueError as error:
             raise _value_error(batch, rows, error) from None
-        yield typed.to_pandas(), labels
+        # One pandas block per column, each Arrow column freed as it is converted: no consolidated copy.
+        yield typed.to_pandas(split_blocks=True, self_destruct=True), labels
 
 
 # -- the recipe's passes ------------------------------------------------------------------------------------
