@@ -135,8 +135,7 @@ CORE: tuple[Hyperparameter, ...] = (
         "network_port",
         int,
         12400,
-        "TCP port LightGBM's hosts talk on when training across several instances (their own exchange of "
-        "plans and summaries uses the next port).",
+        "TCP port LightGBM's hosts talk on when training across several instances.",
         lambda v: 1024 <= v <= 65000,
         "between 1024 and 65000",
     ),
