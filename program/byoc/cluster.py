@@ -437,15 +437,20 @@ class Cluster:
         else:
             self.exchange.abort(self.hosts.current, reason)
 
-    def finish(self) -> None:
+    def finish(self, log: Log) -> None:
         """The other hosts end only once the first host has saved the model: SageMaker local mode stops every
         container when one ends. From then on the job has succeeded, and a stop (SIGTERM) changes nothing."""
         if self.exchange is None:
             return
-        if self.first:
+        if not self.first:
+            self.all_gather("the saved model", b"")
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        self.all_gather("the saved model", b"")
+            return
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            self.all_gather("the saved model", b"")
+        except ClusterError as error:  # the model is saved: a host that leaves now fails only itself
+            log(f"the model is saved; {error}")
 
     def close(self) -> None:
         if self.exchange is not None:

@@ -42,8 +42,10 @@ from byoc.recipe import Recipe, State
 from byoc.tasks import Task, class_weights
 
 SHARDED = "ShardedByS3Key"
-# LightGBM's bin_construct_sample_cnt: the rows it samples to place bin boundaries.
+# LightGBM's bin_construct_sample_cnt: the rows it samples to place bin boundaries; for wide tables fewer,
+# since every host receives the whole sample (float32: 80 MB at most).
 BIN_SAMPLE_ROWS = 200_000
+BIN_SAMPLE_CELLS = 20_000_000
 
 
 def sharded(channels: Mapping[str, ChannelConfig], name: str) -> bool:
@@ -191,8 +193,8 @@ class Team:
         """A Dataset binned from a sample of every host's rows: the same bin boundaries on every host."""
         if not self.many:
             return None
-        total = sum(self.train_rows)
-        quota = max(1, math.ceil(BIN_SAMPLE_ROWS * matrix.rows / total))
+        sample_rows = min(BIN_SAMPLE_ROWS, BIN_SAMPLE_CELLS // max(1, matrix.width))
+        quota = max(1, math.ceil(sample_rows * matrix.rows / sum(self.train_rows)))
         features, _ = matrix.sample(quota, seed)
         sample = boosting.FeatureMatrix(matrix.width)
         for part in self.cluster.all_gather("bin sample", wire.encode(features)):

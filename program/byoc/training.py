@@ -543,7 +543,7 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     else:
         log(f"trained as host {peers.hosts.rank + 1} of {peers.count}; the first host saves the model")
     paths.failure_file.unlink(missing_ok=True)
-    peers.finish()
+    peers.finish(log)
     return metrics
 
 

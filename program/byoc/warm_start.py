@@ -50,19 +50,11 @@ def _unpack(archive: Path, into: Path) -> None:
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar.getmembers():
-                name = PurePosixPath(member.name).name
-                if (
-                    member.isfile()
-                    and name in MEMBERS
-                    and PurePosixPath(member.name).parent
-                    in (
-                        PurePosixPath("."),
-                        PurePosixPath(""),
-                    )
-                ):
+                path = PurePosixPath(member.name)
+                if member.isfile() and path.parent == PurePosixPath(".") and path.name in MEMBERS:
                     extracted = tar.extractfile(member)
                     if extracted is not None:
-                        (into / name).write_bytes(extracted.read())
+                        (into / path.name).write_bytes(extracted.read())
     except (tarfile.TarError, OSError, EOFError) as error:
         raise WarmStartError(
             f"channel 'model': {archive.name} is not a readable model archive: {error}"
