@@ -159,3 +159,31 @@ def test_a_host_that_never_resolves_fails_the_job_naming_it(image: str, tmp_path
         docker("rm", "-f", name, check=False)
     assert exit_code == 1 and time.monotonic() - started < 40
     assert "host 'algo-2' could not be resolved after" in (root / "output" / "failure").read_text()
+
+
+def test_hosts_stopped_together_resume_from_the_first_hosts_checkpoint(image: str, tmp_path: Path) -> None:
+    """A spot interruption stops every host; only the first writes checkpoints, and sends one to the rest."""
+    settings = {"n_estimators": "6000", "learning_rate": "0.001", "checkpoint_interval": "500"}
+    roots = [host_root(tmp_path / host, host, HOSTS, settings, titanic()) for host in HOSTS]
+    with docker_job(image, roots) as job:
+        job.wait_for_log(1, "boosting on 2 hosts")
+        time.sleep(1.5)
+        docker("kill", "--signal", "TERM", *job.containers)
+        assert [job.wait(index, 60) for index in range(2)] == [1, 1]
+        reasons = [job.failure(index) for index in range(2)]
+    assert reasons[0].startswith("training was stopped by SIGTERM")
+    assert "SIGTERM" in reasons[1] or "algo-1" in reasons[1]  # its own stop, or the first host's news
+    rounds = int(re.search(r"round (\d+) is checkpointed", reasons[0]).group(1))  # type: ignore[union-attr]
+    assert not (roots[1] / "checkpoints").exists()
+    assert job.model_files(0) == job.model_files(1) == []
+
+    for root in roots:  # the restarted attempt: the same folders, no failure file
+        (root / "output" / "failure").unlink()
+    with docker_job(image, roots) as restarted:
+        exits = [restarted.wait(index, 180) for index in range(2)]
+        logs = [restarted.logs(index) for index in range(2)]
+    assert exits == [0, 0], logs
+    assert all(f"resuming from checkpoint checkpoint-{rounds:09d}.json" in log for log in logs)
+    assert_one_model(logs)
+    metrics = json.loads((roots[0] / "model" / "metrics.json").read_text())
+    assert (metrics["resumed_from_iteration"], metrics["iterations"], metrics["hosts"]) == (rounds, 6000, 2)
