@@ -16,7 +16,7 @@ help:
 	@echo "make build       build $(IMAGE) (starts a Docker engine if needed, picks the base image)"
 	@echo "make test-unit   fast tests without Docker"
 	@echo "make cloud-local the deploy/ path offline: local registry, S3 emulator, SageMaker local mode"
-	@echo "make bench       serving benchmark against $(IMAGE)"
+	@echo "make bench       serving and MLflow peer benchmarks against $(IMAGE) (BENCH_LARGE=1: large training too)"
 	@echo "make audit       pip-audit of the pinned runtime requirements"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -66,8 +66,19 @@ offline-up: venv
 offline-down: venv
 	$(VENV_PYTHON) -m deploy.offline down
 
+# MLflow (the peer server) lives in its own virtualenv, made here once; BENCH_LARGE=1 adds the 1 GiB and 4 GiB
+# training runs (minutes each, and about 6 GiB of generated files cached in bench/results/cache).
+MLFLOW_VENV ?= /tmp/byoc-mlflow-venv
+BENCH_LARGE ?=
 bench: venv
 	$(VENV_PYTHON) bench/serving_benchmark.py --image $(IMAGE)
+	test -x $(MLFLOW_VENV)/bin/mlflow || { $(PYTHON) -m venv $(MLFLOW_VENV) && \
+		$(MLFLOW_VENV)/bin/pip install --quiet -r bench/requirements-mlflow.txt; }
+	$(VENV_PYTHON) bench/peer_benchmark.py --image $(IMAGE) --mlflow-venv $(MLFLOW_VENV)
+	if [ -n "$(BENCH_LARGE)" ]; then \
+		$(VENV_PYTHON) bench/large_training.py --image $(IMAGE) --table titanic --gigabytes 1 && \
+		$(VENV_PYTHON) bench/large_training.py --image $(IMAGE) --table tabular --gigabytes 1 && \
+		$(VENV_PYTHON) bench/large_training.py --image $(IMAGE) --table tabular --gigabytes 4; fi
 
 audit: venv
 	$(VENV)/bin/pip-audit --requirement requirements.txt --strict

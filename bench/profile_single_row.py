@@ -1,15 +1,20 @@
-"""Where a single-row /invocations request spends its time inside the Flask app (no nginx, no gunicorn).
+"""Where an /invocations request spends its time inside the Flask app (no nginx, no gunicorn), by stage.
 
-    python bench/profile_single_row.py --model-dir MODEL_DIR [--requests 5000] [--cprofile]
+    python bench/profile_single_row.py --model-dir MODEL_DIR [--rows 1 10000] [--requests 5000] [--cprofile]
+                                       [--output FILE]
 
-Inside the image, with the exact runtime libraries (MODEL_DIR holding model.joblib and input_schema.json):
+Inside the image, with its exact libraries (MODEL_DIR holding manifest.json, model.txt, recipe_state.json):
 
-    docker run --rm --network none -v MODEL_DIR:/opt/ml/model:ro -v "$PWD/bench:/bench:ro" IMAGE \\
-        python /bench/profile_single_row.py --model-dir /opt/ml/model
+    docker run --rm --network none -v MODEL_DIR:/opt/ml/model:ro -v "$PWD:/repo:ro" IMAGE \\
+        python /repo/bench/profile_single_row.py --model-dir /opt/ml/model --rows 1 10000
 
-Calls the WSGI app directly, as gunicorn does, with the garbage collector on (as in a worker), and times each
-stage by wrapping the functions the app calls. Figures are wall time of one thread: use a quiet machine.
-`--cprofile` adds the top functions by own time.
+Calls the WSGI app directly, as a gunicorn worker does, with the garbage collector on (as in a worker), on
+CSV bodies with a header row: one validation passenger for 1 row, rows drawn from data/titanic.csv (seed 42)
+for more. It times each stage by wrapping the functions the app calls: Accept negotiation, decoding
+(`byoc.payloads.decode`), features (`Predictor.features`: the recipe's transform), `Booster.predict` and
+encoding (`Encoder.encode`); the rest is Flask/Werkzeug request handling, reading the body and garbage
+collection. It also times GET /execution-parameters, the smallest Flask round trip. Figures are wall time of
+one thread: use a quiet machine. `--cprofile` adds the top functions by own time.
 """
 
 from __future__ import annotations
@@ -21,22 +26,22 @@ import pstats
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY_ROOT / "program"))
+import common
+import lightgbm as lgb
 
-import byoc.api  # noqa: E402
-import byoc.model  # noqa: E402
-from byoc.settings import ServingSettings  # noqa: E402
+import byoc.api  # after common, which puts this checkout's program/ first on sys.path
+from byoc.payloads import Encoder
+from byoc.predictor import Predictor
+from byoc.settings import ServingSettings
 
-# The first passenger of local_test/test_dir/input/data/validation, header-less, training column order.
-DEFAULT_ROW = '566,3,"Davies, Mr. Alfred J",male,24,2,0,A/4 48871,24.15,,S\n'
 HEADERS = {"CONTENT_TYPE": "text/csv", "HTTP_ACCEPT": "application/json"}
-WARM_UP = 200
+WARM_UP = 20
+ROWS_PER_SIZE_BUDGET = 200_000  # a size of N rows gets at most this many rows in total, at least 5 requests
 
 stage_seconds: defaultdict[str, float] = defaultdict(float)
 
@@ -52,26 +57,25 @@ def timed(stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def timed_probabilities(pipeline: Any, columns: Any) -> Any:
-    """byoc.model.positive_probabilities, with its two steps timed apart."""
-    features = timed("features.transform", pipeline.named_steps["features"].transform)(columns)
-    booster = pipeline.named_steps["model"].booster_
-    return timed("booster.predict", booster.predict)(features, num_threads=1)
+STAGES = (
+    (byoc.api, "_response_type", "Accept negotiation"),
+    (byoc.api, "decode", "decode CSV (byoc.payloads.decode)"),
+    (Predictor, "features", "features (recipe transform)"),
+    (lgb.Booster, "predict", "booster.predict"),
+    (Encoder, "encode", "encode JSON"),
+)
 
 
 @contextmanager
 def stages_timed() -> Iterator[None]:
-    originals = (byoc.api._response_type, byoc.api.decode, byoc.api.encode, byoc.model.positive_probabilities)
-    byoc.api._response_type = timed("Accept negotiation", byoc.api._response_type)
-    byoc.api.decode = timed("decode CSV", byoc.api.decode)
-    byoc.api.encode = timed("encode JSON", byoc.api.encode)
-    byoc.model.positive_probabilities = timed_probabilities
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in STAGES]
+    for (owner, name, stage), (_, _, original) in zip(STAGES, originals, strict=True):
+        setattr(owner, name, timed(stage, original))
     try:
         yield
     finally:
-        (byoc.api._response_type, byoc.api.decode, byoc.api.encode, byoc.model.positive_probabilities) = (
-            originals
-        )
+        for owner, name, original in originals:
+            setattr(owner, name, original)
 
 
 def environ(method: str, path: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -113,7 +117,7 @@ def make_caller(app: Any, method: str, path: str, body: bytes, headers: dict[str
 
 
 def microseconds_per_call(call: Callable[[], None], requests: int) -> float:
-    for _ in range(WARM_UP):
+    for _ in range(min(WARM_UP, requests)):
         call()
     stage_seconds.clear()
     started = time.perf_counter()
@@ -122,36 +126,82 @@ def microseconds_per_call(call: Callable[[], None], requests: int) -> float:
     return (time.perf_counter() - started) / requests * 1e6
 
 
-def main() -> int:
+def profile_size(app: Any, rows: int, requests: int, cprofile: bool) -> dict[str, Any]:
+    body = common.single_row_csv() if rows == 1 else common.sampled_csv(rows)
+    post = make_caller(app, "POST", "/invocations", body, HEADERS)
+    untimed_us = microseconds_per_call(post, requests)
+    with stages_timed():
+        timed_us = microseconds_per_call(post, requests)
+        stages = {stage: seconds / requests * 1e6 for stage, seconds in stage_seconds.items()}
+    stages["Flask/Werkzeug, body, GC (rest)"] = timed_us - sum(stages.values())
+    if cprofile:
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [post() for _ in range(requests)])
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
+    return {
+        "rows": rows,
+        "body_bytes": len(body),
+        "requests": requests,
+        "microseconds_per_request": untimed_us,
+        "microseconds_per_request_with_timers": timed_us,
+        "rows_per_second": rows / (untimed_us / 1e6),
+        "stages_microseconds": stages,
+    }
+
+
+def render(size: dict[str, Any]) -> str:
+    total = size["microseconds_per_request_with_timers"]
+    per_row = size["rows"] > 1
+    header = ["stage of POST /invocations", "µs/request", *(["µs/row"] if per_row else []), "share"]
+    rows = [
+        [
+            stage,
+            f"{micros:,.1f}",
+            *([f"{micros / size['rows']:.2f}"] if per_row else []),
+            f"{micros / total:.0%}",
+        ]
+        for stage, micros in sorted(size["stages_microseconds"].items(), key=lambda item: -item[1])
+    ]
+    return common.markdown_table(header, rows)
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--row", default=DEFAULT_ROW, help="one header-less CSV row")
+    parser.add_argument("--rows", type=int, nargs="+", default=[1], help="request sizes (default 1)")
+    parser.add_argument("--requests", type=int, default=5000, help="requests for 1 row (fewer for batches)")
     parser.add_argument("--cprofile", action="store_true", help="also print the top functions by own time")
-    arguments = parser.parse_args()
+    parser.add_argument("--output", type=Path, help="also write the figures as JSON")
+    return parser.parse_args(argv)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
     app = byoc.api.create_app(arguments.model_dir, ServingSettings.from_environment({}))
-    post = make_caller(app, "POST", "/invocations", arguments.row.encode(), HEADERS)
-    ping = make_caller(app, "GET", "/ping", b"", {})
-    ping_us = microseconds_per_call(ping, arguments.requests)
-    post_us = microseconds_per_call(post, arguments.requests)
-    with stages_timed():
-        timed_us = microseconds_per_call(post, arguments.requests)
-        per_request = {stage: seconds / arguments.requests * 1e6 for stage, seconds in stage_seconds.items()}
-    per_request["Flask/Werkzeug request handling, GC (rest)"] = timed_us - sum(per_request.values())
-
-    print(f"Python {sys.version.split()[0]}, {arguments.requests} requests; µs of wall time per request")
-    print(f"GET /ping: {ping_us:.1f} µs; POST /invocations (one CSV row): {post_us:.1f} µs\n")
-    print("| stage of POST /invocations | µs/request | share |")
-    print("|---|---|---|")
-    for stage, micros in sorted(per_request.items(), key=lambda item: -item[1]):
-        print(f"| {stage} | {micros:.1f} | {micros / timed_us:.0%} |")
-    if arguments.cprofile:
-        profiler = cProfile.Profile()
-        profiler.runcall(lambda: [post() for _ in range(arguments.requests)])
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
+    flask_us = microseconds_per_call(
+        make_caller(app, "GET", "/execution-parameters", b"", {}), arguments.requests
+    )
+    results: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "execution_parameters_microseconds": flask_us,
+        "sizes": [],
+    }
+    print(f"Python {results['python']}; µs of wall time per request, one thread")
+    print(f"GET /execution-parameters (Flask round trip): {flask_us:.1f} µs\n")
+    for rows in arguments.rows:
+        requests = max(5, min(arguments.requests, ROWS_PER_SIZE_BUDGET // rows))
+        size = profile_size(app, rows, requests, arguments.cprofile)
+        results["sizes"].append(size)
+        print(
+            f"POST /invocations, {rows:,} row(s), {size['body_bytes']:,}-byte CSV body, "
+            f"{requests:,} requests: {size['microseconds_per_request']:,.1f} µs/request "
+            f"({size['rows_per_second']:,.0f} rows/s)"
+        )
+        print(render(size) + "\n")
+    if arguments.output:
+        common.write_json(arguments.output, results)
     return 0
 
 

@@ -45,6 +45,8 @@ class Recipe:
     version: ClassVar[int] = 1
     # The columns the recipe reads; None means every column of the table (the recipe's select_inputs decides).
     input_columns: ClassVar[tuple[Column, ...] | None] = None
+    # The input columns `summarise` reads (None: every feature column); the learning pass types only these.
+    learned_from: ClassVar[tuple[str, ...] | None] = None
     # The target column when the `target` hyperparameter is not given; None makes `target` required.
     default_target: ClassVar[str | None] = None
     tasks: ClassVar[tuple[Task, ...]] = (Task.BINARY, Task.MULTICLASS, Task.REGRESSION)

@@ -168,7 +168,12 @@ def learn_state(
     recipe: Recipe, channel: Channel, selection: np.ndarray, team: scaleout.Team | None = None
 ) -> State:
     summaries: list[State] = []
-    for frame, labels in typed_batches(channel, recipe.schema, selection):
+    schema = recipe.schema
+    if recipe.learned_from is not None:
+        schema = InputSchema(
+            tuple(column for column in schema.features if column.name in recipe.learned_from)
+        )
+    for frame, labels in typed_batches(channel, schema, selection):
         summaries.append(recipe.summarise(frame, labels))
         if len(summaries) >= COMBINE_EVERY:
             summaries = [recipe.combine(summaries)]

@@ -82,6 +82,13 @@ def text_from_value(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadValue(
+                    0, value, "text (it holds a lone surrogate, which UTF-8 cannot carry)"
+                ) from None
         return value.strip(ASCII_WHITESPACE) or None
     if isinstance(value, bool):
         return "true" if value else "false"

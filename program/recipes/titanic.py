@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from byoc.hyperparameters import TuningRange
+from byoc.keys import KeyIndex
 from byoc.recipe import Recipe, State
 from byoc.schema import number, text
 from byoc.tasks import Task
@@ -151,13 +152,13 @@ class Groups:
     """Counts and survivor counts per group key, learnt from training rows."""
 
     def __init__(self, table: pd.DataFrame) -> None:
-        self.index = pd.Index(np.asarray(table["key"], dtype=object))
+        self.index = KeyIndex(pa.array(table["key"], pa.string(), from_pandas=True))
         self.counts = np.asarray(table["count"], dtype=float)
         self.survived = np.asarray(table["label_sum"], dtype=float)
 
     def find(self, keyed: Keyed, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """(survivors, members) of each of `rows` rows' group; zeros for unknown, missing or unkeyed rows."""
-        found = self.index.get_indexer(np.asarray(keyed.keys.to_numpy(zero_copy_only=False), dtype=object))
+        found = self.index.positions(keyed.keys)
         known = found >= 0
         at = np.maximum(found, 0)
         survived, members = np.zeros(rows), np.zeros(rows)
@@ -166,13 +167,8 @@ class Groups:
         return survived, members
 
     def find_one(self, key: str | None) -> tuple[float, float]:
-        if key is None:
-            return 0.0, 0.0
-        try:
-            position = self.index.get_loc(key)
-        except KeyError:
-            return 0.0, 0.0
-        if not isinstance(position, int):
+        position = self.index.position(key)
+        if position < 0:
             return 0.0, 0.0
         return float(self.survived[position]), float(self.counts[position])
 
@@ -212,6 +208,7 @@ class Titanic(Recipe):
         text("Embarked", ("S", "C", "Q")),
     )
     default_target = "Survived"
+    learned_from = ("Pclass", "Name", "Sex", "Ticket", "Fare")
     tasks = (Task.BINARY,)
     changed_defaults: ClassVar[Mapping[str, Any]] = {
         "n_estimators": 300,
