@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import lightgbm as lgb
@@ -15,10 +16,11 @@ import pytest
 from byoc.contract import MLPaths
 from byoc.training import main, train
 
-from conftest import MLRootFactory
 from testsupport import TRAIN_CSV, VALIDATION_CSV, make_ml_root
 
 DETERMINISTIC = {"subsample": "1.0", "colsample_bytree": "1.0"}
+# conftest's `ml_root` fixture (imported by name, `conftest` may be tests/e2e's by the time this file loads)
+MLRootFactory = Callable[..., Path]
 
 
 def paths_of(root: Path) -> MLPaths:
