@@ -85,3 +85,4 @@ audit: venv
 
 clean:
 	find local_test/test_dir/model local_test/test_dir/output -mindepth 1 ! -name .gitkeep -delete
+	rm -rf local_test/test_dir/checkpoints

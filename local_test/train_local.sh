@@ -7,8 +7,10 @@ set -euo pipefail
 image="${1:?usage: $0 IMAGE}"
 test_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/test_dir"
 
-# A fresh job starts with an empty model folder and no failure file, as on SageMaker.
+# A fresh job starts with an empty model folder, no failure file and no checkpoints, as on SageMaker (a job
+# resumes from the checkpoints it finds: keep them only to resume).
 find "$test_dir/model" "$test_dir/output" -mindepth 1 ! -name .gitkeep -delete
+rm -rf "$test_dir/checkpoints"
 
 docker run --rm --network none -v "$test_dir:/opt/ml" "$image" train
 echo "model artifacts in $test_dir/model:"

@@ -42,6 +42,19 @@ class _Chunk(lgb.Sequence):
         return len(self.rows)
 
 
+class ContinuedDataset(lgb.Dataset):
+    """A Dataset whose init scores already are the raw scores of the model that training continues.
+
+    lightgbm.train(init_model=...) asks each Dataset to predict its raw rows with that model, but the chunks
+    are freed once binned. So `raw_scores` computes them chunk by chunk beforehand, they are set as the init
+    scores, and the model is only recorded here. The trees that follow are those an uninterrupted run grows.
+    """
+
+    def _set_predictor(self, predictor: Any) -> ContinuedDataset:
+        self._predictor = predictor
+        return self
+
+
 class FeatureMatrix:
     """Feature rows in float32 chunks with their labels (and, for training rows, nothing else)."""
 
@@ -121,12 +134,18 @@ def dataset(
     categorical: Sequence[str],
     weights: np.ndarray | None = None,
     reference: lgb.Dataset | None = None,
+    init_score: np.ndarray | None = None,
 ) -> lgb.Dataset:
-    """A LightGBM Dataset over the matrix's chunks, constructed now (the chunks can be freed afterwards)."""
-    data = lgb.Dataset(
+    """A LightGBM Dataset over the matrix's chunks, constructed now (the chunks can be freed afterwards).
+
+    `init_score`: the raw scores of the model training continues (`raw_scores`), for a ContinuedDataset.
+    """
+    kind = lgb.Dataset if init_score is None else ContinuedDataset
+    data = kind(
         [_Chunk(chunk) for chunk in matrix.chunks],
         label=matrix.labels(),
         weight=weights,
+        init_score=init_score,
         feature_name=list(feature_names),
         categorical_feature=list(categorical) if categorical else "auto",
         params=dict(params),
@@ -195,3 +214,11 @@ def scores(
     if len(features) == 0:
         return np.empty(0)
     return np.asarray(booster.predict(features, num_iteration=iteration, num_threads=threads))
+
+
+def raw_scores(booster: lgb.Booster, matrix: FeatureMatrix, threads: int) -> np.ndarray:
+    """The booster's raw scores for the matrix's rows, chunk by chunk (one column per class if several)."""
+    parts = [
+        np.asarray(booster.predict(chunk, raw_score=True, num_threads=threads)) for chunk in matrix.chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)

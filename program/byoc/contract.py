@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT_ML_ROOT = Path("/opt/ml")
 ML_ROOT_VARIABLE = "BYOC_ML_ROOT"
+CHECKPOINT_DIR_VARIABLE = "BYOC_CHECKPOINT_DIR"
 FAILURE_REASON_LIMIT_BYTES = 1024
 
 
@@ -28,6 +29,8 @@ class MLPaths:
     model_dir: Path
     output_dir: Path
     channel_overrides: Mapping[str, Path]
+    # Spot training: SageMaker syncs this folder with the job's checkpoint_s3_uri.
+    checkpoint_dir: Path
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> MLPaths:
@@ -43,6 +46,7 @@ class MLPaths:
             model_dir=Path(environ.get("SM_MODEL_DIR") or root / "model"),
             output_dir=Path(environ.get("SM_OUTPUT_DIR") or root / "output"),
             channel_overrides=channel_overrides,
+            checkpoint_dir=Path(environ.get(CHECKPOINT_DIR_VARIABLE) or root / "checkpoints"),
         )
 
     @property

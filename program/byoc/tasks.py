@@ -211,8 +211,13 @@ def class_values(profile: TargetProfile, task: Task) -> list[ClassValue]:
     return [int(value) if isinstance(value, float) and value.is_integer() else value for value in values]
 
 
-def class_weights(codes: np.ndarray, classes: int) -> np.ndarray:
-    """Per-row weights n / (classes * count of the row's class), as scikit-learn's class_weight='balanced'."""
-    counts = np.bincount(codes.astype(int), minlength=classes).astype(float)
-    weights = len(codes) / (classes * np.maximum(counts, 1.0))
+def class_weights(codes: np.ndarray, classes: int, counts: np.ndarray | None = None) -> np.ndarray:
+    """Per-row weights n / (classes * count of the row's class), as scikit-learn's class_weight='balanced'.
+
+    `counts` are the class counts of all training rows when `codes` are only some of them (one host's).
+    """
+    if counts is None:
+        counts = np.bincount(codes.astype(int), minlength=classes)
+    totals = np.asarray(counts, dtype=float)
+    weights = totals.sum() / (classes * np.maximum(totals, 1.0))
     return weights[codes.astype(int)]

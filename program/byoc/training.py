@@ -27,8 +27,10 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from byoc import artifact, boosting, memory
+from byoc import artifact, boosting, memory, scaleout, warm_start
 from byoc.channels import ChannelReader, DataError, RawBatch, channel_files
+from byoc.checkpoints import CheckpointError
+from byoc.cluster import Cluster, ClusterError
 from byoc.contract import (
     ContractError,
     MLPaths,
@@ -38,6 +40,7 @@ from byoc.contract import (
     write_failure_reason,
 )
 from byoc.hyperparameters import HyperparameterError
+from byoc.job import Job
 from byoc.memory import MemoryGuard, OutOfMemory
 from byoc.profile import TableProfile, TargetColumn
 from byoc.recipe import Recipe, RecipeError, State, resolve
@@ -55,6 +58,7 @@ from byoc.tasks import (
     infer_task,
     metric_line,
 )
+from byoc.warm_start import WarmStartError
 
 REPORTED_LIBRARIES = ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow")
 TRAIN_METRIC_ROWS = 200_000
@@ -160,7 +164,9 @@ def typed_batches(
 # -- the recipe's passes ------------------------------------------------------------------------------------
 
 
-def learn_state(recipe: Recipe, channel: Channel, selection: np.ndarray) -> State:
+def learn_state(
+    recipe: Recipe, channel: Channel, selection: np.ndarray, team: scaleout.Team | None = None
+) -> State:
     summaries: list[State] = []
     schema = recipe.schema
     if recipe.learned_from is not None:
@@ -173,7 +179,10 @@ def learn_state(recipe: Recipe, channel: Channel, selection: np.ndarray) -> Stat
             summaries = [recipe.combine(summaries)]
     if not summaries:
         raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
-    return recipe.learn(recipe.combine(summaries))
+    summary = recipe.combine(summaries)
+    if team is not None:  # scale-out: every host's summary, combined in host order
+        summary = team.combined(recipe, summary)
+    return recipe.learn(summary)
 
 
 def features_of(
@@ -221,6 +230,9 @@ class Plan:
     validation: Channel
     validation_rows: np.ndarray
     validation_source: str
+    # scale-out: whether each host holds other rows (ShardedByS3Key) than the others
+    train_sharded: bool = False
+    validation_per_host: bool = False
 
     @property
     def class_count(self) -> int:
@@ -240,6 +252,8 @@ def _raise_on_sigterm(started: float) -> None:
 def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: float, seed: int) -> np.ndarray:
     """A hold-out mask over all rows: a stratified share of the labelled rows for classification."""
     positions = np.flatnonzero(labelled)
+    if len(positions) == 0:  # scale-out: a sharded host without rows; the hosts' agreement names it
+        return np.zeros(len(labels), dtype=bool)
     codes = labels[positions]
     stratify = codes if task is not Task.REGRESSION else None
     if stratify is not None:
@@ -259,7 +273,7 @@ def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: floa
     return mask
 
 
-def plan(paths: MLPaths) -> Plan:
+def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     raw = read_hyperparameters(paths)
     recipe_class, settings = resolve(raw)
     channels = read_input_data_config(paths)
@@ -271,6 +285,11 @@ def plan(paths: MLPaths) -> Plan:
     )
     log(f"recipe {recipe_class.name} (version {recipe_class.version}); hyperparameters: "
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
+    # scale-out: resolve and connect the other hosts (nothing to do on one host)
+    peers = peers or Cluster()
+    peers.join(resources, settings["network_port"], settings["network_timeout_seconds"], log)
+    scaleout.check_settings(peers, settings)
+    train_sharded = scaleout.sharded(channels, "train")
 
     train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
     recipe_class.check_columns(train_reader.names)
@@ -278,6 +297,8 @@ def plan(paths: MLPaths) -> Plan:
         profile, target_column = profile_channel(
             train_reader, target, recipe_class.profiled_columns(train_reader.names)
         )
+    if train_sharded:  # scale-out: each host profiled its own files; merge, so all infer the same
+        profile, target_column = scaleout.merged_profile(peers, profile, target_column)
     target_profile = target_column.target_profile()
     task = infer_task(target_profile, target, settings["task"])
     if task not in recipe_class.tasks:
@@ -302,7 +323,7 @@ def plan(paths: MLPaths) -> Plan:
         )
         return Plan(
             recipe_class, settings, task, classes, schema, train, labelled, validation, validation.labelled,
-            "validation channel",
+            "validation channel", train_sharded, scaleout.sharded(channels, "validation"),
         )  # fmt: skip
     fraction = settings["validation_fraction"]
     held_out = holdout(train.labels, labelled, task, fraction, settings["random_state"])
@@ -310,7 +331,7 @@ def plan(paths: MLPaths) -> Plan:
     kind = "stratified " if task is not Task.REGRESSION else ""
     return Plan(
         recipe_class, settings, task, classes, schema, train, labelled & ~held_out, train, held_out,
-        f"{kind}{fraction:.0%} hold-out of train (no validation channel)",
+        f"{kind}{fraction:.0%} hold-out of train (no validation channel)", train_sharded, train_sharded,
     )  # fmt: skip
 
 
@@ -341,6 +362,7 @@ class Fitted:
     best_iteration: int
     train_sample: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray]
+    resumed_from: int | None = None
 
     def evaluate(self, task: Task, rows: tuple[np.ndarray, np.ndarray], threads: int) -> dict[str, Any]:
         features, labels = rows
@@ -367,39 +389,53 @@ def fit(
     valid_rows: np.ndarray,
     threads: int,
     guard: MemoryGuard,
+    job: Job | None = None,
 ) -> Fitted:
-    """Learn the recipe's state, compute features, and boost: one model from the selected rows."""
+    """Learn the recipe's state, compute features, and boost: one model from the selected rows.
+
+    `job` (scale-out, spot, warm start): the other hosts, checkpoints, an earlier model; none for a CV fold.
+    """
     settings = plan.settings
-    recipe = plan.recipe_class(settings, plan.schema)
+    job = job or Job.fold(settings, log)
+    # warm start: the earlier model's recipe, state and columns; its training rows are new rows to it
+    recipe = job.warm_recipe or plan.recipe_class(settings, plan.schema)
     ahead = _memory_ahead(plan, recipe, int(train_rows.sum()), int(valid_rows.sum()))
     detail = f"channel 'train' ({memory.gib(plan.train.reader.size)}, {int(train_rows.sum()):,} rows)"
     guard.check_fits("compute the features", ahead, detail)
     guard.enter("learning the recipe's state")
-    with timed("recipe state learnt"):
-        recipe.state = learn_state(recipe, plan.train, train_rows)
+    if job.warm_recipe is None:
+        with timed("recipe state learnt"):
+            recipe.state = learn_state(recipe, plan.train, train_rows, job.team)
     guard.check_fits("compute the features", ahead, detail + ", with the recipe's learnt state")
     names, categorical = recipe.feature_names(), recipe.categorical_features()
     params = boosting.parameters(settings, plan.task, plan.class_count, threads)
+    params.update(job.team.cluster.lightgbm_parameters())  # scale-out: data-parallel learning over the hosts
 
     guard.enter("computing the training features")
     with timed("training features computed"):
         train_matrix = features_of(
-            recipe, plan.train, train_rows, own_labels=True, guard=guard,
+            recipe, plan.train, train_rows, own_labels=job.warm_recipe is None, guard=guard,
             still_needed=ahead["LightGBM's dataset"] + ahead["validation features (float32)"],
         )  # fmt: skip
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
-    weights = boosting.balanced_weights(settings, plan.task, train_labels, plan.class_count)
+    weights = job.team.balanced_weights(settings, plan.task, train_labels, plan.class_count)
     train_sample = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
+    start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
+    # scale-out: every host bins its rows on the same reference, so all grow the same trees
+    reference = job.team.bin_reference(train_matrix, params, names, categorical, settings["random_state"])
     guard.enter("building LightGBM's dataset")
     with timed("LightGBM dataset built"):
-        train_set = boosting.dataset(train_matrix, params, names, categorical, weights)
+        train_set = boosting.dataset(
+            train_matrix, params, names, categorical, weights, reference, start.scores(train_matrix, threads)
+        )
     train_matrix.clear()
 
     guard.enter("computing the validation features")
     with timed("validation features computed"):
         valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False, guard=guard)
+    valid_matrix = job.team.validation(valid_matrix)  # scale-out: every host's, when they differ
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
@@ -407,23 +443,24 @@ def fit(
     # the validation rows per round.
     stopping = settings["early_stopping_rounds"]
     valid_set = (
-        boosting.dataset(valid_matrix, params, names, categorical, reference=train_set) if stopping else None
+        boosting.dataset(
+            valid_matrix, params, names, categorical, None, train_set, start.scores(valid_matrix, threads)
+        )
+        if stopping
+        else None
     )
     valid_matrix.clear()
 
-    callbacks = [lgb.early_stopping(stopping, first_metric_only=True, verbose=False)] if stopping else []
+    rounds = start.rounds_left(settings["n_estimators"])
     guard.enter("boosting")
-    with timed(f"boosted up to {settings['n_estimators']} rounds on {threads} thread(s)"):
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=settings["n_estimators"],
-            valid_sets=[valid_set] if stopping else None,
-            valid_names=["validation"] if stopping else None,
-            callbacks=callbacks,
-        )
-    best = booster.best_iteration if settings["early_stopping_rounds"] and booster.best_iteration > 0 else 0
-    return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels))
+    try:
+        with timed(f"boosted up to {rounds} rounds on {threads} thread(s)"):
+            booster = job.boost(params, train_set, valid_set, start, rounds)
+    except TrainingInterrupted as stop:  # spot: checkpoint the rounds done so far
+        raise TrainingInterrupted(f"{stop}{job.checkpoint_on_stop()}") from None
+    best = job.best_iteration()
+    job.trained(booster, best)  # scale-out: every host grew the same model
+    return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels), start.resumed_from)
 
 
 def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:
@@ -458,22 +495,66 @@ def thread_count(rows: int, features: int, cpus: int) -> int:
     return max(1, min(cpus, (rows * features) // CELLS_PER_EXTRA_THREAD + 1))
 
 
-def train(paths: MLPaths) -> dict[str, Any]:
+def job_identity(the_plan: Plan) -> dict[str, Any]:
+    """What the hosts must agree on, and what a checkpoint must match to be resumed (spot)."""
+    return {
+        "recipe": the_plan.recipe_class.name,
+        "recipe_version": the_plan.recipe_class.version,
+        "task": the_plan.task.value,
+        "target": the_plan.settings["target"],
+        "classes": list(the_plan.classes),
+        "inputs": the_plan.schema.to_json(),
+        "settings": dict(the_plan.settings),
+    }
+
+
+def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
+    """Warm start, shares and agreement between the hosts, checkpoints: the job `fit` runs."""
+    settings = the_plan.settings
+    warm = warm_start.load(paths.channel_dir(warm_start.CHANNEL), log)
+    if warm is not None:
+        warm_start.check(
+            warm, the_plan.recipe_class.name, settings["target"], the_plan.task, the_plan.classes,
+            the_plan.train.reader.names,
+        )  # fmt: skip
+        the_plan.schema = warm.model.manifest.inputs
+    the_plan.train_rows = scaleout.own_rows(peers, the_plan.train_rows, the_plan.train_sharded)
+    identity = job_identity(the_plan)
+    team = scaleout.agree(
+        peers,
+        {**identity, "validation": the_plan.validation_source, "warm_start": warm.digest if warm else None},
+        the_plan.train.labels[the_plan.train_rows],
+        the_plan.class_count,
+        int(the_plan.validation_rows.sum()),
+        the_plan.validation_per_host,
+    )
+    return Job(team, settings, log, paths, identity, warm)
+
+
+def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     """Plan, fit and save one model. While it runs, the failure file holds a provisional reason (what the job
     was doing and its memory), so a job killed from outside still leaves one; success removes it."""
     started = time.monotonic()
+    peers = peers or Cluster()
     guard = MemoryGuard(report=lambda reason: write_failure_reason(paths, reason + "\n"))
     guard.enter("reading its channels")
     log(f"memory limit {memory.gib(guard.limit.bytes)} ({guard.limit.source})")
     with guard.watch():
-        the_plan = plan(paths)
-        fitted, metrics = _fit_and_score(the_plan, guard, started)
-    save_model(paths, the_plan, fitted, metrics)
+        the_plan = plan(paths, peers)
+        job = prepare(paths, the_plan, peers)  # scale-out, spot, warm start
+        fitted, metrics = _fit_and_score(the_plan, guard, started, job)
+    if peers.first:  # scale-out: only the first host writes the model and the metric lines
+        save_model(paths, the_plan, fitted, metrics)
+    else:
+        log(f"trained as host {peers.hosts.rank + 1} of {peers.count}; the first host saves the model")
     paths.failure_file.unlink(missing_ok=True)
+    peers.finish(log)
     return metrics
 
 
-def _fit_and_score(the_plan: Plan, guard: MemoryGuard, started: float) -> tuple[Fitted, dict[str, Any]]:
+def _fit_and_score(
+    the_plan: Plan, guard: MemoryGuard, started: float, job: Job
+) -> tuple[Fitted, dict[str, Any]]:
     threads = thread_count(int(the_plan.train_rows.sum()), len(the_plan.schema.features), available_cpus())
     settings, task = the_plan.settings, the_plan.task
     log(
@@ -481,7 +562,9 @@ def _fit_and_score(the_plan: Plan, guard: MemoryGuard, started: float) -> tuple[
         f"validating on {int(the_plan.validation_rows.sum())} "
         f"({the_plan.validation_source}), {threads} thread(s)"
     )
-    fitted = fit(the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, guard)
+    fitted = fit(
+        the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, guard, job
+    )
     booster = fitted.booster
     names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
@@ -509,7 +592,9 @@ def _fit_and_score(the_plan: Plan, guard: MemoryGuard, started: float) -> tuple[
             )
         ),
         libraries=library_versions(),
-        hosts=1,
+        hosts=job.team.cluster.count,
+        resumed_from_iteration=fitted.resumed_from,
+        warm_start_iterations=job.warm.rounds if job.warm is not None else None,
         duration_seconds=round(time.monotonic() - started, 3),
         peak_rss_mib=peak_rss_mib(),
         memory=guard.figures(),
@@ -556,10 +641,11 @@ def report(task: Task, metrics: Mapping[str, Any]) -> None:
 def main() -> int:
     started = time.monotonic()
     paths = MLPaths.from_environment()
+    peers = Cluster()  # scale-out: the other hosts, once joined; told why this one fails
     try:
         _raise_on_sigterm(started)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-        train(paths)
+        train(paths, peers)
     except (
         HyperparameterError,
         DataError,
@@ -567,20 +653,37 @@ def main() -> int:
         RecipeError,
         TargetError,
         TrainingInterrupted,
+        ClusterError,
+        CheckpointError,
+        WarmStartError,
         OutOfMemory,
     ) as error:
-        return fail(paths, str(error))
+        return fail(paths, str(error), peers, error)
     except Exception as error:
-        return fail(paths, f"unexpected error: {type(error).__name__}: {error}")
+        return fail(paths, f"unexpected error: {type(error).__name__}: {error}", peers, error)
+    finally:
+        peers.close()
     return 0
 
 
-def fail(paths: MLPaths, reason: str) -> int:
-    """First line of the failure file is the reason SageMaker shows; the traceback goes to stderr."""
-    traceback.print_exc(file=sys.stderr)
-    print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
+def fail(
+    paths: MLPaths, reason: str, peers: Cluster | None = None, error: BaseException | None = None
+) -> int:
+    """First line of the failure file is the reason SageMaker shows; the traceback goes to stderr.
+
+    Every host writes its own failure file; the other hosts are told the reason (scale-out). A SIGTERM that
+    arrives meanwhile (local mode stops every host once one ends) waits until the reason is written.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        write_failure_reason(paths, reason + "\n")
-    except OSError as error:
-        print(f"[train] could not write {paths.failure_file}: {error}", file=sys.stderr, flush=True)
+        traceback.print_exc(file=sys.stderr)
+        print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
+        try:
+            write_failure_reason(paths, reason + "\n")
+        except OSError as failure:
+            print(f"[train] could not write {paths.failure_file}: {failure}", file=sys.stderr, flush=True)
+        if peers is not None:
+            peers.abort(reason, error)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return 1
