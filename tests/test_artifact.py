@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from byoc import artifact
@@ -94,17 +95,58 @@ def test_corrupt_files_are_named(model_copy: Path) -> None:
         load(model_copy)
 
 
-def test_state_tables_round_trip_through_json(tmp_path: Path) -> None:
+def test_state_tables_round_trip_through_parquet(tmp_path: Path) -> None:
+    groups = pd.DataFrame({"key": ["a", 'b"c'], "count": [1, 2], "label_sum": [0.5, 2.0]})
     state = {
-        "groups": pd.DataFrame({"key": ["a", 'b"c'], "count": [1, 2], "label_sum": [0.5, 2.0]}),
+        "groups": groups,
+        "arrow": {"nested": pa.table({"key": ["x", None], "count": np.array([3, 4], dtype=np.int32)})},
         "lists": [1, "x", None, {"nested": np.float64(0.25)}],
     }
-    path = tmp_path / "state.json"
-    with path.open("w") as handle:
-        write_state(handle, state)
-    loaded = read_state(json.loads(path.read_text()))
-    pd.testing.assert_frame_equal(loaded["groups"], state["groups"])
+    with (tmp_path / artifact.STATE_FILE).open("w") as handle:
+        tables = write_state(handle, state, tmp_path)
+    assert tables == ["recipe_state-1.parquet", "recipe_state-2.parquet"]
+    assert all(artifact.is_artifact_file(name) for name in tables)
+    loaded = read_state(json.loads((tmp_path / artifact.STATE_FILE).read_text()), tmp_path)
+    pd.testing.assert_frame_equal(loaded["groups"], groups)
+    assert loaded["arrow"]["nested"].equals(state["arrow"]["nested"])
     assert loaded["lists"] == [1, "x", None, {"nested": 0.25}]
+
+
+def test_a_version_1_state_with_inline_tables_still_loads(tmp_path: Path) -> None:
+    inline = {"groups": {"__table__": {"key": ["a", "b"], "count": [1, 2]}}, "n": 3}
+    loaded = read_state(inline, tmp_path)
+    pd.testing.assert_frame_equal(loaded["groups"], pd.DataFrame({"key": ["a", "b"], "count": [1, 2]}))
+    assert loaded["n"] == 3
+
+
+def table_files(model_dir: Path) -> list[Path]:
+    return sorted(path for path in model_dir.iterdir() if artifact.TABLE_FILE.fullmatch(path.name))
+
+
+def test_a_missing_or_corrupt_table_file_is_named(model_copy: Path) -> None:
+    first, second = table_files(model_copy)[:2]
+    original = first.read_bytes()
+    first.unlink()
+    with pytest.raises(ModelLoadError, match=rf"{first.name} is missing"):
+        load(model_copy)
+    first.write_bytes(b"PAR1 not really")
+    with pytest.raises(ModelLoadError, match=rf"{first.name} is not a readable Parquet file"):
+        load(model_copy)
+    first.write_bytes(original)
+    state = (model_copy / artifact.STATE_FILE).read_text()
+    (model_copy / artifact.STATE_FILE).write_text(state.replace(second.name, "../../etc/passwd"))
+    with pytest.raises(ModelLoadError, match=r"names a table file '\.\./\.\./etc/passwd' that a model never"):
+        read_state(json.loads((model_copy / artifact.STATE_FILE).read_text()), model_copy)
+
+
+def test_saving_again_removes_the_old_models_stale_tables(model_copy: Path) -> None:
+    model = load(model_copy)
+    stale = model_copy / "recipe_state-99.parquet"
+    shutil.copy(table_files(model_copy)[0], stale)
+    saved = artifact.save(model_copy, model.manifest, model.booster, model.recipe.state, {"x": 1})
+    assert not stale.exists()
+    assert set(saved) == {path.name for path in model_copy.iterdir()}
+    load(model_copy)
 
 
 def test_saving_over_a_model_replaces_every_file_or_none(
@@ -113,7 +155,7 @@ def test_saving_over_a_model_replaces_every_file_or_none(
     model = load(model_copy)
     before = {path.name: path.read_bytes() for path in model_copy.iterdir()}
 
-    def broken(handle: object, state: object) -> None:
+    def broken(handle: object, state: object, folder: Path) -> list[str]:
         raise OSError("disk full")
 
     monkeypatch.setattr(artifact, "write_state", broken)

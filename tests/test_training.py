@@ -10,17 +10,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
 
-from byoc import channels
+from byoc import channels, training
 from byoc.contract import MLPaths
+from byoc.recipe import Recipe, State
+from byoc.schema import InputSchema
 from byoc.training import main, thread_count, train
 
 from conftest import MLRootFactory
-from testsupport import REPOSITORY_ROOT, TRAIN_CSV, VALIDATION_CSV, make_ml_root
+from testsupport import REPOSITORY_ROOT, TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, make_ml_root
 
 HEADER = TRAIN_CSV.read_text().splitlines()[0]
 TRAIN_BYTES = TRAIN_CSV.read_bytes()
@@ -52,12 +56,7 @@ def test_success_writes_the_artifact_as_data(ml_root: MLRootFactory) -> None:
     root = ml_root(hyperparameters={"n_estimators": "50", "cv_folds": "3"})
     metrics = train(paths_of(root))
     model = root / "model"
-    assert sorted(path.name for path in model.iterdir()) == [
-        "manifest.json",
-        "metrics.json",
-        "model.txt",
-        "recipe_state.json",
-    ]
+    assert sorted(path.name for path in model.iterdir()) == TITANIC_MODEL_FILES
     saved = json.loads((model / "metrics.json").read_text())
     assert saved["task"] == "binary" and saved["classes"] == [0, 1]
     assert saved["validation"]["rows"] == 179 and saved["train"]["rows"] == 712
@@ -118,6 +117,34 @@ def test_block_size_does_not_change_the_model(
     monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)
     blocks = train(paths_of(make_ml_root(tmp_path / "blocks")))
     assert blocks["train"] == whole["train"] and blocks["validation"] == whole["validation"]
+
+
+class CountingRecipe(Recipe):
+    """Summaries are lists of batch numbers; combining counts how often each batch is combined."""
+
+    name = "counting"
+    combined_times: ClassVar[dict[int, int]] = {}
+
+    def combine(self, summaries: Sequence[State]) -> State:
+        batches = [batch for summary in summaries for batch in summary["batches"]]
+        for batch in batches:
+            self.combined_times[batch] = self.combined_times.get(batch, 0) + 1
+        return {"batches": batches}
+
+
+@pytest.mark.parametrize("batches", [0, 1, 3, 4, 17, 300])
+def test_summaries_combine_in_order_and_each_only_a_few_times(
+    batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "COMBINE_EVERY", 4)
+    recipe = CountingRecipe({}, InputSchema(()))
+    CountingRecipe.combined_times = {}
+    combined = training.combine_all(recipe, ({"batches": [batch]} for batch in range(batches)))
+    if batches == 0:
+        assert combined is None
+        return
+    assert combined == {"batches": list(range(batches))}
+    assert max(CountingRecipe.combined_times.values()) <= math.ceil(math.log(batches, 4)) + 1
 
 
 def test_threads_grow_with_the_data_and_never_pass_the_cpus() -> None:

@@ -1,18 +1,20 @@
-"""The model artifact is data: LightGBM's own model text, the recipe's fitted state as JSON, and a manifest.
+"""The model artifact is data: LightGBM's own model text, the recipe's fitted state, and a manifest.
 
-    /opt/ml/model/manifest.json      recipe (name, version), task, target, classes, input columns, features
-    /opt/ml/model/model.txt          the booster (lightgbm's text format)
-    /opt/ml/model/recipe_state.json  what the recipe learnt (group statistics, category tables, ...)
-    /opt/ml/model/metrics.json       the training job's figures
+    /opt/ml/model/manifest.json             recipe (name, version), task, target, classes, inputs, features
+    /opt/ml/model/model.txt                 the booster (lightgbm's text format)
+    /opt/ml/model/recipe_state.json         what the recipe learnt (group statistics, category tables, ...)
+    /opt/ml/model/recipe_state-N.parquet    the tables in that state, one Parquet file each
+    /opt/ml/model/metrics.json              the training job's figures
 
-Loading parses JSON and LightGBM text only: nothing in the model folder is unpickled or executed, and files
-this version does not know (such as an old `model.joblib`) are never opened. Saving writes into a staging
-folder and renames the files in with SIGTERM blocked, so a job never leaves a half-written model.
+Loading parses JSON, Parquet and LightGBM text only: nothing in the model folder is unpickled or executed,
+and files this version does not know (such as an old `model.joblib`) are never opened. Saving writes into a
+staging folder and renames the files in with SIGTERM blocked, so a job never leaves a half-written model.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import tempfile
@@ -26,18 +28,22 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from byoc.recipe import Recipe, RecipeError, State, load_recipe
 from byoc.schema import InputSchema
 from byoc.tasks import ClassValue, Task
 
 FORMAT = "byoc-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 kept the state's tables inside recipe_state.json; it still loads.
+READABLE_FORMAT_VERSIONS = (1, 2)
 MANIFEST_FILE = "manifest.json"
 BOOSTER_FILE = "model.txt"
 STATE_FILE = "recipe_state.json"
 METRICS_FILE = "metrics.json"
 ARTIFACT_FILES = (MANIFEST_FILE, BOOSTER_FILE, STATE_FILE, METRICS_FILE)
+TABLE_FILE = re.compile(r"recipe_state-[1-9][0-9]*\.parquet")
 OLD_FORMAT_FILES = ("model.joblib", "input_schema.json")
 _TABLE_KEY = "__table__"
 
@@ -78,7 +84,7 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Manifest:
-        if raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
+        if raw.get("format") != FORMAT or raw.get("format_version") not in READABLE_FORMAT_VERSIONS:
             raise ValueError(
                 f"format {raw.get('format')!r} version {raw.get('format_version')!r} is not "
                 f"{FORMAT!r} version {FORMAT_VERSION}"
@@ -101,41 +107,73 @@ class Manifest:
         )
 
 
-# -- recipe state as JSON (pandas tables written column by column) ----------------------------------------
+# -- recipe state: JSON, with its tables in Parquet files beside it ------------------------------------------
 
 
-def write_state(handle: IO[str], state: Any) -> None:
-    """JSON for nested dicts and lists of JSON values, with pandas DataFrames stored column by column."""
-    if isinstance(state, pd.DataFrame):
-        handle.write('{"' + _TABLE_KEY + '": {')
-        for position, column in enumerate(state.columns):
-            handle.write(("," if position else "") + json.dumps(str(column)) + ":")
-            handle.write(state[column].to_json(orient="values"))
-        handle.write("}}")
-    elif isinstance(state, Mapping):
-        handle.write("{")
-        for position, (key, value) in enumerate(state.items()):
-            handle.write(("," if position else "") + json.dumps(str(key)) + ":")
-            write_state(handle, value)
-        handle.write("}")
-    elif isinstance(state, list | tuple):
-        handle.write("[")
-        for position, value in enumerate(state):
-            handle.write("," if position else "")
-            write_state(handle, value)
-        handle.write("]")
-    else:
-        handle.write(json.dumps(state.item() if isinstance(state, np.generic) else state, allow_nan=False))
+def is_artifact_file(name: str) -> bool:
+    """Whether a file name is one of a model's files (a model archive may hold others, never read)."""
+    return name in ARTIFACT_FILES or TABLE_FILE.fullmatch(name) is not None
 
 
-def read_state(value: Any) -> Any:
+def write_state(handle: IO[str], state: Any, folder: Path) -> list[str]:
+    """The state as JSON: nested dicts and lists of JSON values, in which each pandas DataFrame or Arrow table
+    becomes a Parquet file in `folder`, named in the JSON. Returns the Parquet files' names."""
+    tables: list[str] = []
+
+    def write(value: Any) -> None:
+        if isinstance(value, pd.DataFrame | pa.Table):
+            name = f"recipe_state-{len(tables) + 1}.parquet"
+            arrow = value if isinstance(value, pa.Table) else pa.Table.from_pandas(value)
+            pq.write_table(arrow, folder / name, compression="zstd")
+            tables.append(name)
+            kind = "arrow" if isinstance(value, pa.Table) else "pandas"
+            handle.write(json.dumps({_TABLE_KEY: name, "kind": kind}))
+        elif isinstance(value, Mapping):
+            handle.write("{")
+            for position, (key, item) in enumerate(value.items()):
+                handle.write(("," if position else "") + json.dumps(str(key)) + ":")
+                write(item)
+            handle.write("}")
+        elif isinstance(value, list | tuple):
+            handle.write("[")
+            for position, item in enumerate(value):
+                handle.write("," if position else "")
+                write(item)
+            handle.write("]")
+        else:
+            handle.write(
+                json.dumps(value.item() if isinstance(value, np.generic) else value, allow_nan=False)
+            )
+
+    write(state)
+    return tables
+
+
+def read_state(value: Any, folder: Path) -> Any:
+    """The state `write_state` wrote (version 1's tables inside the JSON are read as pandas DataFrames)."""
     if isinstance(value, dict):
-        if set(value) == {_TABLE_KEY}:
-            return pd.DataFrame(value[_TABLE_KEY])
-        return {key: read_state(item) for key, item in value.items()}
+        if _TABLE_KEY in value:
+            return _read_table(value, folder)
+        return {key: read_state(item, folder) for key, item in value.items()}
     if isinstance(value, list):
-        return [read_state(item) for item in value]
+        return [read_state(item, folder) for item in value]
     return value
+
+
+def _read_table(reference: dict[str, Any], folder: Path) -> pd.DataFrame | pa.Table:
+    name = reference[_TABLE_KEY]
+    if isinstance(name, dict):
+        return pd.DataFrame(name)
+    if not isinstance(name, str) or TABLE_FILE.fullmatch(name) is None:
+        raise ModelLoadError(f"{folder / STATE_FILE} names a table file {name!r} that a model never holds")
+    path = folder / name
+    if not path.is_file():
+        raise _missing(folder, path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise ModelLoadError(f"{path} is not a readable Parquet file: {error}") from None
+    return table if reference.get("kind") == "arrow" else table.to_pandas()
 
 
 # -- saving -----------------------------------------------------------------------------------------------
@@ -154,8 +192,11 @@ def _signals_blocked() -> Iterator[None]:
 
 def save(
     model_dir: Path, manifest: Manifest, booster: lgb.Booster, state: State, metrics: Mapping[str, Any]
-) -> None:
-    """Write every artifact into a staging folder beside the model, then rename them in at once."""
+) -> list[str]:
+    """Write every artifact into a staging folder beside the model, then rename them in at once.
+
+    Returns the names of the files written; state tables of a model saved there before are removed.
+    """
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
     try:
@@ -164,13 +205,18 @@ def save(
         )
         booster.save_model(str(staging / BOOSTER_FILE), num_iteration=manifest.best_iteration or None)
         with (staging / STATE_FILE).open("w", encoding="utf-8") as handle:
-            write_state(handle, state)
+            tables = write_state(handle, state, staging)
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        names = [*tables, STATE_FILE, BOOSTER_FILE, METRICS_FILE, MANIFEST_FILE]
         with _signals_blocked():
-            for name in (STATE_FILE, BOOSTER_FILE, METRICS_FILE, MANIFEST_FILE):
+            for name in names:
                 (staging / name).replace(model_dir / name)
+            for stale in model_dir.iterdir():
+                if TABLE_FILE.fullmatch(stale.name) and stale.name not in tables:
+                    stale.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return [MANIFEST_FILE, BOOSTER_FILE, STATE_FILE, *tables, METRICS_FILE]
 
 
 # -- loading ----------------------------------------------------------------------------------------------
@@ -233,7 +279,7 @@ def load(model_dir: Path) -> Model:
         booster = lgb.Booster(model_str=(model_dir / BOOSTER_FILE).read_text(encoding="utf-8"))
     except (lgb.basic.LightGBMError, UnicodeDecodeError, ValueError) as error:
         raise ModelLoadError(f"{model_dir / BOOSTER_FILE} is not a LightGBM model: {error}") from None
-    state = read_state(_read_json(model_dir / STATE_FILE))
+    state = read_state(_read_json(model_dir / STATE_FILE), model_dir)
     if not isinstance(state, dict):
         raise ModelLoadError(f"{model_dir / STATE_FILE} must hold a JSON object")
     recipe = recipe_class(manifest.settings, manifest.inputs, state)

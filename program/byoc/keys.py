@@ -1,15 +1,15 @@
 """Exact lookups of text keys in a large learnt table, without a Python object per key.
 
 Recipes that learn per-group statistics (Titanic's families and tickets) keep their keys as an Arrow string
-column. `KeyIndex` finds keys by their 64-bit FNV-1a hash in pandas' hash table for integers. The hash is
-computed over Arrow's buffers with numpy for a batch, and with plain Python for one key, to the same value.
-Every hit is confirmed by comparing the text itself, so a hash collision can never return another key's row.
+column. `KeyIndex` finds keys by their 64-bit FNV-1a hash, with a binary search over the sorted hashes. The
+hash is computed over Arrow's buffers with numpy for a batch, and with plain Python for one key, to the same
+value. Every hit is confirmed by comparing the text itself, so a hash collision can never return another
+key's row.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,18 +59,19 @@ def hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 class KeyIndex:
-    """The positions of distinct keys in an Arrow string column, found by their hashes."""
+    """The positions of distinct keys in an Arrow string column."""
 
     def __init__(self, keys: pa.Array | pa.ChunkedArray) -> None:
         self.keys = _flat(keys)
         key_hashes = hashes(self.keys)
+        order = np.argsort(key_hashes, kind="stable")
+        self.order = order.astype(np.int32) if len(order) < 2**31 else order
+        self.sorted = key_hashes[self.order]
         # Distinct keys that share a hash (astronomically rare) are found by their text instead.
-        shared = np.asarray(pd.Index(key_hashes).duplicated(keep=False), dtype=bool)
-        self.colliding = {self.keys[int(at)].as_py(): int(at) for at in np.flatnonzero(shared)}
-        self.colliding_hashes = frozenset(int(value) for value in key_hashes[shared])
-        self.unshared_positions = np.flatnonzero(~shared)
-        self.unshared = pd.Index(key_hashes[~shared])
-        self.unshared.get_indexer(key_hashes[:1])  # builds the hash table now, not on the first request
+        shared = np.flatnonzero(self.sorted[1:] == self.sorted[:-1])
+        colliding = np.unique(np.concatenate([self.order[shared], self.order[shared + 1]]))
+        self.colliding = {self.keys[int(position)].as_py(): int(position) for position in colliding}
+        self.colliding_hashes = frozenset(int(value) for value in key_hashes[colliding])
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -82,9 +83,13 @@ class KeyIndex:
         if len(self.keys) == 0 or len(flat) == 0:
             return found
         query = hashes(flat)
-        at = self.unshared.get_indexer(query)
-        hit = np.flatnonzero((at >= 0) & np.asarray(flat.is_valid(), dtype=bool))
-        candidates = self.unshared_positions[at[hit]]
+        # Searching in hash order walks the sorted hashes forwards: far fewer cache misses on a large table.
+        by_hash = np.argsort(query)
+        at = np.empty(len(query), dtype=np.int64)
+        at[by_hash] = np.searchsorted(self.sorted, query[by_hash])
+        at = at.clip(max=len(self.sorted) - 1)
+        hit = np.flatnonzero((self.sorted[at] == query) & np.asarray(flat.is_valid(), dtype=bool))
+        candidates = self.order[at[hit]]
         same = pc.equal(flat.take(pa.array(hit)), self.keys.take(pa.array(candidates)))
         confirmed = np.asarray(same.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         found[hit[confirmed]] = candidates[confirmed]
@@ -101,9 +106,8 @@ class KeyIndex:
         key_hash = hash_one(value)
         if key_hash in self.colliding_hashes:
             return self.colliding.get(value, -1)
-        try:
-            at = int(self.unshared.get_loc(np.uint64(key_hash)))
-        except KeyError:
+        at = int(np.searchsorted(self.sorted, np.uint64(key_hash)))
+        if at >= len(self.sorted) or int(self.sorted[at]) != key_hash:
             return -1
-        position = int(self.unshared_positions[at])
+        position = int(self.order[at])
         return position if self.keys[position].as_py() == value else -1

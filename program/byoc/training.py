@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -164,22 +164,41 @@ def typed_batches(
 # -- the recipe's passes ------------------------------------------------------------------------------------
 
 
+def combine_all(recipe: Recipe, summaries: Iterable[State]) -> State | None:
+    """One summary of many, combining as they arrive, oldest rows first (None for no summaries).
+
+    levels[n] holds summaries of COMBINE_EVERY**n batches each, so every row is combined about
+    log(batches) times; one running summary would combine the earliest rows again at every combine.
+    """
+    levels: list[list[State]] = []
+    for summary in summaries:
+        level = 0
+        while True:
+            if level == len(levels):
+                levels.append([])
+            levels[level].append(summary)
+            if len(levels[level]) < COMBINE_EVERY:
+                break
+            summary, levels[level] = recipe.combine(levels[level]), []
+            level += 1
+    remaining = [summary for level in reversed(levels) for summary in level]
+    return recipe.combine(remaining) if remaining else None
+
+
 def learn_state(
     recipe: Recipe, channel: Channel, selection: np.ndarray, team: scaleout.Team | None = None
 ) -> State:
-    summaries: list[State] = []
     schema = recipe.schema
     if recipe.learned_from is not None:
         schema = InputSchema(
             tuple(column for column in schema.features if column.name in recipe.learned_from)
         )
-    for frame, labels in typed_batches(channel, schema, selection):
-        summaries.append(recipe.summarise(frame, labels))
-        if len(summaries) >= COMBINE_EVERY:
-            summaries = [recipe.combine(summaries)]
-    if not summaries:
+    summaries = (
+        recipe.summarise(frame, labels) for frame, labels in typed_batches(channel, schema, selection)
+    )
+    summary = combine_all(recipe, summaries)
+    if summary is None:
         raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
-    summary = recipe.combine(summaries)
     if team is not None:  # scale-out: every host's summary, combined in host order
         summary = team.combined(recipe, summary)
     return recipe.learn(summary)
@@ -617,9 +636,9 @@ def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str
         best_iteration=fitted.best_iteration,
         libraries=metrics["libraries"],
     )
-    artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
+    saved = artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
     report(task, metrics)
-    log(f"saved {', '.join(artifact.ARTIFACT_FILES)} to {paths.model_dir}")
+    log(f"saved {', '.join(saved)} to {paths.model_dir}")
     log(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
 
 

@@ -1,10 +1,10 @@
 """Warm start: continue training an earlier model, given as the optional `model` channel.
 
 The channel holds an earlier job's model.tar.gz, or the files in it (manifest.json, model.txt,
-recipe_state.json). The new trees are added to the earlier ones, so the earlier recipe state and input columns
-stay: its category tables and group statistics are what give the earlier trees their meaning. Before training,
-the job checks that the recipe and its version, the target, the task and the classes are the model's, and that
-the training data has the model's input columns.
+recipe_state.json and its Parquet tables). The new trees are added to the earlier ones, so the earlier recipe
+state and input columns stay: its category tables and group statistics are what give the earlier trees their
+meaning. Before training, the job checks that the recipe and its version, the target, the task and the classes
+are the model's, and that the training data has the model's input columns.
 
 Training rows get their features as serving computes them for new rows (without their own labels). A recipe
 whose state holds label statistics (titanic's group survival) should therefore be warm started on rows the
@@ -25,7 +25,6 @@ from byoc import artifact
 from byoc.tasks import ClassValue, Task
 
 CHANNEL = "model"
-MEMBERS = (artifact.MANIFEST_FILE, artifact.BOOSTER_FILE, artifact.STATE_FILE)
 
 Log = Callable[[str], None]
 
@@ -51,7 +50,8 @@ def _unpack(archive: Path, into: Path) -> None:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar.getmembers():
                 path = PurePosixPath(member.name)
-                if member.isfile() and path.parent == PurePosixPath(".") and path.name in MEMBERS:
+                top_level = path.parent == PurePosixPath(".")
+                if member.isfile() and top_level and artifact.is_artifact_file(path.name):
                     extracted = tar.extractfile(member)
                     if extracted is not None:
                         (into / path.name).write_bytes(extracted.read())
@@ -78,7 +78,8 @@ def load(channel_dir: Path, log: Log) -> WarmStart | None:
         except artifact.ModelLoadError as error:
             raise WarmStartError(f"channel 'model': {error}") from None
         digest = hashlib.sha256()
-        for name in (artifact.BOOSTER_FILE, artifact.STATE_FILE):
+        tables = sorted(path.name for path in model_dir.iterdir() if artifact.TABLE_FILE.fullmatch(path.name))
+        for name in (artifact.BOOSTER_FILE, artifact.STATE_FILE, *tables):
             digest.update((model_dir / name).read_bytes())
     finally:
         shutil.rmtree(staging, ignore_errors=True)

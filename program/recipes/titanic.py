@@ -151,10 +151,11 @@ class Keyed:
 class Groups:
     """Counts and survivor counts per group key, learnt from training rows."""
 
-    def __init__(self, table: pd.DataFrame) -> None:
-        self.index = KeyIndex(pa.array(table["key"], pa.string(), from_pandas=True))
-        self.counts = np.asarray(table["count"], dtype=float)
-        self.survived = np.asarray(table["label_sum"], dtype=float)
+    def __init__(self, table: pa.Table | pd.DataFrame) -> None:
+        table = _as_arrow(table)
+        self.index = KeyIndex(table.column("key"))
+        self.counts = table.column("count").to_numpy()
+        self.survived = table.column("label_sum").to_numpy()
 
     def find(self, keyed: Keyed, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """(survivors, members) of each of `rows` rows' group; zeros for unknown, missing or unkeyed rows."""
@@ -162,8 +163,8 @@ class Groups:
         known = found >= 0
         at = np.maximum(found, 0)
         survived, members = np.zeros(rows), np.zeros(rows)
-        survived[keyed.rows] = np.where(known, self.survived[at], 0.0)
-        members[keyed.rows] = np.where(known, self.counts[at], 0.0)
+        survived[keyed.rows] = np.where(known, self.survived[at], 0)
+        members[keyed.rows] = np.where(known, self.counts[at], 0)
         return survived, members
 
     def find_one(self, key: str | None) -> tuple[float, float]:
@@ -171,6 +172,11 @@ class Groups:
         if position < 0:
             return 0.0, 0.0
         return float(self.survived[position]), float(self.counts[position])
+
+
+def _whole(totals: np.ndarray) -> np.ndarray:
+    """Sums of whole numbers in the smallest integer type that holds them all."""
+    return totals.astype(np.int32 if totals.max(initial=0) < 2**31 else np.int64)
 
 
 def _group_sums(keys: pa.Array | pa.ChunkedArray, counts: np.ndarray, sums: np.ndarray) -> pa.Table:
@@ -182,13 +188,14 @@ def _group_sums(keys: pa.Array | pa.ChunkedArray, counts: np.ndarray, sums: np.n
     return pa.table(
         {
             "key": encoded.dictionary,
-            "count": np.bincount(codes[present], weights=counts[present], minlength=size),
-            "label_sum": np.bincount(codes[present], weights=sums[present], minlength=size),
+            "count": _whole(np.bincount(codes[present], weights=counts[present], minlength=size)),
+            "label_sum": _whole(np.bincount(codes[present], weights=sums[present], minlength=size)),
         }
     )
 
 
 def _as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
+    """Version 1 artifacts load the state's tables as pandas DataFrames."""
     return table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
 
 
@@ -259,14 +266,15 @@ class Titanic(Recipe):
     def combine(self, summaries: Sequence[State]) -> State:
         combined: State = {}
         for group in GROUPS:
-            tables = pa.concat_tables([_as_arrow(summary[group]) for summary in summaries])
+            parts = [_as_arrow(summary[group]) for summary in summaries]
+            tables = pa.concat_tables(parts, promote_options="permissive")
             combined[group] = _group_sums(
                 tables["key"], tables["count"].to_numpy(), tables["label_sum"].to_numpy()
             )
         return combined
 
     def learn(self, summary: State) -> State:
-        return {group: _as_arrow(summary[group]).to_pandas() for group in GROUPS}
+        return {group: _as_arrow(summary[group]) for group in GROUPS}
 
     @cached_property
     def _groups(self) -> dict[str, Groups]:

@@ -16,7 +16,7 @@ from scaleoutsupport import Channels, docker_job, host_root
 from byoc.contract import MLPaths
 from byoc.training import train
 
-from testsupport import TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
+from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
 
 pytestmark = pytest.mark.container
 
@@ -62,7 +62,7 @@ def test_two_replicated_hosts_train_one_model_as_good_as_one_host(image: str, tm
     assert "joined 2 hosts" in logs[0]
     assert "training on 356 rows" in logs[0] and "training on 356 rows" in logs[1]
     assert_one_model(logs)
-    assert job.model_files(0) == ["manifest.json", "metrics.json", "model.txt", "recipe_state.json"]
+    assert job.model_files(0) == TITANIC_MODEL_FILES
     assert job.model_files(1) == []
     assert "validation:auc=" in logs[0] and "validation:auc=" not in logs[1]
     metrics = json.loads((roots[0] / "model" / "metrics.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 from test_training import bad_case_channels
 
 from conftest import MLRootFactory
-from testsupport import docker
+from testsupport import TITANIC_MODEL_FILES, docker
 
 pytestmark = pytest.mark.container
 
@@ -23,12 +23,7 @@ def run_train(image: str, root: Path, *extra: str) -> int:
 def test_train_writes_the_model_and_metrics(image: str, ml_root: MLRootFactory) -> None:
     root = ml_root(hyperparameters={"n_estimators": "300", "learning_rate": "0.03", "cv_folds": "5"})
     assert run_train(image, root) == 0
-    assert sorted(path.name for path in (root / "model").iterdir()) == [
-        "manifest.json",
-        "metrics.json",
-        "model.txt",
-        "recipe_state.json",
-    ]
+    assert sorted(path.name for path in (root / "model").iterdir()) == TITANIC_MODEL_FILES
     metrics = json.loads((root / "model" / "metrics.json").read_text())
     assert metrics["validation"]["auc"] >= 0.85
     assert metrics["cross_validation"]["auc_mean"] >= 0.85

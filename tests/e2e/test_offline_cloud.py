@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 BUCKET = "titanic-byoc-e2e"
 SAMPLE_ROWS = 5
 PREDICTION_LINE = re.compile(r"^([01]),([0-9.eE+-]+)$")
-ARTIFACT_FILES = {"manifest.json", "model.txt", "recipe_state.json", "metrics.json"}
+ARTIFACT_FILES = {"manifest.json", "model.txt", "recipe_state.json", "recipe_state-1.parquet", "metrics.json"}
 
 
 @pytest.fixture(scope="module")

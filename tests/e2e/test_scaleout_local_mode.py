@@ -24,7 +24,7 @@ import pytest
 from byoc.contract import MLPaths
 from byoc.training import train
 
-from testsupport import TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
+from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
 
 pytestmark = pytest.mark.e2e
 
@@ -122,12 +122,7 @@ def test_two_instances_train_one_model_as_good_as_one(image: str, local_mode: di
     archives = list((local_mode["work"] / "two-hosts").rglob("model.tar.gz"))
     assert len(archives) == 1
     with tarfile.open(archives[0]) as archive:
-        assert sorted(archive.getnames()) == [
-            "manifest.json",
-            "metrics.json",
-            "model.txt",
-            "recipe_state.json",
-        ]
+        assert sorted(archive.getnames()) == TITANIC_MODEL_FILES
         two_hosts = json.load(archive.extractfile("metrics.json"))  # type: ignore[arg-type]
     one_root = make_ml_root(local_mode["work"] / "one-host")
     one_host = train(MLPaths.from_environment({"BYOC_ML_ROOT": str(one_root)}))

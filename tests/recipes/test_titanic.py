@@ -49,13 +49,13 @@ def passenger(**values: object) -> dict[str, object]:
 
 def test_training_rows_are_taken_out_of_their_own_groups(titanic: artifact.Model) -> None:
     recipe = titanic.recipe
-    tickets = recipe.state["ticket"]
+    tickets = recipe.state["ticket"].to_pandas()
     ticket = tickets[tickets["count"] == 2].iloc[0]["key"]
     frame = frame_of(titanic.manifest.inputs, [passenger(Ticket=ticket, Fare=30.0)])
     fare_per_person = FEATURE_NAMES.index("fare_per_person")
     assert recipe.transform(frame)[0, fare_per_person] == 10.0
     assert recipe.transform(frame, np.array([1.0]))[0, fare_per_person] == 15.0
-    families = recipe.state["wc_family"]
+    families = recipe.state["wc_family"].to_pandas()
     known = families[(families["count"] == 1) & (families["label_sum"] == 1)].iloc[0]["key"]
     surname, pclass, stem, tenths = known.split("|")
     woman = passenger(
