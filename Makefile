@@ -33,8 +33,10 @@ build:
 	@options=$$(BASE_IMAGE="$(BASE_IMAGE)" scripts/ensure-docker.sh) && set -x && \
 	docker build $$options $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
 
+# Remakes local_test/test_dir's committed train/validation split of data/titanic.csv.
 data: venv
-	$(VENV_PYTHON) -m byoc.split
+	$(VENV_PYTHON) -m byoc.split --source data/titanic.csv --target Survived \
+		--output-dir local_test/test_dir/input/data
 
 train-local: build
 	local_test/train_local.sh $(IMAGE)

@@ -241,12 +241,33 @@ def test_bad_input_fails_with_a_named_reason_and_an_empty_model_folder(
     ],
 )
 def test_bad_hyperparameters_fail_naming_the_key(
-    hyperparameters: dict[str, str], expected: str, ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch
+    hyperparameters: dict[str, str],
+    expected: str,
+    ml_root: MLRootFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = ml_root(hyperparameters=hyperparameters, channels={"train": [("train.csv", TRAIN_BYTES)]})
     assert run_main(root, monkeypatch) == 1
     assert expected in failure_reason(root).splitlines()[0]
     assert list((root / "model").iterdir()) == []
+    stderr = capsys.readouterr().err
+    assert "[train] FAILED: " + expected in stderr and "Traceback" not in stderr
+
+
+def test_an_unexpected_error_is_reported_with_its_traceback(
+    ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = ml_root()
+
+    def broken_recipe(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(training, "learn_state", broken_recipe)
+    assert run_main(root, monkeypatch) == 1
+    assert failure_reason(root).startswith("unexpected error: ZeroDivisionError: division by zero")
+    stderr = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in stderr and "broken_recipe" in stderr
 
 
 def test_malformed_hyperparameters_file_fails_naming_it(

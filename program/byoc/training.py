@@ -657,6 +657,21 @@ def report(task: Task, metrics: Mapping[str, Any]) -> None:
             print(metric_line(CV_PREFIX, name, value), flush=True)
 
 
+# Errors whose message is the whole story (bad input, a stop, a lost peer): no traceback is printed for them.
+EXPLAINED_ERRORS = (
+    HyperparameterError,
+    DataError,
+    ContractError,
+    RecipeError,
+    TargetError,
+    TrainingInterrupted,
+    ClusterError,
+    CheckpointError,
+    WarmStartError,
+    OutOfMemory,
+)
+
+
 def main() -> int:
     started = time.monotonic()
     paths = MLPaths.from_environment()
@@ -665,18 +680,7 @@ def main() -> int:
         _raise_on_sigterm(started)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         train(paths, peers)
-    except (
-        HyperparameterError,
-        DataError,
-        ContractError,
-        RecipeError,
-        TargetError,
-        TrainingInterrupted,
-        ClusterError,
-        CheckpointError,
-        WarmStartError,
-        OutOfMemory,
-    ) as error:
+    except EXPLAINED_ERRORS as error:
         return fail(paths, str(error), peers, error)
     except Exception as error:
         return fail(paths, f"unexpected error: {type(error).__name__}: {error}", peers, error)
@@ -688,14 +692,16 @@ def main() -> int:
 def fail(
     paths: MLPaths, reason: str, peers: Cluster | None = None, error: BaseException | None = None
 ) -> int:
-    """First line of the failure file is the reason SageMaker shows; the traceback goes to stderr.
+    """First line of the failure file is the reason SageMaker shows; an unexpected error's traceback goes to
+    stderr.
 
     Every host writes its own failure file; the other hosts are told the reason (scale-out). A SIGTERM that
     arrives meanwhile (local mode stops every host once one ends) waits until the reason is written.
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        traceback.print_exc(file=sys.stderr)
+        if error is not None and not isinstance(error, EXPLAINED_ERRORS):
+            traceback.print_exception(error, file=sys.stderr)
         print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
         try:
             write_failure_reason(paths, reason + "\n")
