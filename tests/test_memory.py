@@ -1,5 +1,7 @@
 """The memory guard: the container's limit, early refusals with numbers, and the watchdog."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +76,31 @@ def test_a_job_within_its_limit_runs_on() -> None:
         total = sum(np.ones(1000).sum() for _ in range(100))
     assert total == 100_000
     assert guard.figures()["limit_source"] == "test"
+
+
+FRAGMENTING_SCRIPT = """
+import sys
+import numpy as np
+from byoc import memory
+if sys.argv[1] == "returned":
+    assert memory.return_freed_blocks()
+big = np.ones(24 * 2**20 // 8)  # freeing a mapped 24 MiB block raises glibc's own threshold to 24 MiB
+del big
+blocks = [np.ones(2**20 // 8) for _ in range(300)]  # 300 blocks of 1 MiB
+last = blocks.pop()  # the newest block stays in use: a heap cannot shrink below it
+before = memory.resident_bytes()
+del blocks
+print((before - memory.resident_bytes()) / memory.MIB)
+"""
+
+
+@pytest.mark.parametrize("mode", ["default", "returned"])
+def test_freed_blocks_go_back_to_the_system_only_with_the_lower_threshold(mode: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", FRAGMENTING_SCRIPT, mode], capture_output=True, text=True, check=True
+    )
+    released = float(run.stdout)
+    if mode == "returned":
+        assert released > 250, run.stdout
+    else:
+        assert released < 50, run.stdout

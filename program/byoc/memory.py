@@ -6,6 +6,7 @@
   numbers, the largest consumer and what to do.
 - `MemoryGuard.watch` samples the process's resident memory while training runs and stops the job with such
   a reason when it crosses a safe share of the limit, before the kernel kills it.
+- `return_freed_blocks()` makes glibc give large freed blocks back to the system at once.
 - `provisional_reason` is written to the failure file while the job runs, so even a kill (which no process
   survives to explain) leaves the stage and memory figures behind; a finished job replaces or removes it.
 """
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import _thread
+import ctypes
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +30,9 @@ MEMINFO = Path("/proc/meminfo")
 # The share of the limit the watchdog lets the process reach before it stops the job.
 WATCH_SHARE = 0.92
 WATCH_INTERVAL_SECONDS = 0.1
+# glibc's mallopt option, and the size from which it maps each block on its own (returned on free).
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 128 * 1024
 # SageMaker's general-purpose training instances by memory, to name the next size up.
 INSTANCE_MEMORY_GIB: tuple[tuple[str, int], ...] = (
     ("ml.m5.large", 8),
@@ -77,6 +82,20 @@ def resident_bytes() -> int:
     """This process's resident memory now."""
     with Path("/proc/self/statm").open() as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def return_freed_blocks() -> bool:
+    """Make glibc map every block of 128 KiB or more on its own, so freeing it returns it to the system.
+
+    By default glibc raises that threshold each time such a block is freed (up to 32 MiB), after which the
+    feature batches and Arrow buffers a training job frees stay in its heap as fragments: resident memory
+    then grows by hundreds of MiB that nothing uses. False where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
 def gib(count: float) -> str:

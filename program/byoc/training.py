@@ -458,6 +458,9 @@ def fit(
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
+    # Every feature is computed: a fresh recipe over the same state drops what the old one built to look
+    # rows up (Titanic: an index of every group key), which boosting would otherwise carry.
+    recipe = type(recipe)(recipe.settings, recipe.schema, recipe.state)
     # The validation set is scored every round only when early stopping needs it: scoring costs a sort of
     # the validation rows per round.
     stopping = settings["early_stopping_rounds"]
@@ -674,6 +677,7 @@ EXPLAINED_ERRORS = (
 
 def main() -> int:
     started = time.monotonic()
+    memory.return_freed_blocks()
     paths = MLPaths.from_environment()
     peers = Cluster()  # scale-out: the other hosts, once joined; told why this one fails
     try:

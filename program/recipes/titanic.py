@@ -179,17 +179,29 @@ def _whole(totals: np.ndarray) -> np.ndarray:
     return totals.astype(np.int32 if totals.max(initial=0) < 2**31 else np.int64)
 
 
-def _group_sums(keys: pa.Array | pa.ChunkedArray, counts: np.ndarray, sums: np.ndarray) -> pa.Table:
-    """Counts and label sums per distinct key (null keys dropped), by Arrow's dictionary encoding."""
-    encoded = pc.dictionary_encode(keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys)
-    codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    present = codes >= 0
-    size = len(encoded.dictionary)
+def _group_sums(keys: pa.Array | pa.ChunkedArray, counts: np.ndarray | None, sums: np.ndarray) -> pa.Table:
+    """Counts (each row counts 1 when `counts` is None) and label sums per distinct key, null keys dropped.
+
+    Arrow's dictionary encoding of chunked keys shares one dictionary across chunks, so the keys are never
+    copied into one array.
+    """
+    encoded = pc.dictionary_encode(keys)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    dictionary = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    codes = np.concatenate(
+        [np.asarray(chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)) for chunk in chunks]
+        or [np.empty(0, dtype=np.int32)]
+    )
+    if encoded.null_count:
+        present = codes >= 0
+        codes, sums = codes[present], sums[present]
+        counts = counts[present] if counts is not None else None
+    size = len(dictionary)
     return pa.table(
         {
-            "key": encoded.dictionary,
-            "count": _whole(np.bincount(codes[present], weights=counts[present], minlength=size)),
-            "label_sum": _whole(np.bincount(codes[present], weights=sums[present], minlength=size)),
+            "key": dictionary,
+            "count": _whole(np.bincount(codes, weights=counts, minlength=size)),
+            "label_sum": _whole(np.bincount(codes, weights=sums, minlength=size)),
         }
     )
 
@@ -258,10 +270,7 @@ class Titanic(Recipe):
 
     def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
         keys, _, _ = self._keys(frame)
-        return {
-            group: _group_sums(keyed.keys, np.ones(len(keyed.rows)), labels[keyed.rows])
-            for group, keyed in keys.items()
-        }
+        return {group: _group_sums(keyed.keys, None, labels[keyed.rows]) for group, keyed in keys.items()}
 
     def combine(self, summaries: Sequence[State]) -> State:
         combined: State = {}
@@ -271,6 +280,7 @@ class Titanic(Recipe):
             combined[group] = _group_sums(
                 tables["key"], tables["count"].to_numpy(), tables["label_sum"].to_numpy()
             )
+            del tables, parts
         return combined
 
     def learn(self, summary: State) -> State:
