@@ -58,6 +58,8 @@ class TrainingOptions:
     max_run: int = DEFAULT_MAX_RUN_SECONDS
     max_wait: int = DEFAULT_MAX_WAIT_SECONDS
     content_type: str = "text/csv"
+    # An earlier job's model.tar.gz: the job continues that model (the `model` channel).
+    warm_start: str | None = None
 
 
 def build_estimator(
@@ -97,13 +99,30 @@ def build_estimator(
     )
 
 
-def training_inputs(layout: settings.S3Layout, content_type: str) -> dict[str, Any]:
+def training_inputs(
+    layout: settings.S3Layout, content_type: str, warm_start: str | None = None
+) -> dict[str, Any]:
     from sagemaker.inputs import TrainingInput
 
-    return {
+    inputs = {
         "train": TrainingInput(layout.train, content_type=content_type),
         "validation": TrainingInput(layout.validation, content_type=content_type),
     }
+    if warm_start is not None:
+        inputs["model"] = TrainingInput(warm_start)
+    return inputs
+
+
+def warm_start_uri(value: str | None) -> str | None:
+    """An earlier job's model.tar.gz on S3 (or, in local mode, a file:// path), refused with its value."""
+    if value is None:
+        return None
+    if not value.startswith(("s3://", "file://")) or value.rstrip("/") in ("s3:", "file:"):
+        raise DeployError(
+            f"--warm-start {value!r} is not an s3:// URI (or file:// in local mode) of an earlier job's "
+            "model.tar.gz, e.g. the 'model:' line `byoc train` printed"
+        )
+    return value
 
 
 def checkpoint_uri(target: settings.DeployTarget, options: TrainingOptions, job_name: str) -> str | None:
@@ -121,7 +140,7 @@ def prepare(target: settings.DeployTarget, options: TrainingOptions) -> tuple[Es
 
 def fit(estimator: Estimator, options: TrainingOptions, job_name: str, *, wait: bool) -> None:
     """Start the job on the two channels; with `wait`, stream its logs until it ends."""
-    inputs = training_inputs(options.layout, options.content_type)
+    inputs = training_inputs(options.layout, options.content_type, options.warm_start)
     estimator.fit(inputs, job_name=job_name, wait=wait, logs="All" if wait else "None")
 
 
@@ -277,6 +296,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-logs", action="store_true", help="show the job's status instead of its CloudWatch logs"
     )
+    parser.add_argument(
+        "--warm-start",
+        metavar="MODEL_TAR_GZ_URI",
+        help="continue an earlier job's model (its model.tar.gz on S3), given as the `model` channel",
+    )
     return parser
 
 
@@ -312,6 +336,7 @@ def options_from(
         max_run=arguments.max_run,
         max_wait=arguments.max_wait,
         content_type=channel_content_type(the_project.source),
+        warm_start=warm_start_uri(getattr(arguments, "warm_start", None)),
     )
 
 

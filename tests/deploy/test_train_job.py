@@ -5,6 +5,7 @@ model."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -189,6 +190,27 @@ def test_another_project_gets_its_own_names_task_and_metrics(
     assert regression["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
         Task.REGRESSION
     )
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_a_warm_start_sends_the_earlier_model_as_the_model_channel(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    earlier = "s3://my-bucket/titanic-byoc/output/titanic-byoc-1/output/model.tar.gz"
+    _, request = dry_run_request(capsys, ["--bucket", "my-bucket", "--warm-start", earlier])
+    valid_request("CreateTrainingJob", request)
+    channels = {channel["ChannelName"]: channel for channel in request["InputDataConfig"]}
+    assert set(channels) == {"train", "validation", "model"}
+    assert channels["model"]["DataSource"]["S3DataSource"]["S3Uri"] == earlier
+    assert "ContentType" not in channels["model"]
+    _, plain = dry_run_request(capsys, ["--bucket", "my-bucket"])
+    assert [channel["ChannelName"] for channel in plain["InputDataConfig"]] == ["train", "validation"]
+
+
+@pytest.mark.parametrize("value", ["model.tar.gz", "https://example.com/model.tar.gz", "s3://"])
+def test_a_warm_start_that_is_not_an_s3_uri_is_refused_naming_it(value: str) -> None:
+    with pytest.raises(DeployError, match=rf"--warm-start '{re.escape(value)}' is not an s3:// URI"):
+        train_job.warm_start_uri(value)
 
 
 def test_a_dry_run_is_for_aws_only(offline_aws: None) -> None:
