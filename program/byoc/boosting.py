@@ -81,7 +81,10 @@ class FeatureMatrix:
         return sum(chunk.nbytes for chunk in self.chunks)
 
     def labels(self) -> np.ndarray:
-        return np.concatenate(self.label_chunks) if self.label_chunks else np.empty(0)
+        """Every row's label: the chunks are joined once and kept joined, so callers share one array."""
+        if len(self.label_chunks) != 1:
+            self.label_chunks = [np.concatenate(self.label_chunks) if self.label_chunks else np.empty(0)]
+        return self.label_chunks[0]
 
     def dense(self) -> np.ndarray:
         return np.concatenate(self.chunks) if self.chunks else np.empty((0, self.width), FEATURE_DTYPE)
@@ -93,12 +96,11 @@ class FeatureMatrix:
             return self.dense(), self.labels()
         chosen = np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
         starts = np.cumsum([0] + [len(chunk) for chunk in self.chunks])
-        features, labels = [], []
-        for position, (chunk, chunk_labels) in enumerate(zip(self.chunks, self.label_chunks, strict=True)):
-            inside = chosen[(chosen >= starts[position]) & (chosen < starts[position + 1])] - starts[position]
-            features.append(chunk[inside])
-            labels.append(chunk_labels[inside])
-        return np.concatenate(features), np.concatenate(labels)
+        features = [
+            chunk[chosen[(chosen >= starts[position]) & (chosen < starts[position + 1])] - starts[position]]
+            for position, chunk in enumerate(self.chunks)
+        ]
+        return np.concatenate(features), self.labels()[chosen]
 
     def clear(self) -> None:
         self.chunks.clear()

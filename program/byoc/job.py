@@ -53,9 +53,9 @@ class Start:
 
 def data_digest(matrix: boosting.FeatureMatrix) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    for chunk, labels in zip(matrix.chunks, matrix.label_chunks, strict=True):
+    for chunk in matrix.chunks:
         digest.update(chunk.tobytes())
-        digest.update(labels.tobytes())
+    digest.update(matrix.labels().tobytes())
     return digest.hexdigest()
 
 
