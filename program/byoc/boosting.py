@@ -138,14 +138,15 @@ def dataset(
     reference: lgb.Dataset | None = None,
     init_score: np.ndarray | None = None,
 ) -> lgb.Dataset:
-    """A LightGBM Dataset over the matrix's chunks, constructed now (the chunks can be freed afterwards).
+    """A LightGBM Dataset binned from the matrix's chunks, which it then releases (the labels stay).
 
-    `init_score`: the raw scores of the model training continues (`raw_scores`), for a ContinuedDataset.
+    The labels are set once the chunks are gone: LightGBM copies them to float32, and that copy then does not
+    coincide with the features. `init_score`: the raw scores of the model training continues (`raw_scores`),
+    for a ContinuedDataset.
     """
     kind = lgb.Dataset if init_score is None else ContinuedDataset
     data = kind(
         [_Chunk(chunk) for chunk in matrix.chunks],
-        label=matrix.labels(),
         weight=weights,
         init_score=init_score,
         feature_name=list(feature_names),
@@ -153,8 +154,10 @@ def dataset(
         params=dict(params),
         reference=reference,
         free_raw_data=True,
-    )
-    return data.construct()
+    ).construct()
+    matrix.chunks.clear()
+    data.set_label(matrix.labels())
+    return data
 
 
 def balanced_weights(
