@@ -9,8 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 from byoc import channels, training
+from byoc.channels import DataError
 from byoc.contract import MLPaths
 from byoc.recipe import Recipe, State
 from byoc.schema import InputSchema
@@ -306,3 +308,39 @@ def test_sigterm_stops_training_promptly_with_a_reason_and_no_model(
             process.kill()
     assert "stopped by SIGTERM" in failure_reason(root).splitlines()[0]
     assert list((root / "model").iterdir()) == []
+
+
+def test_in_order_keeps_the_order_runs_the_first_alone_and_bounds_the_items_in_flight() -> None:
+    lock = threading.Lock()
+    running, most, read = [0], [0], []
+
+    def slow_square(value: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.01 * (value % 3))
+        with lock:
+            running[0] -= 1
+        return value * value
+
+    def items() -> Iterator[int]:
+        for value in range(40):
+            read.append(value)
+            yield value
+
+    results = training.in_order(slow_square, items(), workers=2)
+    assert next(results) == 0 and read == [0]  # the first item alone, before any other is read
+    assert list(results) == [value * value for value in range(1, 40)]
+    assert most[0] == 2
+    assert list(training.in_order(slow_square, [], workers=2)) == []
+    assert list(training.in_order(slow_square, [3, 4], workers=1)) == [9, 16]
+
+
+def test_in_order_passes_a_workers_error_on() -> None:
+    def fails_on_five(value: int) -> int:
+        if value == 5:
+            raise DataError("batch 5 is bad")
+        return value
+
+    with pytest.raises(DataError, match="batch 5 is bad"):
+        list(training.in_order(fails_on_five, range(10), workers=2))

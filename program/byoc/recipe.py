@@ -6,6 +6,9 @@ changed LightGBM defaults, what it learns from training rows (as JSON, mergeable
 and its feature step: one vectorised `transform` for training, batches and single rows, plus an optional
 scalar `transform_row` that property tests hold to the same answers. The core never imports a recipe by
 name: the `recipe` hyperparameter, or the image's BYOC_DEFAULT_RECIPE, names it.
+
+`train` calls `summarise` and `transform` on two batches at once when it has two CPUs, after a first batch
+alone: they read the recipe and return new values, and never change the recipe.
 """
 
 from __future__ import annotations
@@ -108,7 +111,10 @@ class Recipe:
     # -- learning: optional; summaries are JSON, merged across batches and hosts ------------------------
 
     def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
-        """What one batch of training rows teaches (labels: class codes or values, aligned with frame)."""
+        """What one batch of training rows teaches (labels: class codes or values, aligned with frame).
+
+        May run on several batches at once: it must not change the recipe.
+        """
         return {}
 
     def combine(self, summaries: Sequence[State]) -> State:
@@ -131,7 +137,8 @@ class Recipe:
     def transform(self, frame: pd.DataFrame, labels: np.ndarray | None = None) -> np.ndarray:
         """Features of typed rows (numbers as float64 with NaN, text as str or NaN), shape (rows, features).
 
-        `labels` are the rows' own labels when transforming training rows, else None.
+        `labels` are the rows' own labels when transforming training rows, else None. May run on several
+        batches at once (after a first batch alone, which may build lookups): it must not change the recipe.
         """
         raise NotImplementedError
 

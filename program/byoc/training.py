@@ -14,12 +14,14 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import lightgbm as lgb
 import numpy as np
@@ -163,6 +165,33 @@ def typed_batches(
 
 # -- the recipe's passes ------------------------------------------------------------------------------------
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def in_order(function: Callable[[Item], Result], items: Iterable[Item], workers: int) -> Iterator[Result]:
+    """`function` of each item, in the items' order, on up to `workers` threads with as many items in flight.
+
+    The recipe's batch work is Arrow and numpy, which release the GIL, so a second CPU computes the next batch
+    while this one reads and stores. The first item runs alone: a recipe may build its lookups on first use.
+    """
+    iterator = iter(items)
+    first = next(iterator, None)
+    if first is None:
+        return
+    yield function(first)
+    if workers <= 1:
+        yield from map(function, iterator)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="recipe") as pool:
+        pending: deque[Future[Result]] = deque()
+        for item in iterator:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
 
 def combine_all(recipe: Recipe, summaries: Iterable[State]) -> State | None:
     """One summary of many, combining as they arrive, oldest rows first (None for no summaries).
@@ -186,15 +215,19 @@ def combine_all(recipe: Recipe, summaries: Iterable[State]) -> State | None:
 
 
 def learn_state(
-    recipe: Recipe, channel: Channel, selection: np.ndarray, team: scaleout.Team | None = None
+    recipe: Recipe,
+    channel: Channel,
+    selection: np.ndarray,
+    team: scaleout.Team | None = None,
+    workers: int = 1,
 ) -> State:
     schema = recipe.schema
     if recipe.learned_from is not None:
         schema = InputSchema(
             tuple(column for column in schema.features if column.name in recipe.learned_from)
         )
-    summaries = (
-        recipe.summarise(frame, labels) for frame, labels in typed_batches(channel, schema, selection)
+    summaries = in_order(
+        lambda batch: recipe.summarise(*batch), typed_batches(channel, schema, selection), workers
     )
     summary = combine_all(recipe, summaries)
     if summary is None:
@@ -212,6 +245,7 @@ def features_of(
     own_labels: bool,
     guard: MemoryGuard | None = None,
     still_needed: float = 0.0,
+    workers: int = 1,
 ) -> boosting.FeatureMatrix:
     """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
 
@@ -220,8 +254,13 @@ def features_of(
     """
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
     total = int(selection.sum())
-    for frame, labels in typed_batches(channel, recipe.schema, selection):
-        matrix.add(recipe.transform(frame, labels if own_labels else None), labels)
+
+    def transformed(batch: tuple[pd.DataFrame, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        frame, labels = batch
+        return recipe.transform(frame, labels if own_labels else None), labels
+
+    for features, labels in in_order(transformed, typed_batches(channel, recipe.schema, selection), workers):
+        matrix.add(features, labels)
         if guard is not None and matrix.rows:
             remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)
             guard.check_fits(
@@ -424,7 +463,7 @@ def fit(
     guard.enter("learning the recipe's state")
     if job.warm_recipe is None:
         with timed("recipe state learnt"):
-            recipe.state = learn_state(recipe, plan.train, train_rows, job.team)
+            recipe.state = learn_state(recipe, plan.train, train_rows, job.team, threads)
     guard.check_fits("compute the features", ahead, detail + ", with the recipe's learnt state")
     names, categorical = recipe.feature_names(), recipe.categorical_features()
     params = boosting.parameters(settings, plan.task, plan.class_count, threads)
@@ -435,6 +474,7 @@ def fit(
         train_matrix = features_of(
             recipe, plan.train, train_rows, own_labels=job.warm_recipe is None, guard=guard,
             still_needed=ahead["LightGBM's dataset"] + ahead["validation features (float32)"],
+            workers=threads,
         )  # fmt: skip
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
@@ -453,7 +493,9 @@ def fit(
 
     guard.enter("computing the validation features")
     with timed("validation features computed"):
-        valid_matrix = features_of(recipe, valid_channel, valid_rows, own_labels=False, guard=guard)
+        valid_matrix = features_of(
+            recipe, valid_channel, valid_rows, own_labels=False, guard=guard, workers=threads
+        )
     valid_matrix = job.team.validation(valid_matrix)  # scale-out: every host's, when they differ
     valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
     if len(valid_labels) == 0:
