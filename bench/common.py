@@ -19,9 +19,11 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -526,3 +528,33 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
+def run_and_report(
+    output: Path,
+    settings: dict[str, Any],
+    run: Callable[[dict[str, Any]], bool | None],
+    report: Callable[[dict[str, Any]], str],
+) -> int:
+    """A benchmark's main: `run` fills the results, `report` prints them, and the raw figures go to `output`.
+
+    Exit 1 when `run` raised (the error is written to `output` too) or returned False, else 0.
+    """
+    stop_on_sigterm()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": settings,
+    }
+    try:
+        outcome = run(results)
+    except Exception as error:
+        results["error"] = f"{type(error).__name__}: {error}"
+        write_json(output, results)
+        if not isinstance(error, BenchmarkError):
+            traceback.print_exc()
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 1
+    print(report(results))
+    write_json(output, results)
+    print(f"\nraw figures: {output}")
+    return 1 if outcome is False else 0

@@ -33,10 +33,8 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from common import BenchmarkError, Target
+from common import Target
 
 DEFAULT_CACHE = common.RESULTS_DIR / "cache"
 GIB = 1024**3
@@ -376,6 +374,11 @@ def run(arguments: argparse.Namespace, results: dict[str, Any]) -> bool:
         else:
             shutil.rmtree(scratch, ignore_errors=True)
     common.finish_machine(results["machine"])
+    results["targets"] = [check.as_dict() for check in targets(results)]
+    return succeeded(results)
+
+
+def succeeded(results: dict[str, Any]) -> bool:
     return results["training"]["exit_status"] == 0 and "metrics" in results
 
 
@@ -391,6 +394,13 @@ def targets(results: dict[str, Any]) -> list[Target]:
         Target("wall seconds", results["training"]["wall_seconds"], "<=", seconds),
         Target("peak RSS / file size", peak, "<=", multiple),
     ]
+
+
+def report(results: dict[str, Any]) -> str:
+    text = common.markdown_table(("figure", "value", "detail", "target", "result"), table_rows(results))
+    if not succeeded(results):
+        text += "\n\ntrain failed; the end of its log:\n" + "\n".join(results["training"]["log_tail"])
+    return text
 
 
 def table_rows(results: dict[str, Any]) -> list[list[str]]:
@@ -496,33 +506,14 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    common.stop_on_sigterm()
-    results: dict[str, Any] = {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": {
-            "table": arguments.table,
-            "gigabytes": arguments.gigabytes,
-            "memory": arguments.memory,
-            "cpus": arguments.cpus,
-            "pid": os.getpid(),
-        },
+    settings = {
+        "table": arguments.table,
+        "gigabytes": arguments.gigabytes,
+        "memory": arguments.memory,
+        "cpus": arguments.cpus,
+        "pid": os.getpid(),
     }
-    try:
-        succeeded = run(arguments, results)
-    except Exception as error:
-        results["error"] = f"{type(error).__name__}: {error}"
-        common.write_json(arguments.output, results)
-        if not isinstance(error, BenchmarkError):
-            traceback.print_exc()
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        return 1
-    results["targets"] = [check.as_dict() for check in targets(results)]
-    print(common.markdown_table(("figure", "value", "detail", "target", "result"), table_rows(results)))
-    if not succeeded:
-        print("\ntrain failed; the end of its log:\n" + "\n".join(results["training"]["log_tail"]))
-    common.write_json(arguments.output, results)
-    print(f"\nraw figures: {arguments.output}")
-    return 0 if succeeded else 1
+    return common.run_and_report(arguments.output, settings, lambda results: run(arguments, results), report)
 
 
 if __name__ == "__main__":

@@ -20,20 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import common
-import numpy as np
+from tables import digit_table
 
 HYPERPARAMETERS = {"recipe": "tabular", "target": "y", "n_estimators": "5"}
-
-
-def digit_table(rows: int, columns: int, seed: int = 7) -> bytes:
-    rng = np.random.default_rng(seed)
-    cells = rng.integers(0, 10, size=(rows, columns), dtype=np.uint8) + ord("0")
-    label = (cells[:, 0] > ord("4")).astype(np.uint8) + ord("0")
-    body = np.full((rows, 2 * (columns + 1)), ord(","), dtype=np.uint8)
-    body[:, 0::2] = np.column_stack([label, cells])
-    body[:, -1] = ord("\n")
-    header = ",".join(["y", *(f"x{i}" for i in range(columns))]) + "\n"
-    return header.encode() + body.tobytes()
 
 
 def ml_root(parent: Path, table: bytes) -> Path:

@@ -28,21 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tables import interaction_table
 
 BOOSTED = re.compile(r"boosted up to \d+ rounds on (\d+) thread\(s\): ([0-9.]+) s")
-
-
-def synthetic(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    values = rng.normal(size=(rows, 10))
-    city = rng.choice(["north", "south", "east", "west", "centre"], size=rows)
-    logit = (
-        values[:, 0] + 0.8 * values[:, 1] * values[:, 2] - 0.5 * values[:, 3] ** 2 + 0.7 * (city == "east")
-    )
-    frame = pd.DataFrame(values.round(4), columns=[f"x{index}" for index in range(10)])
-    frame["city"] = city
-    frame["label"] = (logit + rng.logistic(size=rows) > 0).astype(int)
-    return frame
 
 
 def cpu_set(host_index: int, cpus: int) -> str:
@@ -125,7 +113,7 @@ def main() -> int:
     parser.add_argument("--cpus-per-host", type=int, help="CPUs each host is pinned to, e.g. 1")
     arguments = parser.parse_args()
 
-    train, validation = synthetic(arguments.rows, seed=1), synthetic(20_000, seed=2)
+    train, validation = interaction_table(arguments.rows, seed=1), interaction_table(20_000, seed=2)
     settings = {"recipe": "tabular", "target": "label", "n_estimators": str(arguments.rounds)}
     work = Path(tempfile.mkdtemp(prefix="byoc-scaleout-bench-"))
     try:

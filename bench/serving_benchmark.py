@@ -24,15 +24,13 @@ import json
 import statistics
 import sys
 import tempfile
-import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import common
 import numpy as np
-from common import BenchmarkError, Target
+from common import Target
 
 DEFAULT_OUTPUT = common.RESULTS_DIR / "serving.json"
 CSV_HEADERS = {"Content-Type": "text/csv", "Accept": "application/json"}
@@ -386,28 +384,13 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    common.stop_on_sigterm()
-    results: dict[str, Any] = {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": {
-            "duration_seconds": arguments.duration,
-            "via": arguments.via,
-            "seed": common.SAMPLE_SEED,
-        },
-    }
-    try:
-        run(arguments, results)
-    except Exception as error:
-        results["error"] = f"{type(error).__name__}: {error}"
-        common.write_json(arguments.output, results)
-        if not isinstance(error, BenchmarkError):
-            traceback.print_exc()
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        return 1
-    print(common.markdown_table(HEADER, table_rows(results)))
-    common.write_json(arguments.output, results)
-    print(f"\nraw figures: {arguments.output}")
-    return 0
+    settings = {"duration_seconds": arguments.duration, "via": arguments.via, "seed": common.SAMPLE_SEED}
+    return common.run_and_report(
+        arguments.output,
+        settings,
+        lambda results: run(arguments, results),
+        lambda results: common.markdown_table(HEADER, table_rows(results)),
+    )
 
 
 if __name__ == "__main__":

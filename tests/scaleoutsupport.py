@@ -11,8 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from bench.tables import interaction_table
 
 from testsupport import docker, make_ml_root
 
@@ -20,18 +19,8 @@ Channels = dict[str, list[tuple[str, bytes]]]
 
 
 def synthetic_csv(rows: int, seed: int) -> bytes:
-    """Ten numeric columns and a text one; the label depends on an interaction, a square and a category."""
-    rng = np.random.default_rng(seed)
-    values = rng.normal(size=(rows, 10))
-    city = rng.choice(["north", "south", "east", "west", "centre"], size=rows)
-    logit = (
-        values[:, 0] + 0.8 * values[:, 1] * values[:, 2] - 0.5 * values[:, 3] ** 2 + 0.7 * (city == "east")
-    )
-    frame = pd.DataFrame(values.round(4), columns=[f"x{index}" for index in range(10)])
-    frame["city"] = city
-    frame["label"] = (logit + rng.logistic(size=rows) > 0).astype(int)
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
+    interaction_table(rows, seed).to_csv(buffer, index=False)
     return buffer.getvalue().encode()
 
 

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +114,17 @@ def start_server(image: str, model_root: Path, *extra: str, command: tuple[str, 
         image, *command,
     )  # fmt: skip
     return Server(name, port)
+
+
+@contextmanager
+def healthy_server(image: str, model_root: Path, *extra: str) -> Iterator[Server]:
+    """`serve` started and answering /ping; removed afterwards."""
+    running = start_server(image, model_root, *extra)
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        docker("rm", "-f", running.name, check=False)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from testsupport import REPOSITORY_ROOT, Server, docker, start_server
+from testsupport import REPOSITORY_ROOT, Server, docker, healthy_server
 
 pytestmark = pytest.mark.container
 COLUMNS = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked".split(",")
@@ -39,12 +39,8 @@ def worker_pids(name: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def server(image: str, trained_model_dir: Path) -> Iterator[Server]:
-    running = start_server(image, trained_model_dir.parent)
-    try:
-        running.wait_healthy()
+    with healthy_server(image, trained_model_dir.parent) as running:
         yield running
-    finally:
-        docker("rm", "-f", running.name, check=False)
 
 
 field_text = st.one_of(

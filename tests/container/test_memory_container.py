@@ -3,8 +3,9 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from bench.tables import digit_table
 
 from conftest import MLRootFactory
 from testsupport import docker
@@ -13,21 +14,9 @@ pytestmark = pytest.mark.container
 ROWS, COLUMNS = 1_500_000, 40
 
 
-def digits_table() -> bytes:
-    """Single-digit columns: a small file (2 bytes a cell) whose features take 4 bytes a cell."""
-    rng = np.random.default_rng(7)
-    cells = rng.integers(0, 10, size=(ROWS, COLUMNS), dtype=np.uint8) + ord("0")
-    label = (cells[:, 0] > ord("4")).astype(np.uint8) + ord("0")
-    body = np.full((ROWS, 2 * (COLUMNS + 1)), ord(","), dtype=np.uint8)
-    body[:, 0::2] = np.column_stack([label, cells])
-    body[:, -1] = ord("\n")
-    header = ",".join(["y", *(f"x{i}" for i in range(COLUMNS))]) + "\n"
-    return header.encode() + body.tobytes()
-
-
 @pytest.fixture(scope="module")
 def table() -> bytes:
-    return digits_table()
+    return digit_table(ROWS, COLUMNS)
 
 
 def train_under(image: str, root: Path, limit: str) -> tuple[int, str]:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from testsupport import VALIDATION_CSV, Server, docker, raw_request, start_server
+from testsupport import VALIDATION_CSV, Server, healthy_server, raw_request
 
 pytestmark = pytest.mark.container
 CSV = VALIDATION_CSV.read_bytes()
@@ -41,12 +41,8 @@ def get(path: bytes, *headers: bytes, method: bytes = b"GET") -> bytes:
 
 @pytest.fixture(scope="module")
 def server(image: str, trained_model_dir: Path) -> Iterator[Server]:
-    running = start_server(image, trained_model_dir.parent)
-    try:
-        running.wait_healthy()
+    with healthy_server(image, trained_model_dir.parent) as running:
         yield running
-    finally:
-        docker("rm", "-f", running.name, check=False)
 
 
 # (request bytes, status, a fragment of the JSON error)

@@ -14,7 +14,16 @@ import pandas as pd
 import pytest
 from test_payloads import BAD_REQUESTS
 
-from testsupport import VALIDATION_CSV, Server, docker, free_port, in_process_scores, logs, start_server
+from testsupport import (
+    VALIDATION_CSV,
+    Server,
+    docker,
+    free_port,
+    healthy_server,
+    in_process_scores,
+    logs,
+    start_server,
+)
 
 pytestmark = pytest.mark.container
 COLUMNS = "PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked".split(",")
@@ -27,12 +36,8 @@ def model_root(trained_model_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def server(image: str, model_root: Path) -> Iterator[Server]:
-    running = start_server(image, model_root)
-    try:
-        running.wait_healthy()
+    with healthy_server(image, model_root) as running:
         yield running
-    finally:
-        docker("rm", "-f", running.name, check=False)
 
 
 def predicted_probabilities(body: bytes, content_type: str) -> list[float]:
