@@ -119,12 +119,8 @@ def test_a_version_1_state_with_inline_tables_still_loads(tmp_path: Path) -> Non
     assert loaded["n"] == 3
 
 
-def table_files(model_dir: Path) -> list[Path]:
-    return sorted(path for path in model_dir.iterdir() if artifact.TABLE_FILE.fullmatch(path.name))
-
-
 def test_a_missing_or_corrupt_table_file_is_named(model_copy: Path) -> None:
-    first, second = table_files(model_copy)[:2]
+    first, second = artifact.table_files(model_copy)[:2]
     original = first.read_bytes()
     first.unlink()
     with pytest.raises(ModelLoadError, match=rf"{first.name} is missing"):
@@ -142,7 +138,7 @@ def test_a_missing_or_corrupt_table_file_is_named(model_copy: Path) -> None:
 def test_saving_again_removes_the_old_models_stale_tables(model_copy: Path) -> None:
     model = load(model_copy)
     stale = model_copy / "recipe_state-99.parquet"
-    shutil.copy(table_files(model_copy)[0], stale)
+    shutil.copy(artifact.table_files(model_copy)[0], stale)
     saved = artifact.save(model_copy, model.manifest, model.booster, model.recipe.state, {"x": 1})
     assert not stale.exists()
     assert set(saved) == {path.name for path in model_copy.iterdir()}

@@ -115,6 +115,11 @@ def is_artifact_file(name: str) -> bool:
     return name in ARTIFACT_FILES or TABLE_FILE.fullmatch(name) is not None
 
 
+def table_files(folder: Path) -> list[Path]:
+    """The state's Parquet tables in a model folder, by name."""
+    return sorted(path for path in folder.iterdir() if TABLE_FILE.fullmatch(path.name))
+
+
 def write_state(handle: IO[str], state: Any, folder: Path) -> list[str]:
     """The state as JSON: nested dicts and lists of JSON values, in which each pandas DataFrame or Arrow table
     becomes a Parquet file in `folder`, named in the JSON. Returns the Parquet files' names."""
@@ -207,16 +212,16 @@ def save(
         with (staging / STATE_FILE).open("w", encoding="utf-8") as handle:
             tables = write_state(handle, state, staging)
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        names = [*tables, STATE_FILE, BOOSTER_FILE, METRICS_FILE, MANIFEST_FILE]
+        names = [*tables, STATE_FILE, BOOSTER_FILE, METRICS_FILE, MANIFEST_FILE]  # the manifest last
         with _signals_blocked():
             for name in names:
                 (staging / name).replace(model_dir / name)
-            for stale in model_dir.iterdir():
-                if TABLE_FILE.fullmatch(stale.name) and stale.name not in tables:
+            for stale in table_files(model_dir):
+                if stale.name not in tables:
                     stale.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return [MANIFEST_FILE, BOOSTER_FILE, STATE_FILE, *tables, METRICS_FILE]
+    return names
 
 
 # -- loading ----------------------------------------------------------------------------------------------

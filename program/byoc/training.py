@@ -176,10 +176,9 @@ def in_order(function: Callable[[Item], Result], items: Iterable[Item], workers:
     while this one reads and stores. The first item runs alone: a recipe may build its lookups on first use.
     """
     iterator = iter(items)
-    first = next(iterator, None)
-    if first is None:
-        return
-    yield function(first)
+    for first in iterator:
+        yield function(first)
+        break
     if workers <= 1:
         yield from map(function, iterator)
         return

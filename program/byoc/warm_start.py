@@ -78,9 +78,12 @@ def load(channel_dir: Path, log: Log) -> WarmStart | None:
         except artifact.ModelLoadError as error:
             raise WarmStartError(f"channel 'model': {error}") from None
         digest = hashlib.sha256()
-        tables = sorted(path.name for path in model_dir.iterdir() if artifact.TABLE_FILE.fullmatch(path.name))
-        for name in (artifact.BOOSTER_FILE, artifact.STATE_FILE, *tables):
-            digest.update((model_dir / name).read_bytes())
+        for path in (
+            model_dir / artifact.BOOSTER_FILE,
+            model_dir / artifact.STATE_FILE,
+            *artifact.table_files(model_dir),
+        ):
+            digest.update(path.read_bytes())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     source = archives[0].name if archives else "its files"
