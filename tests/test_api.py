@@ -1,7 +1,10 @@
 """The Flask app through its test client: routing, negotiation and JSON errors."""
 
+import gzip
 import json
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +16,11 @@ from test_payloads import BAD_REQUESTS, ROW
 
 from byoc.api import create_app
 from byoc.artifact import ModelLoadError
+from byoc.contract import MLPaths
 from byoc.settings import ServingSettings
+from byoc.training import train
 
-from testsupport import VALIDATION_CSV, in_process_scores
+from testsupport import VALIDATION_CSV, in_process_scores, make_ml_root
 
 SETTINGS = ServingSettings.from_environment({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
 
@@ -174,3 +179,137 @@ def test_every_record_gets_exactly_one_answer_in_order(client: FlaskClient, kind
     expected = {kind: post(client, lines[kind] + "\n", "text/csv", "text/csv").get_data(as_text=True).strip()
                 for kind in set(records)}  # fmt: skip
     assert answer == [expected[kind] for kind in records]
+
+
+# -- models whose column names look like values or like the JSON wrapper ------------------------------------
+
+
+def tabular_client(root: Path, frame: pd.DataFrame, target: str) -> FlaskClient:
+    """A `tabular` model trained in-process on `frame` (every row in both channels), served by the app."""
+    table = frame.to_csv(index=False).encode()
+    make_ml_root(
+        root,
+        {"recipe": "tabular", "target": target},
+        {"train": [("train.csv", table)], "validation": [("validation.csv", table)]},
+    )
+    train(MLPaths.from_environment({"BYOC_ML_ROOT": str(root)}))
+    return create_app(root / "model", SETTINGS).test_client()
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    """Columns named 0,1,2 and target 3: what `pandas.DataFrame(array).to_csv(index=False)` writes."""
+    features = np.random.default_rng(7).integers(0, 5, size=(300, 3))
+    labels = (features[:, 0] + features[:, 1] > 4).astype(int)
+    return tabular_client(
+        tmp_path_factory.mktemp("numbered") / "ml", pd.DataFrame(np.column_stack([features, labels])), "3"
+    )
+
+
+def csv_answers(client: FlaskClient, body: str) -> list[str]:
+    response = post(client, body, "text/csv", "text/csv")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True).splitlines()
+
+
+def test_the_model_header_of_numbered_columns_is_a_header_and_rows_of_numbers_are_data(
+    numbered: FlaskClient,
+) -> None:
+    rows = ["2,0,1", "4,0,0", "3,4,4"]
+    one_by_one = [csv_answers(numbered, row)[0] for row in rows]
+    assert csv_answers(numbered, "\n".join(rows) + "\n") == one_by_one
+    for header in ("0,1,2", "0,1,2,3", "3,2,1,0"):
+        data = rows if header.count(",") == 2 else [row + ",1" for row in rows]
+        if header.startswith("3"):
+            data = [",".join(reversed(row.split(","))) for row in data]
+        assert csv_answers(numbered, header + "\n" + "\n".join(data)) == one_by_one, header
+    as_json = post(
+        numbered, json.dumps([[int(v) for v in row.split(",")] for row in rows]), "application/json"
+    )
+    assert [f"{item['label']},{item['probability']!r}" for item in as_json.get_json()["predictions"]] == (
+        one_by_one
+    )
+
+
+NUMBER_CELL = st.sampled_from(["0", "1", "2", "3", "4", " 2 ", "", "1.5", "-1", "0.0"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(NUMBER_CELL, min_size=3, max_size=3), min_size=1, max_size=6))
+def test_any_header_less_body_gets_the_answers_its_rows_get_one_by_one(
+    numbered: FlaskClient, rows: list[list[str]]
+) -> None:
+    """Only the model's own header, 0,1,2, is a header; every other row of numbers is data."""
+    lines = [",".join(row) for row in rows]
+
+    def is_model_header(line: str) -> bool:
+        return [cell.strip() for cell in line.split(",")] == ["0", "1", "2"]
+
+    data_lines = lines[1:] if is_model_header(lines[0]) else lines
+    if not data_lines:
+        return
+    answers = csv_answers(numbered, "\n".join(lines) + "\n")
+    assert len(answers) == len(data_lines)
+    records = [[float(cell) if cell.strip() else None for cell in line.split(",")] for line in data_lines]
+    as_json = post(numbered, json.dumps({"instances": records}), "application/json", "text/csv")
+    assert as_json.get_data(as_text=True).splitlines() == answers
+    for line, answer in zip(data_lines, answers, strict=True):
+        if not is_model_header(line):  # alone, 0,1,2 is a header without data
+            assert csv_answers(numbered, line) == [answer]
+
+
+@pytest.fixture(scope="module")
+def wrapper_named(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    """A model with a column named `instances`, like the JSON wrapper's key."""
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"instances": rng.integers(0, 6, 300), "x": rng.random(300)})
+    frame["y"] = (frame["instances"] + 3 * frame["x"] > 4).astype(int)
+    return tabular_client(tmp_path_factory.mktemp("wrapper") / "ml", frame, "y")
+
+
+def test_a_single_record_with_a_column_named_instances_is_answered(wrapper_named: FlaskClient) -> None:
+    record = {"instances": 3, "x": 0.5}
+    expected = post(wrapper_named, json.dumps([record]), "application/json").get_json()
+    for body in (record, {"instances": [record]}, {"instances": [[3, 0.5]]}):
+        response = post(wrapper_named, json.dumps(body), "application/json")
+        assert response.status_code == 200 and response.get_json() == expected, body
+    response = post(wrapper_named, json.dumps({"instances": [record], "x": 0.5}), "application/json")
+    assert response.status_code == 400 and "column(s) x" in response.get_json()["error"]
+
+
+# -- Content-Encoding ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("identity", lambda body: body)],
+)
+def test_a_compressed_body_gets_the_answers_of_the_plain_one(
+    client: FlaskClient, encoding: str, compress: Any
+) -> None:
+    plain = VALIDATION_CSV.read_bytes()
+    expected = post(client, plain, "text/csv", "text/csv").get_data()
+    response = client.post(
+        "/invocations",
+        data=compress(plain),
+        headers={"Content-Type": "text/csv", "Accept": "text/csv", "Content-Encoding": encoding},
+    )
+    assert response.status_code == 200 and response.get_data() == expected
+
+
+def test_a_body_that_decompresses_past_the_limit_is_413_and_an_unknown_encoding_415(
+    trained_model_dir: Path,
+) -> None:
+    small = create_app(
+        trained_model_dir, ServingSettings.from_environment({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    )
+    client = small.test_client()
+    bomb = gzip.compress(ROW.encode() + b"\n" + b" " * (1024 * 1024))
+    response = client.post(
+        "/invocations", data=bomb, headers={"Content-Type": "text/csv", "Content-Encoding": "gzip"}
+    )
+    assert response.status_code == 413 and "1 MB limit once decompressed" in response.get_json()["error"]
+    response = client.post(
+        "/invocations", data=ROW, headers={"Content-Type": "text/csv", "Content-Encoding": "br"}
+    )
+    assert response.status_code == 415 and "'br'" in response.get_json()["error"]

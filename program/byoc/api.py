@@ -17,7 +17,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from byoc import artifact
 from byoc.contract import MLPaths
-from byoc.payloads import JSON, RESPONSE_TYPES, AnswerFormat, PayloadError, answer_format, decode
+from byoc.payloads import (
+    JSON,
+    RESPONSE_TYPES,
+    AnswerFormat,
+    PayloadError,
+    answer_format,
+    decode,
+    decompressed,
+)
 from byoc.predictor import Predictor
 from byoc.readiness import report_model_loaded
 from byoc.settings import ServingSettings
@@ -66,8 +74,11 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
     @app.post("/invocations")
     def invocations() -> Response:
         answer = _answer_format(request.headers.get("Accept"), request.headers.get(CUSTOM_ATTRIBUTES))
+        body = decompressed(
+            request.get_data(cache=False), request.headers.get("Content-Encoding"), settings.max_payload_bytes
+        )
         decoded = decode(
-            request.get_data(cache=False),
+            body,
             request.headers.get("Content-Type", ""),
             manifest.inputs,
             manifest.target,

@@ -1,4 +1,5 @@
-"""Request and response bodies of /invocations: CSV, JSON and JSON Lines in; JSON, CSV and JSON Lines out.
+"""Request and response bodies of /invocations: CSV, JSON and JSON Lines in (plain, gzip or deflate); JSON,
+CSV and JSON Lines out.
 
 Decoding turns a body into the model's typed input columns, checked against the manifest's input schema
 with the rules `train` applies to files (`byoc.schema`, `byoc.values`). Small bodies go through Python's
@@ -13,6 +14,7 @@ import csv
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +26,7 @@ import pyarrow.csv as pa_csv
 from byoc.channels import DataError, check_header, ends_inside_quotes
 from byoc.schema import ColumnValueError, InputSchema
 from byoc.tasks import ClassValue, Task
-from byoc.values import shown
+from byoc.values import NUMBER_SYNTAX, shown
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -40,6 +42,7 @@ RESPONSE_TYPES = (JSON, CSV, *JSON_LINES_ALIASES)
 # Bodies up to this size are decoded row by row in Python; larger ones with Arrow.
 SMALL_BODY_BYTES = 16_384
 _POSITIONS = re.compile(r"\d+")
+_NUMBER = re.compile(NUMBER_SYNTAX)
 
 
 class PayloadError(Exception):
@@ -115,6 +118,65 @@ def _typed_table(
         raise _value_error(error, numbers[error.row], unit) from None
 
 
+# -- Content-Encoding -------------------------------------------------------------------------------------
+
+CONTENT_ENCODINGS = ("gzip", "deflate", "identity")
+_ZLIB_BITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _is_zlib_stream(body: bytes) -> bool:
+    """RFC 1950's two header bytes: method 8 (deflate), and a checksum that makes them a multiple of 31."""
+    return len(body) >= 2 and body[0] & 0x0F == 8 and (body[0] << 8 | body[1]) % 31 == 0
+
+
+def decompressed(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The body with its Content-Encoding undone, never holding more than `limit` bytes of output.
+
+    gzip (several members too) and deflate (zlib's format as HTTP specifies it, or the raw deflate some
+    clients send) are decoded; identity or no header leaves the body as it is. Output past `limit` is a 413
+    however small the compressed body (a zip bomb stops there); another encoding is a 415 naming it.
+    """
+    coding = (content_encoding or "").strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding not in _ZLIB_BITS:
+        raise PayloadError(
+            415,
+            f"unsupported Content-Encoding {content_encoding!r}; send gzip, deflate or an uncompressed body",
+            supported=list(CONTENT_ENCODINGS),
+        )
+    if not body:
+        return body
+    window = _ZLIB_BITS[coding]
+    if coding == "deflate" and not _is_zlib_stream(body):
+        window = -zlib.MAX_WBITS
+    output = bytearray()
+    remaining = body
+    while True:
+        inflater = zlib.decompressobj(window)
+        try:
+            output += inflater.decompress(remaining, limit + 1 - len(output))
+        except zlib.error as error:
+            raise bad_request(f"request body is not valid {coding} data ({error})") from None
+        if len(output) > limit:
+            raise PayloadError(
+                413,
+                f"request body is larger than the {limit / 2**20:g} MB limit once decompressed ({coding}; "
+                "SAGEMAKER_MAX_PAYLOAD_IN_MB)",
+            )
+        if not inflater.eof:
+            raise bad_request(f"request body is truncated {coding} data: the compressed stream ends early")
+        # deflate is one stream; gzip allows members one after another, padded with zero bytes as gzip(1)
+        # reads them.
+        if coding == "deflate" and inflater.unused_data:
+            raise bad_request(
+                f"request body has {len(inflater.unused_data)} byte(s) after its deflate stream"
+            )
+        remaining = inflater.unused_data.lstrip(b"\0")
+        if not remaining:
+            return bytes(output)
+
+
 # -- CSV ----------------------------------------------------------------------------------------------------
 
 
@@ -129,35 +191,69 @@ class _CsvLayout:
 
 def _is_position_header(fields: Sequence[str]) -> bool:
     """`0,1,2,...`: the header pandas writes for a table without column names."""
-    stripped = [field.strip() for field in fields]
-    return all(_POSITIONS.fullmatch(field) for field in stripped) and stripped == [
-        str(i) for i in range(len(stripped))
+    return all(_POSITIONS.fullmatch(field) for field in fields) and list(fields) == [
+        str(i) for i in range(len(fields))
     ]
 
 
+def _could_be_data(first: Sequence[str], schema: InputSchema) -> bool:
+    """Whether a row is a valid header-less data row: one field per input column, each valid for it."""
+    if len(first) != len(schema.names):
+        return False
+    try:
+        schema.typed_record(dict(zip(schema.names, first, strict=True)))
+    except ColumnValueError:
+        return False
+    return True
+
+
+def _is_header(first: Sequence[str], schema: InputSchema, target: str) -> bool:
+    """Whether a CSV body's first row is its header. A row that could be data is data, except two forms:
+
+    - the model's own header: its input columns, in the manifest's order;
+    - its input columns in another order, each once, when some name is not a number (a row of numbers, like
+      `2,0,1` for columns named 0,1,2, is data).
+
+    A row that could not be data (another field count, or a value its column refuses) is a header when it
+    names every feature column, or when most of its fields name columns (input columns or the target); it is
+    then checked, so a header missing a column or naming one twice is refused by name. Any other row is data,
+    so a data row that merely holds a column name is never dropped.
+    """
+    fields = [field.strip() for field in first]
+    names = list(schema.names)
+    if fields == names:
+        return True
+    if sorted(fields) == sorted(names) and not all(_NUMBER.fullmatch(field) for field in fields):
+        return True
+    if _could_be_data(first, schema):
+        return False
+    naming = sum(field in {*names, target} for field in fields)
+    return set(schema.feature_names) <= set(fields) or 2 * naming > len(fields)
+
+
 def _layout(first: Sequence[str], schema: InputSchema, target: str) -> _CsvLayout:
-    known = {*schema.names, target}
-    if _is_position_header(first):
+    fields = [field.strip() for field in first]
+    if _is_position_header(fields) and not set(schema.feature_names) <= set(fields):
+        shown_fields = ",".join(fields[:5]) + (",..." if len(fields) > 5 else "")
         raise bad_request(
-            f"the first row ({','.join(first[:5])}{',...' if len(first) > 5 else ''}) numbers the columns "
-            "instead "
-            "of naming them (pandas writes this for a DataFrame without column names): send the column names "
-            f"({','.join(schema.names)}) as the header, or no header row"
+            f"the first row ({shown_fields}) numbers the columns instead of naming them (pandas writes this "
+            f"for a DataFrame without column names): send the column names ({','.join(schema.names)}) as "
+            "the header, or no header row (if this row is data, send the header before it)"
         )
-    if any(field.strip() in known for field in first):
-        try:
-            header = check_header(list(first), "CSV header")
-        except DataError as error:
-            raise bad_request(str(error)) from None
-        missing = [name for name in schema.feature_names if name not in header]
-        if missing:
-            raise bad_request(
-                f"CSV header is missing required column(s): {', '.join(missing)}", missing_columns=missing
-            )
-        return _CsvLayout(True, len(header), {name: header.index(name) for name in schema.feature_names})
-    return _CsvLayout(
-        False, len(schema.names), {name: schema.positions[name] for name in schema.feature_names}
-    )
+    if not _is_header(first, schema, target):
+        return _CsvLayout(
+            False, len(schema.names), {name: schema.positions[name] for name in schema.feature_names}
+        )
+    try:
+        header = check_header(list(first), "CSV header")
+    except DataError as error:
+        raise bad_request(str(error)) from None
+    missing = [name for name in schema.feature_names if name not in header]
+    if missing:
+        raise bad_request(
+            f"CSV header is missing required column(s): {', '.join(missing)}", missing_columns=missing
+        )
+    return _CsvLayout(True, len(header), {name: header.index(name) for name in schema.feature_names})
 
 
 def _width_error(layout: _CsvLayout, row: int, count: int, schema: InputSchema) -> PayloadError:
@@ -308,21 +404,43 @@ def decode_records(records: Sequence[Any], schema: InputSchema, numbers: Sequenc
     return Decoded(len(checked), table=_typed_table(columns, schema, numbers, unit))
 
 
-def decode_json(text: str, schema: InputSchema) -> Decoded:
-    document = _parse_json(text, "request body")
-    if isinstance(document, dict) and "instances" in document:
-        records = document["instances"]
-        if not isinstance(records, list):
-            raise bad_request("'instances' must be a list of records")
-    elif isinstance(document, dict):
-        records = [document]
-    elif isinstance(document, list):
-        records = document
-    else:
+WRAPPER = "instances"
+
+
+def _json_records(document: Any, schema: InputSchema) -> list[Any]:
+    """The records of a JSON body: a list of records, `{"instances": [...]}`, or one record.
+
+    An object whose `instances` holds a list is the wrapper (a column's value is never a list); if other keys
+    beside that list name input columns, it is refused as ambiguous. Any other object is one record, so a
+    model with a column named `instances` takes `{"instances": 3, "x": 0.5}` as a record; for other models an
+    `instances` that is not a list is refused.
+    """
+    if isinstance(document, list):
+        return document
+    if not isinstance(document, dict):
         raise bad_request(
             f"JSON body is {type(document).__name__}; send an object, a list of objects, "
             '{"instances": [...]}'
         )
+    if WRAPPER not in document:
+        return [document]
+    records = document[WRAPPER]
+    if isinstance(records, list):
+        columns = [name for name in schema.names if name in document and name != WRAPPER]
+        if columns:
+            raise bad_request(
+                f"the object holds both a list under 'instances' (the {{\"instances\": [...]}} form) and "
+                f"column(s) {', '.join(columns)}: send the records inside 'instances', or one record",
+                columns=columns,
+            )
+        return records
+    if WRAPPER in schema.names:
+        return [document]
+    raise bad_request("'instances' must be a list of records")
+
+
+def decode_json(text: str, schema: InputSchema) -> Decoded:
+    records = _json_records(_parse_json(text, "request body"), schema)
     return decode_records(records, schema, range(1, len(records) + 1), "record")
 
 

@@ -1,4 +1,5 @@
-"""Hostile input against the running container: property-based payloads, schemathesis over the OpenAPI file.
+"""Hostile input against the running container: property-based payloads (plain, compressed, or claiming an
+encoding they do not have), schemathesis over the OpenAPI file.
 
 Passes when no request gets a 5xx, every error body is JSON, and the gunicorn workers that started are the
 ones still serving afterwards (none crashed or was replaced).
@@ -6,10 +7,12 @@ ones still serving afterwards (none crashed or was replaced).
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,11 +108,18 @@ bodies = st.one_of(st.binary(max_size=2000), csv_bodies(), json_bodies())
     body=bodies,
     content_type=st.sampled_from(CONTENT_TYPES),
     accept=st.sampled_from(["*/*", "text/csv", "application/jsonlines", "x/y", ""]),
+    encoding=st.sampled_from(["", "gzip", "deflate", "identity", "br", "gzip, deflate"]),
+    compressed=st.booleans(),
 )
-def test_random_payloads_never_get_a_5xx(server: Server, body: bytes, content_type: str, accept: str) -> None:
-    status, answered_type, answer = server.request(
-        "POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept}
-    )
+def test_random_payloads_never_get_a_5xx(
+    server: Server, body: bytes, content_type: str, accept: str, encoding: str, compressed: bool
+) -> None:
+    headers = {"Content-Type": content_type, "Accept": accept}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    if compressed:
+        body = zlib.compress(body) if encoding == "deflate" else gzip.compress(body)
+    status, answered_type, answer = server.request("POST", "/invocations", body, headers)
     assert status < 500, answer[:300]
     if status >= 400:
         assert answered_type.startswith("application/json")

@@ -7,6 +7,7 @@ same to nginx and to the app: nginx routes on the normalised path and forwards e
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +101,11 @@ NGINX_ERRORS = {
         400,
         "control character",
     ),
+    "control character in Content-Encoding": (
+        post(b"/invocations", CSV_TYPE, b"Content-Encoding: gz\x01ip"),
+        400,
+        "control character",
+    ),
     "control character in Content-Type": (
         post(b"/invocations", b"Content-Type: text/\x1fcsv"),
         400,
@@ -153,6 +159,7 @@ ODD_BUT_VALID = {
         body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(CSV), CSV),
     ),
     "HTTP/1.0": post(b"/invocations").replace(b"HTTP/1.1", b"HTTP/1.0"),
+    "gzip body": post(b"/invocations", CSV_TYPE, b"Content-Encoding: gzip", body=gzip.compress(CSV)),
     "absolute URI": post(b"http://elsewhere/invocations"),
     # Paths nginx normalises to /invocations: forwarded as /invocations, so the app agrees.
     "//invocations": post(b"//invocations"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,44 @@ def test_single_passenger_json_record(server: Server) -> None:
     )
     assert status == 200
     assert json.loads(answer)["predictions"][0]["label"] == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("x-gzip", gzip.compress)],
+)
+def test_a_compressed_body_passes_nginx_and_gets_the_plain_answers(
+    server: Server, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    frame = pd.read_csv(VALIDATION_CSV)
+    for form, (body, content_type) in request_bodies(frame).items():
+        headers = {"Content-Type": content_type, "Accept": "text/csv"}
+        plain = server.request("POST", "/invocations", body, headers)
+        compressed = server.request(
+            "POST", "/invocations", compress(body.encode()), {**headers, "Content-Encoding": encoding}
+        )
+        assert plain[0] == 200 and compressed == plain, (form, compressed[2][:300])
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status", "fragment"),
+    [
+        # 5.6 KB of gzip that inflates to 6 MiB and one byte: over the limit only once decompressed.
+        (gzip.compress(b" " * (6 * 1024 * 1024 + 1), 9), "gzip", 413, "6 MB limit once decompressed"),
+        (gzip.compress(b"1,2,3\n"), "br", 415, "unsupported Content-Encoding 'br'"),
+        (b"1,2,3\n", "gzip", 400, "not valid gzip data"),
+    ],
+    ids=["zip bomb", "br", "not gzip"],
+)
+def test_bad_compressed_bodies_get_a_json_error(
+    server: Server, body: bytes, encoding: str, status: int, fragment: str
+) -> None:
+    answered_status, answered_type, answer = server.request(
+        "POST", "/invocations", body, {"Content-Type": "text/csv", "Content-Encoding": encoding}
+    )
+    assert answered_status == status and answered_type.startswith("application/json")
+    assert fragment in json.loads(answer)["error"]
+    assert server.ping_status() == 200
 
 
 TRANSPORT_CASES = [
