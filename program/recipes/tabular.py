@@ -4,9 +4,12 @@ Numeric columns stay numbers and text columns become LightGBM categories (the mo
 `max_categories` values of each, coded by frequency; a value never seen in training, or beyond that
 number, reads as missing). A numeric column named in `categorical_columns` becomes categories of its
 numbers, so 2, 2.0 and "2" are one category whether the file or the request is CSV, JSON or Parquet.
-Missing values stay missing. Columns that look like row ids (distinct ascending integers, or distinct
-integers in a column named like an id) and text that is mostly unique (names, free text, ids) are dropped,
-each with a log line; `categorical_columns` and `ignore_columns` override the choice.
+Missing values stay missing (in a number column, `NA`, `null`, `?` and the other `byoc.values` markers are
+missing values too). Columns that look like row ids (distinct ascending integers, or distinct integers in a
+column named like an id) and text that is mostly unique (names, free text, ids) are dropped, each with a log
+line; `categorical_columns` and `ignore_columns` override the choice. A column of numbers with a few values
+that are not numbers (a word for "unknown", a unit, an infinity) is neither taken for text nor dropped: the
+job fails naming the values and their rows, and the three ways out.
 """
 
 from __future__ import annotations
