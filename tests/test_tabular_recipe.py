@@ -566,6 +566,20 @@ def test_a_class_with_a_single_row_is_named_with_every_class_count(
     assert code == 0, failure_reason(root)
 
 
+def test_a_hold_out_too_small_for_every_class_names_the_classes_and_the_fraction(tmp_path: Path) -> None:
+    frame = wine_with_target(lambda f: f[TARGET].map(dict(enumerate(WINE_CULTIVARS))))
+    frame = frame.groupby(TARGET).head(4).head(10)
+    code, root = run_train(tmp_path / "ml", TABULAR, frame)
+    assert code == 1
+    counts = frame[TARGET].value_counts()
+    listed = ", ".join(f"{name!r} {counts[name]}" for name in sorted(counts.index))
+    assert failure_reason(root) == (
+        "channel 'train' is too small to hold out a stratified validation split: validation_fraction=0.2 of "
+        f"10 labelled rows holds out 2, fewer than the 3 classes (rows per class: {listed}); raise "
+        "validation_fraction or provide a 'validation' channel"
+    )
+
+
 # -- which rule chose the task -------------------------------------------------------------------------------
 
 
