@@ -4,9 +4,11 @@ import gzip
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from byoc.channels import ChannelReader, DataError, channel_files, check_header
+from byoc.channels import ChannelReader, DataError, channel_files, check_header, readable_type
 
 HEADER = "a,b,c\n"
 
@@ -19,7 +21,7 @@ def write(folder: Path, name: str | bytes, content: bytes) -> Path:
 
 
 def rows_of(folder: Path) -> list[dict[str, str]]:
-    reader = ChannelReader(channel_files(folder, "train", print))
+    reader = ChannelReader(channel_files(folder, "train", print), print)
     return [row for batch in reader.batches() for row in batch.table.to_pylist()]
 
 
@@ -60,7 +62,7 @@ def test_headers_must_match_across_files(tmp_path: Path) -> None:
     with pytest.raises(
         DataError, match=r"file '2.csv' has different columns than '1.csv': same columns in another"
     ):
-        ChannelReader(channel_files(tmp_path, "train", print))
+        ChannelReader(channel_files(tmp_path, "train", print), print)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,83 @@ def test_truncated_gzip_and_garbage_are_named(tmp_path: Path) -> None:
         rows_of(tmp_path / "p")
 
 
-def test_a_header_without_rows_is_named(tmp_path: Path) -> None:
-    write(tmp_path, "t.csv", HEADER.encode())
-    with pytest.raises(DataError, match=r"file 't\.csv' has a header but no rows"):
+def empty_partitions(folder: Path) -> list[str]:
+    """Files without rows as Spark, Glue and pandas write them for empty partitions, with their names."""
+    write(folder, "part-00001.csv", HEADER.encode())
+    write(folder, "part-00002.csv", (HEADER + "\n\r\n\n").encode())  # blank lines are no rows
+    write(folder, "part-00003.csv.gz", gzip.compress(HEADER.encode()))
+    write(folder, "part-00004.csv", b"a,b,c")  # no newline after the header
+    pd.DataFrame({"a": [], "b": [], "c": []}).to_parquet(folder / "part-00005.parquet")
+    pq.write_table(pa.table({"a": pa.array([], pa.int64())}), folder / "part-00006.parquet")  # other columns
+    return [f"part-0000{i}{suffix}" for i, suffix in enumerate([".csv", ".csv", ".csv.gz", ".csv"], 1)] + [
+        "part-00005.parquet",
+        "part-00006.parquet",
+    ]
+
+
+def test_files_without_rows_are_skipped_with_a_log_line_beside_files_with_rows(tmp_path: Path) -> None:
+    names = empty_partitions(tmp_path)
+    write(tmp_path, "part-00000.csv", (HEADER + "1,2,3\n").encode())
+    pd.DataFrame({"a": [4], "b": ["5"], "c": [6]}).to_parquet(tmp_path / "part-00007.parquet")
+    logged: list[str] = []
+    reader = ChannelReader(channel_files(tmp_path, "train", logged.append), logged.append)
+    assert [data_file.name for data_file in reader.files] == ["part-00000.csv", "part-00007.parquet"]
+    assert [row["b"] for batch in reader.batches() for row in batch.table.to_pylist()] == ["2", "5"]
+    assert logged == [
+        f"channel 'train': skipped 6 file(s) without rows (header only or zero rows, as Spark and Glue "
+        f"write for empty partitions): {', '.join(names)}"
+    ]
+
+
+def test_a_channel_with_only_files_without_rows_fails_naming_them(tmp_path: Path) -> None:
+    empty_partitions(tmp_path)
+    with pytest.raises(
+        DataError,
+        match=r"channel 'train' has no rows: its 6 data file\(s\) hold a header only or no rows "
+        r"\(part-00001\.csv, part-00002\.csv, part-00003\.csv\.gz, part-00004\.csv, "
+        r"part-00005\.parquet, \.\.\.\)",
+    ):
+        rows_of(tmp_path)
+
+
+def test_a_file_without_rows_must_still_be_a_readable_file(tmp_path: Path) -> None:
+    write(tmp_path, "a.csv", (HEADER + "1,2,3\n").encode())
+    write(tmp_path, "b.csv", b"a,a,c\n")
+    with pytest.raises(DataError, match=r"file 'b\.csv': the header names these columns more than once: a"):
+        rows_of(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pa.null(), pa.bool_(), pa.int8(), pa.uint64(), pa.float16(), pa.float64(), pa.decimal128(10, 2),
+        pa.decimal256(60, 3), pa.string(), pa.large_string(), pa.dictionary(pa.int32(), pa.string()),
+        pa.date32(), pa.timestamp("ns", tz="UTC"), pa.time64("us"), pa.duration("s"),
+    ],
+    ids=str,
+)  # fmt: skip
+def test_parquet_types_the_value_rule_reads(kind: pa.DataType) -> None:
+    assert readable_type(kind)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([b"x"]),
+        pa.array([b"xy"], pa.binary(2)),
+        pa.array([[1, 2]]),
+        pa.array([[1]], pa.large_list(pa.int64())),
+        pa.array([{"a": 1}]),
+        pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64())),
+        pa.array([b"x"]).dictionary_encode(),
+    ],
+    ids=lambda column: str(column.type),
+)
+def test_other_parquet_types_are_refused_naming_the_column(column: pa.Array, tmp_path: Path) -> None:
+    assert not readable_type(column.type)
+    assert not readable_type(pa.month_day_nano_interval())  # which Arrow cannot write to Parquet
+    pq.write_table(pa.table({"a": [1], "odd": column}), tmp_path / "t.parquet")
+    with pytest.raises(
+        DataError, match=r"file 't\.parquet', column 'odd' has type .*: only numbers, text, booleans"
+    ):
         rows_of(tmp_path)

@@ -24,6 +24,7 @@ from byoc.api import create_app
 from byoc.contract import MLPaths
 from byoc.hyperparameters import HyperparameterError
 from byoc.recipe import Recipe, available_recipes, load_recipe, recipe_for, resolve
+from byoc.tasks import Task, choose_task
 from byoc.training import main, train
 
 from tabularsupport import wine
@@ -214,6 +215,31 @@ def test_transform_and_transform_row_give_the_same_features(model_dir: Path) -> 
     overall = recipe.state["overall"]
     assert batch[2, 2] == overall and batch[3, 2] == overall
     assert batch[0, 2] == recipe.state["districts"]["harbour"]
+
+
+def test_the_recipes_only_task_is_applied_to_a_target_task_auto_reads_as_classes(
+    houses: type[Recipe], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prices rounded to 100 000: a few distinct integers, which task=auto reads as classes; the houses
+    recipe handles regression only, so regression it is, as the deploy side assumes."""
+    train_rows, validation_rows = (
+        frame.assign(price=(frame["price"] / 100_000).round().astype(int) * 100_000)
+        for frame in (houses_table(300, seed=4), houses_table(100, seed=5))
+    )
+    assert 2 < train_rows["price"].nunique() <= 20
+    root = make_ml_root(tmp_path / "ml", {"recipe": "houses"}, channels(train_rows, validation_rows))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BYOC_ML_ROOT", str(root))
+        assert main() == 0, (root / "output" / "failure").read_text()
+    metrics = json.loads((root / "model" / "metrics.json").read_text())
+    assert (metrics["task"], metrics["task_rule"]) == (
+        "regression",
+        "recipe 'houses' handles regression targets only",
+    )
+    assert (
+        "[train] task regression (recipe 'houses' handles regression targets only)" in capsys.readouterr().out
+    )
+    assert choose_task(None, "price", "auto", houses.tasks, houses.name).task is Task.REGRESSION
 
 
 def test_a_table_without_the_declared_columns_names_them(houses: type[Recipe], tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def halves(tmp_path: Path) -> list[Path]:
 
 
 def profiled(folder: Path, target: str) -> tuple[ChannelReader, TableProfile, TargetColumn]:
-    reader = ChannelReader(channel_files(folder, "train", print))
+    reader = ChannelReader(channel_files(folder, "train", print), print)
     return reader, *profile_channel(reader, target)
 
 
@@ -68,6 +68,12 @@ def test_sharded_hosts_merge_their_profiles_into_the_one_of_all_rows(tmp_path: P
                 column.numeric,
                 column.integer,
                 column.distinct,
+            )
+            assert (merged.numbers, merged.non_numbers, merged.markers, merged.few_non_numbers) == (
+                column.numbers,
+                column.non_numbers,
+                column.markers,
+                column.few_non_numbers,
             )
 
 

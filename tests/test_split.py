@@ -35,3 +35,14 @@ def test_a_numeric_target_is_split_at_random_and_parquet_stays_parquet(tmp_path:
     files = split_table(source, tmp_path / "out", "price")
     assert not files.stratified and files.train.suffix == ".parquet"
     assert (files.train_rows, files.validation_rows) == (80, 20)
+
+
+def test_a_numeric_target_with_missing_value_markers_is_still_numeric(tmp_path: Path) -> None:
+    """`NA` and `?` are missing labels in a number target, as `train` reads them: no stratification."""
+    source = tmp_path / "prices.csv"
+    prices = [str(i * 1.5) for i in range(100)]
+    prices[3], prices[40] = "NA", "?"
+    pd.DataFrame({"x": range(100), "price": prices}).to_csv(source, index=False)
+    files = split_table(source, tmp_path / "out", "price")
+    assert not files.stratified
+    assert (files.train_rows, files.validation_rows) == (80, 20)

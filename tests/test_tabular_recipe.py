@@ -5,6 +5,8 @@ runs it (`byoc.training.main` over an /opt/ml tree) and answers come from `byoc.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import io
 import json
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from flask.testing import FlaskClient
@@ -19,10 +22,12 @@ from flask.testing import FlaskClient
 from byoc import artifact
 from byoc.api import create_app
 from byoc.training import main
+from byoc.values import MISSING_MARKERS
 
 from tabularsupport import (
     TABLES,
     TARGET,
+    WINE_CULTIVARS,
     Table,
     baseline_scores,
     breast_cancer_with_text,
@@ -340,3 +345,262 @@ def test_transform_and_transform_row_give_the_same_features(text_model: tuple[Ta
     one_by_one = np.array([recipe.transform_row(record) for record in records], dtype=float)
     np.testing.assert_array_equal(batch, one_by_one)
     assert np.isnan(batch[:5, recipe.feature_names().index("size")]).all()
+
+
+# -- numbers, missing-value markers and values that are not numbers ----------------------------------------
+
+
+def wine_with_cell(column: str, row: int, value: Any, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    frame = (wine().train if frame is None else frame).copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+    return frame
+
+
+@pytest.mark.parametrize("marker", [*MISSING_MARKERS, " na ", "Null", "NONE"])
+def test_a_missing_value_marker_in_a_number_column_is_missing_in_train_and_serve(
+    marker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The model is the one an empty cell gives, the column stays a number feature, the log says what was
+    read as missing; serving reads the marker as missing too, in CSV and JSON."""
+    code, marked = run_train(tmp_path / "marked", TABULAR, wine_with_cell("alcohol", 5, marker))
+    assert code == 0, failure_reason(marked)
+    code, empty = run_train(tmp_path / "empty", TABULAR, wine_with_cell("alcohol", 5, ""))
+    assert code == 0, failure_reason(empty)
+    assert (marked / "model" / "model.txt").read_bytes() == (empty / "model" / "model.txt").read_bytes()
+    manifest = read_json(marked / "model" / "manifest.json")
+    assert {"name": "alcohol", "type": "number", "role": "feature"} in manifest["inputs"]
+    assert (
+        f"channel 'train', column 'alcohol': read 1 missing-value marker as missing ({marker.strip()!r} 1): "
+        f"{marker.strip()!r} (channel 'train', file 'train.csv', row 6)" in capsys.readouterr().out
+    )
+    client = create_app(marked / "model").test_client()
+    rows = wine().validation.drop(columns=[TARGET]).head(3)
+    as_missing = predictions(client, json_records(rows.assign(alcohol=None)))
+    assert predictions(client, json_records(rows.astype(object).assign(alcohol=marker))) == as_missing
+    assert predictions(client, rows.astype(object).assign(alcohol=marker).to_csv(index=False)) == as_missing
+
+
+def test_a_marker_in_a_number_target_drops_the_row_with_a_log_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, root = run_train(tmp_path / "ml", TABULAR, wine_with_cell(TARGET, 3, "NA"))
+    assert code == 0, failure_reason(root)
+    assert read_json(root / "model" / "metrics.json")["classes"] == [0, 1, 2]
+    log = capsys.readouterr().out
+    assert "channel 'train', column 'target': read 1 missing-value marker as missing ('NA' 1)" in log
+    assert "channel 'train': dropping 1 row(s) without a 'target' value" in log
+
+
+@pytest.mark.parametrize(
+    ("change", "file_format", "named"),
+    [
+        (
+            lambda f: wine_with_cell("alcohol", 5, "unknown", f),
+            "csv",
+            "column 'alcohol' holds numbers and 1 value that is not a number: 'unknown' (channel 'train', "
+            "file 'train.csv', row 6)",
+        ),
+        (
+            lambda f: f.assign(hue=[f"{v:.2f} units" if i % 40 == 0 else v for i, v in enumerate(f["hue"])]),
+            "csv",
+            "column 'hue' holds numbers and 4 values that are not a number: '",
+        ),
+        (
+            lambda f: wine_with_cell("alcohol", 7, float("inf"), f).astype({"alcohol": float}),
+            "parquet",
+            "column 'alcohol' holds numbers and 1 value that is not a finite number: inf (channel 'train', "
+            "file 'train.parquet', row 8)",
+        ),
+    ],
+    ids=["one word", "a unit on a few", "Parquet infinity"],
+)
+def test_a_number_column_with_a_few_non_numbers_is_named_with_the_ways_out(
+    change: Any, file_format: str, named: str, tmp_path: Path
+) -> None:
+    frame = change(wine().train)
+    code, root = run_train(tmp_path / "ml", TABULAR, frame, file_format=file_format)
+    assert code == 1
+    reason = failure_reason(root)
+    assert reason.startswith(named), reason
+    if "'hue'" in named:  # four values: the first three are named with their rows
+        assert "(channel 'train', file 'train.csv', row 1), '" in reason and "(row 81) and 1 more" in reason
+    column = named.split("'")[1]
+    assert f"categorical_columns={column}, or leave it out with ignore_columns={column}" in reason
+    assert list((root / "model").iterdir()) == []
+    code, root = run_train(
+        tmp_path / "ignored", {**TABULAR, "ignore_columns": column}, frame, None, file_format
+    )
+    assert code == 0, failure_reason(root)
+
+
+def test_the_column_can_be_read_as_text_categories_instead(tmp_path: Path) -> None:
+    frame = wine_with_cell("magnesium", 5, "unknown")
+    code, root = run_train(tmp_path / "ml", {**TABULAR, "categorical_columns": "magnesium"}, frame)
+    assert code == 0, failure_reason(root)
+    manifest = read_json(root / "model" / "manifest.json")
+    assert {"name": "magnesium", "type": "string", "role": "feature"} in manifest["inputs"]
+    assert "86.0" in read_json(root / "model" / "recipe_state.json")["categories"]["magnesium"]
+
+
+@pytest.mark.parametrize(
+    ("value", "task", "reason"),
+    [
+        (
+            "unknown",
+            "auto",
+            "target column 'target' holds numbers and 1 value that is not a number: 'unknown' (channel "
+            "'train', file 'train.csv', row 4). Make each a number, or leave it empty",
+        ),
+        (
+            "unknown",
+            "regression",
+            "task=regression needs a numeric target, but 'target' holds 1 value that is not a number: "
+            "'unknown' (channel 'train', file 'train.csv', row 4)",
+        ),
+    ],
+    ids=["auto", "regression"],
+)
+def test_a_number_target_with_a_few_non_numbers_is_named(
+    value: str, task: str, reason: str, tmp_path: Path
+) -> None:
+    code, root = run_train(tmp_path / "ml", {**TABULAR, "task": task}, wine_with_cell(TARGET, 3, value))
+    assert code == 1
+    assert failure_reason(root).startswith(reason), failure_reason(root)
+
+
+@pytest.mark.parametrize("infinity", [float("inf"), float("-inf")])
+def test_an_infinity_in_a_parquet_target_is_named_with_file_row_and_column(
+    infinity: float, tmp_path: Path
+) -> None:
+    frame = wine().train.astype({TARGET: float})
+    frame.loc[9, TARGET] = infinity
+    code, root = run_train(tmp_path / "ml", TABULAR, frame, file_format="parquet")
+    assert code == 1
+    assert failure_reason(root) == (
+        f"channel 'train', file 'train.parquet', row 10, target column 'target': {infinity!r} is not a "
+        "finite number (leave the field empty when unknown)"
+    )
+
+
+def test_parquets_other_types_are_each_read_by_the_one_value_rule(tmp_path: Path) -> None:
+    """Integers of every width (also beyond float64's exact range), decimals and half floats are numbers;
+    booleans, dates and times are text (their ISO form), as JSON and CSV requests send them."""
+    frame = wine().train
+    rows = len(frame)
+    odd = {
+        "int8": pa.array(frame["magnesium"].astype("int8")),
+        "uint64": pa.array([2**64 - 1 - 2**40 * i for i in range(rows)], pa.uint64()),
+        "decimal": pa.array([decimal.Decimal(f"{v:.2f}") for v in frame["hue"]], pa.decimal128(12, 2)),
+        "half": pa.array(frame["ash"].astype("float16")),
+        "flag": pa.array(frame["alcohol"] > 13),
+        "day": pa.array([datetime.date(2024, 1, 1 + i % 3) for i in range(rows)]),
+        "moment": pa.array(
+            [datetime.datetime(2024, 1, 1, i % 3) for i in range(rows)], pa.timestamp("us", tz="UTC")
+        ),
+    }
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name, column in odd.items():
+        table = table.append_column(name, column)
+    root = tmp_path / "ml"
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    make_ml_root(root, TABULAR, {"train": [("train.parquet", buffer.getvalue())]})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BYOC_ML_ROOT", str(root))
+        assert main() == 0, failure_reason(root)
+    kinds = {
+        column["name"]: column["type"] for column in read_json(root / "model" / "manifest.json")["inputs"]
+    }
+    assert {name: kinds[name] for name in odd} == {
+        "int8": "number",
+        "uint64": "number",
+        "decimal": "number",
+        "half": "number",
+        "flag": "string",
+        "day": "string",
+        "moment": "string",
+    }
+    categories = read_json(root / "model" / "recipe_state.json")["categories"]
+    assert sorted(categories["flag"]) == ["false", "true"]
+    assert sorted(categories["day"]) == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    record = json_records(frame.drop(columns=[TARGET]).head(1))[0]
+    record.update(
+        int8=100, uint64=2**64 - 1, decimal="0.5", half=2.5, flag=True, day="2024-01-02", moment=None
+    )
+    assert predictions(create_app(root / "model").test_client(), [record])[0]["label"] in (0, 1, 2)
+
+
+# -- holding out a validation split --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("single", "hint"),
+    [
+        ("Nebbiolo", ""),
+        ("NA", "('NA' reads as a missing label only in a number target: leave the cell empty"),
+    ],
+)
+def test_a_class_with_a_single_row_is_named_with_every_class_count(
+    single: str, hint: str, tmp_path: Path
+) -> None:
+    frame = wine_with_target(lambda f: f[TARGET].map(dict(enumerate(WINE_CULTIVARS))))
+    frame.loc[0, TARGET] = single
+    code, root = run_train(tmp_path / "ml", TABULAR, frame)
+    assert code == 1
+    counts = frame[TARGET].value_counts()
+    listed = ", ".join(f"{name!r} {counts[name]}" for name in sorted(counts.index))
+    reason = failure_reason(root)
+    assert reason.startswith(
+        "channel 'train' is too small to hold out a stratified validation split: a single labelled row of "
+        f"class {single!r} (rows per class: {listed}); every class needs at least 2 rows. Add rows of such a "
+        "class, remove its rows, or provide a 'validation' channel"
+    ), reason
+    assert hint in reason
+    code, root = run_train(
+        tmp_path / "validated",
+        TABULAR,
+        frame,
+        wine_with_target(lambda f: f[TARGET].map(dict(enumerate(WINE_CULTIVARS)))).head(30),
+    )
+    assert code == 0, failure_reason(root)
+
+
+def test_a_hold_out_too_small_for_every_class_names_the_classes_and_the_fraction(tmp_path: Path) -> None:
+    frame = wine_with_target(lambda f: f[TARGET].map(dict(enumerate(WINE_CULTIVARS))))
+    frame = frame.groupby(TARGET).head(4).head(10)
+    code, root = run_train(tmp_path / "ml", TABULAR, frame)
+    assert code == 1
+    counts = frame[TARGET].value_counts()
+    listed = ", ".join(f"{name!r} {counts[name]}" for name in sorted(counts.index))
+    assert failure_reason(root) == (
+        "channel 'train' is too small to hold out a stratified validation split: validation_fraction=0.2 of "
+        f"10 labelled rows holds out 2, fewer than the 3 classes (rows per class: {listed}); raise "
+        "validation_fraction or provide a 'validation' channel"
+    )
+
+
+# -- which rule chose the task -------------------------------------------------------------------------------
+
+
+def test_the_log_and_metrics_say_which_rule_chose_the_task_and_how_to_override_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An integer target with 16 values (like years of education) is read as classes, and says so."""
+    years = wine_with_target(lambda f: pd.qcut(f["alcohol"].rank(method="first"), 16, labels=False) + 1)
+    assert years[TARGET].nunique() == 16
+    code, root = run_train(tmp_path / "ml", TABULAR, years)
+    assert code == 0, failure_reason(root)
+    metrics = read_json(root / "model" / "metrics.json")
+    rule = (
+        "target 'target' holds 16 distinct integers (1, 2, 3, 4, 5, ...); at most 20 distinct integers are "
+        "read as classes; if they are amounts (counts, years, scores), set task=regression"
+    )
+    assert (metrics["task"], metrics["task_rule"]) == ("multiclass", rule)
+    log = capsys.readouterr().out
+    assert f"[train] task multiclass ({rule})" in log
+    assert f"[train] metrics of task multiclass ({rule})\n[train] train (" in log
+    code, root = run_train(tmp_path / "regression", {**TABULAR, "task": "regression"}, years)
+    assert code == 0, failure_reason(root)
+    metrics = read_json(root / "model" / "metrics.json")
+    assert (metrics["task"], metrics["task_rule"]) == ("regression", "task=regression is set")

@@ -11,6 +11,8 @@ from byoc.tasks import (
     TargetError,
     TargetProfile,
     Task,
+    TaskChoice,
+    choose_task,
     class_values,
     class_weights,
     evaluate,
@@ -63,6 +65,119 @@ def test_unusable_targets_fail_with_a_named_reason(
     with pytest.raises(TargetError) as caught:
         infer_task(profile(counts, numeric, missing), "label")
     assert "'label'" in str(caught.value) and fragment in str(caught.value)
+
+
+EDUCATION_YEARS = {years: 10 + years for years in range(1, 17)}  # 16 distinct integers, a typical amount
+
+
+@pytest.mark.parametrize(
+    ("counts", "numeric", "task", "rule", "override"),
+    [
+        (
+            {0: 5, 1: 5},
+            True,
+            Task.BINARY,
+            "target 'y' holds two distinct values (0, 1)",
+            "set task=regression",
+        ),
+        ({"no": 5, "yes": 5}, False, Task.BINARY, "two distinct values ('no', 'yes')", "set task=multiclass"),
+        (
+            EDUCATION_YEARS,
+            True,
+            Task.MULTICLASS,
+            "target 'y' holds 16 distinct integers (1, 2, 3, 4, 5, ...); "
+            "at most 20 distinct integers are read as classes",
+            "if they are amounts (counts, years, scores), set task=regression",
+        ),
+        (
+            {i: 1 for i in range(25)},
+            True,
+            Task.REGRESSION,
+            "target 'y' holds more than 20 distinct integers (25 distinct values)",
+            "if they are class codes, set task=multiclass",
+        ),
+        (
+            {0.5: 2, 1.5: 2, 2.5: 2},
+            True,
+            Task.REGRESSION,
+            "target 'y' holds numbers, not all integers (3 distinct values)",
+            "if they are class codes, set task=multiclass",
+        ),
+        (
+            {"a": 1, "b": 1, "c": 1},
+            False,
+            Task.MULTICLASS,
+            "target 'y' holds text: 3 classes ('a', 'b', 'c')",
+            "",
+        ),
+    ],
+)
+def test_the_inferred_task_names_its_rule_and_how_to_override_it(
+    counts: dict, numeric: bool, task: Task, rule: str, override: str
+) -> None:
+    choice = choose_task(profile(counts, numeric), "y")
+    assert choice.task is task
+    assert rule in choice.rule and override in choice.override
+    assert str(choice) == f"task {task} ({choice.rule}" + (
+        f"; {choice.override})" if choice.override else ")"
+    )
+
+
+def test_the_recipes_only_task_is_applied_when_task_is_auto() -> None:
+    only_regression = (Task.REGRESSION,)
+    # integers that task=auto reads as classes: a regression-only recipe makes them a regression target
+    assert choose_task(profile(EDUCATION_YEARS, True), "y").task is Task.MULTICLASS
+    chosen = choose_task(profile(EDUCATION_YEARS, True), "y", "auto", only_regression, "houses")
+    assert chosen == TaskChoice(Task.REGRESSION, "recipe 'houses' handles regression targets only")
+    # the deploy side asks before reading any data: the same task
+    assert choose_task(None, "y", "auto", only_regression, "houses") == chosen
+    assert choose_task(None, "y", "multiclass").task is Task.MULTICLASS
+    # the only task is still checked against the target
+    with pytest.raises(
+        TargetError, match=r"recipe 'titanic' \(binary targets only\) needs exactly two classes"
+    ):
+        choose_task(profile({1: 3, 2: 3, 3: 3}, True), "Pclass", "auto", (Task.BINARY,), "titanic")
+    with pytest.raises(
+        TargetError, match=r"recipe 'houses' \(regression targets only\) needs a numeric target"
+    ):
+        choose_task(profile({"a": 3, "b": 3}, False), "y", "auto", only_regression, "houses")
+
+
+def test_a_task_the_recipe_does_not_handle_is_named() -> None:
+    with pytest.raises(
+        TargetError, match=r"recipe 'titanic' handles binary targets; 'y' is regression \(task=regr"
+    ):
+        choose_task(None, "y", "regression", (Task.BINARY,), "titanic")
+    with pytest.raises(
+        TargetError,
+        match=r"recipe 'r' handles binary, regression targets; 'y' is multiclass \(target 'y' holds text: 3 ",
+    ):
+        choose_task(
+            profile({"a": 1, "b": 1, "c": 1}, False), "y", "auto", (Task.BINARY, Task.REGRESSION), "r"
+        )
+    with pytest.raises(
+        TargetError, match="the task is inferred from the values of target 'y', and none were read"
+    ):
+        choose_task(None, "y")
+
+
+NOT_NUMBERS = "1 value that is not a number: 'unknown' (channel 'train', file 'a.csv', row 17)"
+
+
+def test_numbers_with_a_few_non_numbers_are_named_unless_a_class_task_is_set() -> None:
+    mixed = TargetProfile(
+        counts={"1": 40, "2": 40, "unknown": 1}, numeric=False, missing=0, rows=81, not_numbers=NOT_NUMBERS
+    )
+    for requested in ("auto", "binary"):
+        with pytest.raises(TargetError) as caught:
+            choose_task(mixed, "y", requested)
+        assert str(caught.value).startswith(f"target column 'y' holds numbers and {NOT_NUMBERS}. Make each a")
+        assert "if the values are class names, set task=multiclass" in str(caught.value)
+    with pytest.raises(
+        TargetError, match=re.escape(f"task=regression needs a numeric target, but 'y' holds {NOT_NUMBERS}")
+    ):
+        choose_task(mixed, "y", "regression")
+    assert choose_task(mixed, "y", "multiclass").task is Task.MULTICLASS
 
 
 def test_classes_keep_their_values_in_sorted_order() -> None:

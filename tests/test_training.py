@@ -112,6 +112,21 @@ def test_csv_gzip_parquet_and_markers_mix_in_a_channel(ml_root: MLRootFactory) -
     assert train(paths_of(root))["train"]["rows"] == 712
 
 
+def test_missing_value_markers_in_a_declared_number_column_read_as_missing(tmp_path: Path) -> None:
+    """Titanic declares Age and Fare as numbers: `NA` and `?` there give the model empty cells give."""
+    models = []
+    for name, (age, fare) in {"marked": ("NA", "?"), "empty": ("", "")}.items():
+        body = with_cell(5, "Age", age, with_cell(9, "Fare", fare))
+        root = make_ml_root(
+            tmp_path / name,
+            {"n_estimators": "20"},
+            {"train": [("train.csv", body)], "validation": VALIDATION},
+        )
+        train(paths_of(root))
+        models.append((root / "model" / "model.txt").read_bytes())
+    assert models[0] == models[1]
+
+
 def test_block_size_does_not_change_the_model(
     ml_root: MLRootFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,7 +212,10 @@ def bad_case_channels(case: str) -> dict[str, list[tuple[str, bytes]]]:
     ("case", "expected"),
     [
         ("missing_train", "channel 'train' is missing"),
-        ("header_only", "channel 'train', file 'train.csv' has a header but no rows"),
+        (
+            "header_only",
+            "channel 'train' has no rows: its 1 data file(s) hold a header only or no rows (train.csv)",
+        ),
         ("not_data", "channel 'train' has no data file"),
         ("garbage_parquet", "channel 'train', file 'train.parquet' is not a readable parquet file"),
         ("binary_garbage", "channel 'train', file 'train.csv'"),
@@ -238,7 +256,10 @@ def test_bad_input_fails_with_a_named_reason_and_an_empty_model_folder(
         ({"learning_rat": "0.1"}, "unknown hyperparameter 'learning_rat' (did you mean 'learning_rate'?)"),
         ({"random_state": "-1"}, "hyperparameter 'random_state': '-1' must be between 0 and 2147483647"),
         ({"recipe": "nosuch"}, "hyperparameter 'recipe': unknown recipe 'nosuch'; available: "),
-        ({"target": "Pclass"}, "recipe 'titanic' handles binary targets; 'Pclass' is multiclass"),
+        (
+            {"target": "Pclass"},
+            "recipe 'titanic' (binary targets only) needs exactly two classes, but 'Pclass' has 3",
+        ),
         ({"task": "regression"}, "recipe 'titanic' handles binary targets; 'Survived' is regression"),
     ],
 )

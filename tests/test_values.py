@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from byoc.values import (
+    MISSING_MARKERS,
     BadValue,
     canonical_choice,
     canonical_choices,
@@ -16,6 +17,7 @@ from byoc.values import (
     number_from_text,
     number_from_value,
     numbers_from_arrow,
+    read_numbers,
     text_from_value,
     texts_from_arrow,
 )
@@ -39,13 +41,59 @@ def test_numbers_that_follow_the_rule(text: str, expected: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2_2", "٢٢", "２２", "0x10", "inf", "nan", "Infinity", "1e400", "1,5", "one", "1 2"]
+    "text",
+    [
+        "2_2",
+        "٢٢",
+        "２２",
+        "0x10",
+        "inf",
+        "Infinity",
+        "1e400",
+        "1,5",
+        "one",
+        "1 2",
+        "-",
+        ".",
+        "n.a.",
+        "NA1",
+        "ＮＡ",
+    ],
 )
 def test_everything_else_is_not_a_number(text: str) -> None:
     with pytest.raises(BadValue):
         number_from_text(text)
     with pytest.raises(BadValue):
         numbers_from_arrow(pa.array(["1", text]))
+
+
+MARKER_SPELLINGS = [*MISSING_MARKERS, "na", " n/a ", "NAN", "\tNull", "NONE", "#n/a", "<na>", "\\n"]
+
+
+@pytest.mark.parametrize("marker", MARKER_SPELLINGS)
+def test_missing_value_markers_are_missing_in_a_number_column_and_text_in_a_text_column(marker: str) -> None:
+    assert math.isnan(number_from_text(marker))
+    assert math.isnan(number_from_value(marker))  # a JSON request's string reads the same
+    reading = read_numbers(pa.array(["1.5", marker, "", None]))
+    assert reading.markers.tolist() == [False, True, False, False]
+    assert not reading.bad.any()
+    assert np.array_equal(reading.numbers, [1.5, np.nan, np.nan, np.nan], equal_nan=True)
+    assert text_from_value(marker) == marker.strip()
+    assert texts_from_arrow(pa.array([marker])).to_pylist() == [marker.strip()]
+
+
+def test_a_reading_names_markers_and_values_that_are_not_numbers_of_every_arrow_type() -> None:
+    reading = read_numbers(pa.array(["1", "NA", "x", "1e400", "?"]))
+    assert reading.markers.tolist() == [False, True, False, False, True]
+    assert reading.bad.tolist() == [False, False, True, True, False]
+    floats = read_numbers(pa.array([1.0, float("inf"), None, float("-inf"), float("nan")]))
+    assert floats.bad.tolist() == [False, True, False, True, False]
+    assert np.isnan(floats.numbers[1:]).all()
+    for not_numbers in (pa.array([True, None]), pa.array([0], pa.date32()), pa.array([0], pa.timestamp("s"))):
+        assert read_numbers(not_numbers).bad.tolist()[0] is True
+    with pytest.raises(BadValue, match="inf is not a finite number") as caught:
+        numbers_from_arrow(pa.array([1.0, float("inf")]))
+    assert caught.value.index == 1
 
 
 def test_json_values_nan_is_missing_infinity_and_booleans_are_not_numbers() -> None:
@@ -90,7 +138,8 @@ def test_closed_vocabularies_ignore_case_and_name_the_choices() -> None:
 
 
 NUMBERISH = st.text(alphabet="0123456789+-.eE _\t x٢２", max_size=8)
-ANY_TEXT = st.one_of(NUMBERISH, st.text(max_size=6))
+MARKERISH = st.sampled_from([*MARKER_SPELLINGS, "NA.", "N/A/", "nil", "İNA"])
+ANY_TEXT = st.one_of(NUMBERISH, MARKERISH, st.text(max_size=6))
 
 
 def _scalar_number(text: str) -> float | None:

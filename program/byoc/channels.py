@@ -1,10 +1,13 @@
 """Training channels: the data files in a channel folder, read in Arrow batches.
 
 A channel may hold CSV files (with a header row, optionally gzipped, whatever their name) and Parquet files,
-mixed; every file must have the same columns in the same order. Empty files and the markers Spark, Glue and
-EMR write (`_SUCCESS`, names starting with `_` or `.`) are skipped with a log line. CSV cells arrive as text
-and are typed later by `byoc.schema`, the same way request values are. Every error names the channel and file,
-and the row (data rows count from 1, the header is not a row), line or column where it can.
+mixed; every file must have the same columns in the same order. Empty files, files without rows (a
+header-only CSV or a zero-row Parquet file: what Spark and Glue write for an empty partition) and the markers
+Spark, Glue and EMR write (`_SUCCESS`, names starting with `_` or `.`) are skipped with a log line; a channel
+needs one file with rows. Parquet columns of numbers, text, booleans, dates and times are read; other types
+(binary, nested, intervals) are refused naming the column. CSV cells arrive as text and are typed later by
+`byoc.schema`, the same way request values are. Every error names the channel and file, and the row (data
+rows count from 1, the header is not a row), line or column where it can.
 """
 
 from __future__ import annotations
@@ -148,6 +151,7 @@ class FileReader:
 
     def __init__(self, data_file: DataFile) -> None:
         self.file = data_file
+        self._parquet_rows: int | None = None
         self.raw_names = self._raw_names()
         self.names = check_header(self.raw_names, data_file.where)
         self._checked_complete = data_file.gzipped
@@ -162,7 +166,9 @@ class FileReader:
         try:
             if self.file.format == "parquet":
                 with self.file.path.open("rb") as handle:
-                    return list(pq.ParquetFile(handle).schema_arrow.names)
+                    parquet = pq.ParquetFile(handle)
+                    self._parquet_rows = parquet.metadata.num_rows
+                    return list(parquet.schema_arrow.names)
             with self._open_text() as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError:
@@ -176,6 +182,20 @@ class FileReader:
         if not header or not any(field.strip() for field in header):
             raise DataError(f"{where} has no header row (the first line is empty)")
         return header
+
+    def has_rows(self) -> bool:
+        """Whether the file holds a data row: a Parquet file's metadata, or a CSV line after the header that
+        is not blank (as Arrow reads it). A file unreadable past its header counts as having rows: reading it
+        names the problem."""
+        if self._parquet_rows is not None:
+            return self._parquet_rows > 0
+        try:
+            with self._open_text() as handle:
+                reader = csv.reader(handle)
+                next(reader, None)
+                return any(fields for fields in reader)
+        except (csv.Error, UnicodeDecodeError, OSError, EOFError):
+            return True
 
     def batches(self, columns: list[str] | None = None) -> Iterator[RawBatch]:
         """Batches of the named columns (all by default), renamed to the trimmed header names."""
@@ -224,10 +244,11 @@ class FileReader:
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[raw_of[n] for n in wanted]):
             table = pa.Table.from_batches([batch]).rename_columns(wanted)
             for name, column in zip(wanted, table.columns, strict=True):
-                if not _is_flat(column.type):
+                if not readable_type(column.type):
                     raise DataError(
                         f"{self.file.where}, column '{name}' has type {column.type}: only numbers, text, "
-                        "booleans, dates and times can be read"
+                        "booleans, dates and times can be read (write it as text or numbers, or leave it "
+                        "out of the file)"
                     )
             yield RawBatch(self.file, first_row, table)
             first_row += batch.num_rows
@@ -300,11 +321,26 @@ class FileReader:
 
 
 class ChannelReader:
-    """All files of a channel, read in order; every file must have the first file's columns, in its order."""
+    """All files of a channel with rows, read in order; every one must have the first one's columns, in its
+    order. Files without rows are skipped with a log line."""
 
-    def __init__(self, files: list[DataFile]) -> None:
-        self.files = files
-        self.readers = [FileReader(data_file) for data_file in files]
+    def __init__(self, files: list[DataFile], log: Log) -> None:
+        readers = [FileReader(data_file) for data_file in files]
+        self.readers = [reader for reader in readers if reader.has_rows()]
+        channel = files[0].channel
+        empty = [reader.file.name for reader in readers if reader not in self.readers]
+        if not self.readers:
+            raise DataError(
+                f"channel '{channel}' has no rows: its {len(files)} data file(s) hold a header only or no "
+                f"rows ({', '.join(empty[:5])}{', ...' if len(empty) > 5 else ''})"
+            )
+        if empty:
+            log(
+                f"channel '{channel}': skipped {len(empty)} file(s) without rows (header only or zero "
+                f"rows, as Spark and Glue write for empty partitions): {', '.join(empty[:10])}"
+                + (", ..." if len(empty) > 10 else "")
+            )
+        self.files = [reader.file for reader in self.readers]
         first = self.readers[0]
         for reader in self.readers[1:]:
             if reader.names != first.names:
@@ -319,7 +355,7 @@ class ChannelReader:
                     f"{reader.file.where} has different columns than '{first.file.name}': {detail}"
                 )
         self.names = first.names
-        self.channel = files[0].channel
+        self.channel = channel
 
     @property
     def size(self) -> int:
@@ -340,8 +376,28 @@ def ends_inside_quotes(lines: Iterable[str]) -> bool:
     return False
 
 
-def _is_flat(kind: pa.DataType) -> bool:
-    return not (pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+_READABLE = (
+    pa.types.is_null,
+    pa.types.is_boolean,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_decimal,
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_string_view,
+    pa.types.is_date,
+    pa.types.is_timestamp,
+    pa.types.is_time,
+    pa.types.is_duration,
+)
+
+
+def readable_type(kind: pa.DataType) -> bool:
+    """Parquet types the value rule reads: numbers, text (also dictionary-encoded), booleans, dates and
+    times (read as their ISO text); not binary, nested or interval columns."""
+    if pa.types.is_dictionary(kind):
+        return readable_type(kind.value_type)
+    return any(check(kind) for check in _READABLE)
 
 
 def _first_line(error: BaseException) -> str:

@@ -64,35 +64,6 @@ def check_settings(cluster: Cluster, settings: Mapping[str, Any]) -> None:
 # -- profiles (sharded channels) ----------------------------------------------------------------------------
 
 
-def _column_json(column: ColumnProfile) -> dict[str, Any]:
-    return {
-        "present": column.present,
-        "missing": column.missing,
-        "numeric": column.numeric,
-        "integer": column.integer,
-        "ascending": column.ascending,
-        "last_number": column.last_number if math.isfinite(column.last_number) else None,
-        "sampled": column.sampled,
-        "distinct": sorted(column.distinct),
-    }
-
-
-def _merged_column(name: str, parts: Sequence[Mapping[str, Any]]) -> ColumnProfile:
-    """One column's statistics over every host's rows, hosts taken in order."""
-    merged = ColumnProfile(name)
-    for part in parts:
-        merged.present += part["present"]
-        merged.missing += part["missing"]
-        merged.numeric = merged.numeric and part["numeric"]
-        merged.integer = merged.integer and part["integer"]
-        merged.ascending = merged.ascending and part["ascending"]
-        if part["last_number"] is not None:
-            merged.last_number = part["last_number"]
-        merged.sampled += part["sampled"]
-        merged.distinct.update(part["distinct"])
-    return merged
-
-
 def merged_profile(
     cluster: Cluster, profile: TableProfile, target: TargetColumn
 ) -> tuple[TableProfile, TargetColumn]:
@@ -102,8 +73,8 @@ def merged_profile(
     mine = {
         "names": profile.names,
         "rows": profile.rows,
-        "columns": {name: _column_json(column) for name, column in profile.columns.items()},
-        "target": _column_json(target.profile),
+        "columns": {name: column.to_json() for name, column in profile.columns.items()},
+        "target": target.profile.to_json(),
         "counts": target.counts,
     }
     parts = [json.loads(part) for part in cluster.all_gather("column profiles", json.dumps(mine).encode())]
@@ -116,7 +87,10 @@ def merged_profile(
             )
     merged = TableProfile(
         profile.names,
-        {name: _merged_column(name, [part["columns"][name] for part in parts]) for name in profile.names},
+        {
+            name: ColumnProfile.merged(name, [part["columns"][name] for part in parts])
+            for name in profile.names
+        },
         sum(part["rows"] for part in parts),
     )
     counts: dict[str, int] = {}
@@ -124,7 +98,7 @@ def merged_profile(
         for value, count in part["counts"].items():
             counts[value] = counts.get(value, 0) + count
     target.counts = counts
-    target.profile = _merged_column(target.name, [part["target"] for part in parts])
+    target.profile = ColumnProfile.merged(target.name, [part["target"] for part in parts])
     return merged, target
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
-from byoc.tasks import TargetError, TargetProfile, Task, infer_task
-from byoc.values import BadValue, number_from_text
+from byoc.profile import TargetColumn
+from byoc.tasks import TargetError, Task, infer_task
 
 
 @dataclass(frozen=True)
@@ -37,22 +38,9 @@ def read_table(source: Path) -> pd.DataFrame:
 
 def is_classification(labels: pd.Series, target: str) -> bool:
     """Whether the target is a class (stratify) or a number to predict (do not): the rule `train` uses."""
-    texts = labels.astype(str).str.strip()
-    present = texts[texts != ""]
-    counts = present.value_counts()
-    try:
-        numbers = [number_from_text(value) for value in counts.index]
-        numeric = True
-    except BadValue:
-        numeric = False
-    keys = [int(n) if n.is_integer() else n for n in numbers] if numeric else list(counts.index)
-    profile = TargetProfile(
-        counts=dict(zip(keys, counts.to_numpy().tolist(), strict=True)),
-        numeric=numeric,
-        missing=len(texts) - len(present),
-        rows=len(texts),
-    )
-    return infer_task(profile, target) is not Task.REGRESSION
+    column = TargetColumn(target)
+    column.observe(pa.Array.from_pandas(labels))
+    return infer_task(column.target_profile(), target) is not Task.REGRESSION
 
 
 def split_table(

@@ -130,12 +130,33 @@ def evaluate(task: Task, codes: np.ndarray, scores: np.ndarray) -> dict[str, flo
 
 @dataclass(frozen=True)
 class TargetProfile:
-    """What the target column holds: its distinct values with counts, whether all are numbers."""
+    """What the target column holds: its distinct values with counts, whether all are numbers.
+
+    `not_numbers` names the values that are not numbers when the rest are (`2 values that are not a number:
+    'unknown' (..., row 5), ...`), else it is empty.
+    """
 
     counts: Mapping[ClassValue, int]
     numeric: bool
     missing: int
     rows: int
+    not_numbers: str = ""
+
+
+@dataclass(frozen=True)
+class TaskChoice:
+    """The task, the rule that chose it, and how to choose another ('' when the task was set)."""
+
+    task: Task
+    rule: str
+    override: str = ""
+
+    @property
+    def explanation(self) -> str:
+        return self.rule + (f"; {self.override}" if self.override else "")
+
+    def __str__(self) -> str:
+        return f"task {self.task} ({self.explanation})"
 
 
 def _is_integer(value: ClassValue) -> bool:
@@ -147,8 +168,24 @@ def _describe(values: Sequence[ClassValue], limit: int = 5) -> str:
     return shown + (", ..." if len(values) > limit else "")
 
 
-def infer_task(profile: TargetProfile, target: str, requested: str = "auto") -> Task:
-    """binary for two values; multiclass for a few strings or integers; regression for other numbers."""
+def _not_numbers_error(profile: TargetProfile, target: str) -> TargetError:
+    return TargetError(
+        f"target column '{target}' holds numbers and {profile.not_numbers}. Make each a number, or leave it "
+        "empty (a row without a label is dropped; NA, null and ? read as empty in a number column); if the "
+        "values are class names, set task=multiclass"
+    )
+
+
+def infer_task(profile: TargetProfile, target: str, requested: str = "auto", asked_by: str = "") -> Task:
+    """binary for two values; multiclass for a few strings or integers; regression for other numbers.
+
+    A requested task is checked against the target; `asked_by` names who asked in the error (default
+    `task=<requested>`).
+    """
+    return _inferred(profile, target, requested, asked_by).task
+
+
+def _inferred(profile: TargetProfile, target: str, requested: str = "auto", asked_by: str = "") -> TaskChoice:
     present = profile.rows - profile.missing
     if present == 0:
         raise TargetError(
@@ -156,47 +193,130 @@ def infer_task(profile: TargetProfile, target: str, requested: str = "auto") -> 
         )
     distinct = sorted(profile.counts, key=_sort_key)
     count = len(distinct)
+    asked_by = asked_by or f"task={requested}"
     if requested == "regression":
+        if profile.not_numbers:
+            raise TargetError(
+                f"{asked_by} needs a numeric target, but '{target}' holds {profile.not_numbers}"
+            )
         if not profile.numeric:
             text = [value for value in distinct if isinstance(value, str)]
             raise TargetError(
-                f"task=regression needs a numeric target, but '{target}' holds text such as {_describe(text)}"
+                f"{asked_by} needs a numeric target, but '{target}' holds text such as {_describe(text)}"
             )
         if count < 2:
             raise TargetError(
                 f"target column '{target}' has one value only ({distinct[0]!r}): nothing to learn"
             )
-        return Task.REGRESSION
+        return TaskChoice(Task.REGRESSION, f"{asked_by} is set")
+    if requested == "auto" and profile.not_numbers:
+        raise _not_numbers_error(profile, target)
     if count < 2:
         raise TargetError(
             f"target column '{target}' has one class only ({distinct[0]!r} in all {present} labelled rows): "
             "a model needs at least two classes to learn from"
         )
     if requested == "binary":
+        if count != 2 and profile.not_numbers:
+            raise _not_numbers_error(profile, target)
         if count != 2:
             raise TargetError(
-                f"task=binary needs exactly two classes, but '{target}' has {count}: {_describe(distinct)}"
+                f"{asked_by} needs exactly two classes, but '{target}' has {count}: {_describe(distinct)}"
             )
-        return Task.BINARY
+        return TaskChoice(Task.BINARY, f"{asked_by} is set")
     if requested == "multiclass":
         if count > MAX_CLASSES:
             raise TargetError(
                 f"target column '{target}' has {count} classes; at most {MAX_CLASSES} are supported"
             )
-        return Task.MULTICLASS
+        return TaskChoice(Task.MULTICLASS, f"{asked_by} is set")
+    return _by_the_values(profile, target, distinct)
+
+
+def _by_the_values(profile: TargetProfile, target: str, distinct: list[ClassValue]) -> TaskChoice:
+    """task=auto: the documented rule, with the reason it gives and how to override it."""
+    count = len(distinct)
     if count == 2:
-        return Task.BINARY
-    if profile.numeric and not (
-        all(_is_integer(value) for value in distinct) and count <= MAX_INTEGER_CLASSES
-    ):
-        return Task.REGRESSION
+        other = "task=regression" if profile.numeric else "task=multiclass"
+        return TaskChoice(
+            Task.BINARY,
+            f"target '{target}' holds two distinct values ({_describe(distinct)})",
+            f"set {other} for another task",
+        )
+    integers = profile.numeric and all(_is_integer(value) for value in distinct)
+    if profile.numeric and not (integers and count <= MAX_INTEGER_CLASSES):
+        kind = (
+            f"more than {MAX_INTEGER_CLASSES} distinct integers" if integers else "numbers, not all integers"
+        )
+        return TaskChoice(
+            Task.REGRESSION,
+            f"target '{target}' holds {kind} ({count} distinct values)",
+            "if they are class codes, set task=multiclass",
+        )
     if count > MAX_CLASSES:
         raise TargetError(
             f"target column '{target}' holds {count} distinct text values, too many classes "
             f"(at most {MAX_CLASSES}): "
             f"is '{target}' the right column? ({_describe(distinct)})"
         )
-    return Task.MULTICLASS
+    if integers:
+        return TaskChoice(
+            Task.MULTICLASS,
+            f"target '{target}' holds {count} distinct integers ({_describe(distinct)}); at most "
+            f"{MAX_INTEGER_CLASSES} distinct integers are read as classes",
+            "if they are amounts (counts, years, scores), set task=regression",
+        )
+    return TaskChoice(
+        Task.MULTICLASS, f"target '{target}' holds text: {count} classes ({_describe(distinct)})"
+    )
+
+
+ALL_TASKS: tuple[Task, ...] = (Task.BINARY, Task.MULTICLASS, Task.REGRESSION)
+
+
+def choose_task(
+    profile: TargetProfile | None,
+    target: str,
+    requested: str = "auto",
+    recipe_tasks: Sequence[Task] = ALL_TASKS,
+    recipe: str = "",
+) -> TaskChoice:
+    """The one task of a job, for `train` and the deploy side alike.
+
+    `task=...` when set; else the recipe's only task when it has one; else inferred from the target's
+    values (`profile`). Given a profile, the chosen task is checked against the target (a TargetError names
+    what does not fit); without one (the deploy side before any data is read) a set or only task is returned
+    as is, and inference raises TargetError. A task the recipe does not handle is a TargetError.
+    """
+    handled = ", ".join(recipe_tasks)
+    named = f"recipe '{recipe}'" if recipe else "the recipe"
+    if requested != "auto":
+        task = Task(requested)
+        if task not in recipe_tasks:
+            raise TargetError(f"{named} handles {handled} targets; '{target}' is {task} (task={task} is set)")
+        return (
+            _inferred(profile, target, requested)
+            if profile is not None
+            else TaskChoice(task, f"task={task} is set")
+        )
+    if len(recipe_tasks) == 1:
+        only = recipe_tasks[0]
+        asked_by = f"{named} ({only} targets only)"
+        if profile is not None:
+            _inferred(profile, target, only.value, asked_by)
+        return TaskChoice(only, f"{named} handles {only} targets only")
+    if profile is None:
+        raise TargetError(
+            f"the task is inferred from the values of target '{target}', and none were read: "
+            "set task=binary|multiclass|regression"
+        )
+    choice = _inferred(profile, target)
+    if choice.task not in recipe_tasks:
+        raise TargetError(
+            f"{named} handles {handled} targets; '{target}' is {choice.task} ({choice.rule}): set task to "
+            f"one of {handled} if the target can be read so, or choose another recipe"
+        )
+    return choice
 
 
 def _sort_key(value: ClassValue) -> tuple[int, Any]:

@@ -44,7 +44,7 @@ from byoc.contract import (
 from byoc.hyperparameters import HyperparameterError
 from byoc.job import Job
 from byoc.memory import MemoryGuard, OutOfMemory
-from byoc.profile import TableProfile, TargetColumn
+from byoc.profile import TableProfile, TargetColumn, marker_lines
 from byoc.recipe import Recipe, RecipeError, State, resolve
 from byoc.schema import ColumnValueError, InputSchema
 from byoc.settings import available_cpus
@@ -55,11 +55,13 @@ from byoc.tasks import (
     ClassValue,
     TargetError,
     Task,
+    TaskChoice,
+    choose_task,
     class_values,
     evaluate,
-    infer_task,
     metric_line,
 )
+from byoc.values import is_missing_marker
 from byoc.warm_start import WarmStartError
 
 REPORTED_LIBRARIES = ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow")
@@ -129,7 +131,7 @@ def profile_channel(
     target_column = TargetColumn(target)
     for batch in reader.batches([*observed, target]):
         profile.observe(batch, only=observed)
-        target_column.observe(batch.table.column(target))
+        target_column.observe(batch.table.column(target), batch.file.where, batch.first_row)
     return profile, target_column
 
 
@@ -290,6 +292,8 @@ class Plan:
     # scale-out: whether each host holds other rows (ShardedByS3Key) than the others
     train_sharded: bool = False
     validation_per_host: bool = False
+    # the rule that chose the task, and how to choose another (`train` logs it beside the metrics)
+    task_choice: TaskChoice | None = None
 
     @property
     def class_count(self) -> int:
@@ -306,7 +310,14 @@ def _raise_on_sigterm(started: float) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: float, seed: int) -> np.ndarray:
+def holdout(
+    labels: np.ndarray,
+    labelled: np.ndarray,
+    task: Task,
+    fraction: float,
+    seed: int,
+    classes: list[ClassValue] | None = None,
+) -> np.ndarray:
     """A hold-out mask over all rows: a stratified share of the labelled rows for classification."""
     positions = np.flatnonzero(labelled)
     if len(positions) == 0:  # scale-out: a sharded host without rows; the hosts' agreement names it
@@ -314,12 +325,8 @@ def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: floa
     codes = labels[positions]
     stratify = codes if task is not Task.REGRESSION else None
     if stratify is not None:
-        counts = np.bincount(codes.astype(int))
-        if counts[counts > 0].min() < 2 or round(len(positions) * fraction) < len(counts[counts > 0]):
-            raise DataError(
-                f"channel 'train' is too small to hold out a stratified validation split: {len(positions)} "
-                f"labelled rows, class counts {counts.tolist()}; provide a 'validation' channel"
-            )
+        counts = np.bincount(codes.astype(int), minlength=len(classes or ()))
+        _check_stratifiable(counts, classes or list(range(len(counts))), len(positions), fraction)
     if round(len(positions) * fraction) < 1:
         raise DataError(
             f"channel 'train' has {len(positions)} labelled rows: too few to hold out a validation split"
@@ -328,6 +335,34 @@ def holdout(labels: np.ndarray, labelled: np.ndarray, task: Task, fraction: floa
     mask = np.zeros(len(labels), dtype=bool)
     mask[held_out] = True
     return mask
+
+
+def _check_stratifiable(counts: np.ndarray, classes: list[ClassValue], rows: int, fraction: float) -> None:
+    """A stratified hold-out needs two rows of every class, and room for each class in the held-out rows."""
+    listed = ", ".join(f"{value!r} {count}" for value, count in zip(classes, counts.tolist(), strict=True))
+    listed = f"(rows per class: {listed})"
+    small = [(value, int(count)) for value, count in zip(classes, counts, strict=True) if 0 < count < 2]
+    if small:
+        named = ", ".join(f"{value!r}" for value, _ in small[:5]) + (", ..." if len(small) > 5 else "")
+        markers = [value for value, _ in small if isinstance(value, str) and is_missing_marker(value)]
+        hint = (
+            f" ({', '.join(repr(value) for value in markers)} reads as a missing label only in a number "
+            "target: leave the cell empty for a row without a label)"
+            if markers
+            else ""
+        )
+        raise DataError(
+            "channel 'train' is too small to hold out a stratified validation split: a single labelled row "
+            f"of class {named} {listed}; every class needs at least 2 rows. Add rows of such a class, remove "
+            f"its rows, or provide a 'validation' channel{hint}"
+        )
+    present = int((counts > 0).sum())
+    if round(rows * fraction) < present:
+        raise DataError(
+            f"channel 'train' is too small to hold out a stratified validation split: validation_fraction="
+            f"{fraction:g} of {rows} labelled rows holds out {round(rows * fraction)}, fewer than the "
+            f"{present} classes {listed}; raise validation_fraction or provide a 'validation' channel"
+        )
 
 
 def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
@@ -348,7 +383,7 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     scaleout.check_settings(peers, settings)
     train_sharded = scaleout.sharded(channels, "train")
 
-    train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log))
+    train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log), log)
     recipe_class.check_columns(train_reader.names)
     with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
         profile, target_column = profile_channel(
@@ -356,13 +391,12 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
         )
     if train_sharded:  # scale-out: each host profiled its own files; merge, so all infer the same
         profile, target_column = scaleout.merged_profile(peers, profile, target_column)
+    for line in marker_lines("train", [*profile.columns.values(), target_column.profile]):
+        log(line)
     target_profile = target_column.target_profile()
-    task = infer_task(target_profile, target, settings["task"])
-    if task not in recipe_class.tasks:
-        raise RecipeError(
-            f"recipe '{recipe_class.name}' handles {', '.join(recipe_class.tasks)} targets; "
-            f"'{target}' is {task}"
-        )
+    choice = choose_task(target_profile, target, settings["task"], recipe_class.tasks, recipe_class.name)
+    task = choice.task
+    log(str(choice))
     classes = class_values(target_profile, task)
     train = Channel("train", train_reader, target_column.labels(task, classes))
     labelled = train.labelled
@@ -370,25 +404,30 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
         log(f"channel 'train': dropping {int((~labelled).sum())} row(s) without a '{target}' value")
     schema = recipe_class.select_inputs(profile, target, settings, log)
     described = ", ".join(f"{value!r}" for value in classes[:10]) + (", ..." if len(classes) > 10 else "")
-    log(f"task {task} ({'classes ' + described if classes else 'numeric target'}); "
+    log(f"{'classes ' + described if classes else 'numeric target'}; "
         f"{len(schema.features)} input column(s): {', '.join(schema.feature_names)}")  # fmt: skip
 
     validation_dir = paths.channel_dir("validation")
     if validation_dir.exists():
         validation = validation_channel(
-            ChannelReader(channel_files(validation_dir, "validation", log)), target, task, classes, schema
+            ChannelReader(channel_files(validation_dir, "validation", log), log),
+            target,
+            task,
+            classes,
+            schema,
         )
         return Plan(
             recipe_class, settings, task, classes, schema, train, labelled, validation, validation.labelled,
-            "validation channel", train_sharded, scaleout.sharded(channels, "validation"),
+            "validation channel", train_sharded, scaleout.sharded(channels, "validation"), choice,
         )  # fmt: skip
     fraction = settings["validation_fraction"]
-    held_out = holdout(train.labels, labelled, task, fraction, settings["random_state"])
+    held_out = holdout(train.labels, labelled, task, fraction, settings["random_state"], classes)
     log(f"no 'validation' channel: holding out {int(held_out.sum())} of the train rows for validation")
     kind = "stratified " if task is not Task.REGRESSION else ""
     return Plan(
         recipe_class, settings, task, classes, schema, train, labelled & ~held_out, train, held_out,
         f"{kind}{fraction:.0%} hold-out of train (no validation channel)", train_sharded, train_sharded,
+        choice,
     )  # fmt: skip
 
 
@@ -399,6 +438,8 @@ def validation_channel(
     if missing:
         raise DataError(f"channel 'validation' lacks column(s) the model reads: {', '.join(missing)}")
     _, target_column = profile_channel(reader, target, columns=[])
+    for line in marker_lines("validation", [target_column.profile]):
+        log(line)
     try:
         labels = target_column.labels(task, classes)
     except TargetError as error:
@@ -632,6 +673,7 @@ def _fit_and_score(
     names = list(fitted.recipe.feature_names())
     metrics: dict[str, Any] = {
         "task": task.value,
+        "task_rule": the_plan.task_choice.explanation if the_plan.task_choice else None,
         "target": settings["target"],
         "classes": the_plan.classes,
         "recipe": {"name": the_plan.recipe_class.name, "version": the_plan.recipe_class.version},
@@ -688,6 +730,8 @@ def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str
 
 def report(task: Task, metrics: Mapping[str, Any]) -> None:
     names = [entry.name for entry in METRICS[task]]
+    if metrics.get("task_rule"):
+        log(f"metrics of task {task} ({metrics['task_rule']})")
     for split in METRIC_SPLITS:
         values = metrics[split]
         summary = ", ".join(f"{name} {values[name]:.4f}" for name in names if values[name] is not None)

@@ -2,10 +2,12 @@
 
 A number is ASCII: an optional sign, digits with an optional decimal point, an optional exponent
 (`-1.5e3`), with ASCII spaces or tabs around it. Nothing else is a number: not `2_2`, `0x10`,
-Arabic-Indic or full-width digits,
-`inf` or `nan`. An empty cell is missing. Text is trimmed of ASCII whitespace and is missing when nothing is
-left. Each rule has two engines: a vectorised one over Arrow arrays (files and large requests) and a scalar
-one over Python values (single rows). Property tests hold the two to the same answers.
+Arabic-Indic or full-width digits, or `inf`. An empty cell is missing; so is, in a number column, one of the
+MISSING_MARKERS (`NA`, `null`, `?`, ...: what R, pandas, spreadsheets and SQL dumps write for a missing
+value). Text is trimmed of ASCII whitespace and is missing when nothing is left; markers in a text column
+stay text (House Prices' `NA` means "no alley"). Each rule has two engines: a vectorised one over Arrow
+arrays (files and large requests) and a scalar one over Python values (single rows). Property tests hold the
+two to the same answers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +26,12 @@ ASCII_WHITESPACE = " \t\r\n\f\v"
 NUMBER_SYNTAX = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER = re.compile(NUMBER_SYNTAX)
 _ANCHORED_NUMBER = f"^{NUMBER_SYNTAX}$"
+# What a number column reads as missing besides an empty cell, trimmed and ignoring ASCII case. Not `-`
+# (spreadsheets write it for zero) nor `.`; anything else that is not a number stays an error.
+MISSING_MARKERS = ("NA", "N/A", "NaN", "null", "None", "?", "#N/A", "<NA>", "\\N")
+_MARKERS = frozenset(marker.lower() for marker in MISSING_MARKERS)
+_MARKER_SET = pa.array(sorted(_MARKERS), pa.string())
+_MARKER_BYTES = max(len(marker) for marker in _MARKERS)
 
 
 class BadValue(ValueError):
@@ -44,15 +53,27 @@ def shown(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+NOT_FINITE = "a finite number (leave the field empty when unknown)"
+NOT_TEXT_OR_FINITE = "text or a finite number"
+
+
 # -- scalar engine ---------------------------------------------------------------------------------------
 
 
+def is_missing_marker(text: str) -> bool:
+    """Whether a number cell's text is one of the MISSING_MARKERS."""
+    stripped = text.strip(ASCII_WHITESPACE)
+    return stripped.isascii() and stripped.lower() in _MARKERS
+
+
 def number_from_text(text: str) -> float:
-    """A number cell: NaN when empty; BadValue(index 0) when it breaks the rule."""
+    """A number cell: NaN when empty or a missing marker; BadValue(index 0) when it breaks the rule."""
     stripped = text.strip(ASCII_WHITESPACE)
     if not stripped:
         return math.nan
     if _NUMBER.fullmatch(stripped) is None:
+        if is_missing_marker(stripped):
+            return math.nan
         raise BadValue(0, text, "a number")
     number = float(stripped)
     if not math.isfinite(number):
@@ -98,7 +119,7 @@ def text_from_value(value: Any) -> str | None:
         if math.isnan(value):
             return None
         if math.isinf(value):
-            raise BadValue(0, value, "a string")
+            raise BadValue(0, value, NOT_TEXT_OR_FINITE)
         return repr(value)
     raise BadValue(0, value, "a string")
 
@@ -106,44 +127,87 @@ def text_from_value(value: Any) -> str | None:
 # -- vectorised engine -----------------------------------------------------------------------------------
 
 
-def _first_bad(bad: np.ndarray, values: pa.Array | pa.ChunkedArray, expected: str) -> BadValue:
-    positions = np.flatnonzero(bad)
-    first = int(positions[0])
-    return BadValue(first, values[first].as_py(), expected, count=len(positions))
+@dataclass(frozen=True)
+class NumberReading:
+    """A column read by the number rule, never raising: float64 numbers (NaN where missing, a missing marker
+    or not a number), where a missing marker was read, and where a value is not a (finite) number."""
+
+    numbers: np.ndarray
+    markers: np.ndarray
+    bad: np.ndarray
+
+    def first_bad(self, values: pa.Array | pa.ChunkedArray) -> BadValue:
+        positions = np.flatnonzero(self.bad)
+        first = int(positions[0])
+        value = values[first].as_py()
+        if isinstance(value, float):
+            expected = NOT_FINITE
+        elif isinstance(value, str) and _NUMBER.fullmatch(value.strip(ASCII_WHITESPACE)):
+            expected = "a finite number"
+        else:
+            expected = "a number"
+        return BadValue(first, value, expected, count=len(positions))
+
+
+def _bool_array(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def read_numbers(values: pa.Array | pa.ChunkedArray) -> NumberReading:
+    """The number rule over an Arrow column of text, numbers or nulls; other types are not numbers."""
+    kind = values.type
+    none = np.zeros(len(values), dtype=bool)
+    if pa.types.is_null(kind):
+        return NumberReading(np.full(len(values), np.nan), none, none)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        numbers = np.asarray(
+            pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64
+        )
+        infinite = np.isinf(numbers)
+        return NumberReading(np.where(infinite, np.nan, numbers), none, infinite)
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_dictionary(kind):
+        return read_numbers(pc.cast(values, pa.string()))
+    if not pa.types.is_string(kind):  # booleans, dates, times: present values are not numbers
+        return NumberReading(np.full(len(values), np.nan), none, _bool_array(pc.is_valid(values)))
+    trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
+    well_formed = pc.match_substring_regex(trimmed, _ANCHORED_NUMBER)
+    malformed = _bool_array(
+        pc.and_kleene(pc.invert(well_formed), pc.invert(pc.equal(trimmed, ""))).fill_null(False)
+    )
+    result = _numbers_where(trimmed, _bool_array(well_formed.fill_null(False)))
+    markers = none
+    if malformed.any():  # only short cells can be markers: look at those alone (text columns are long)
+        short = malformed & _bool_array(
+            pc.less_equal(pc.binary_length(trimmed), _MARKER_BYTES).fill_null(False)
+        )
+        if short.any():
+            positions = np.flatnonzero(short)
+            found = pc.is_in(pc.ascii_lower(trimmed.take(positions)), value_set=_MARKER_SET).fill_null(False)
+            markers = np.zeros(len(values), dtype=bool)
+            markers[positions[_bool_array(found)]] = True
+    infinite = np.isinf(result)
+    return NumberReading(np.where(infinite, np.nan, result), markers, (malformed & ~markers) | infinite)
+
+
+def _numbers_where(trimmed: pa.Array | pa.ChunkedArray, well_formed: np.ndarray) -> np.ndarray:
+    """float64 of the well-formed cells, NaN elsewhere; casting only those cells (text columns have none)."""
+    if not well_formed.any():
+        return np.full(len(trimmed), np.nan)
+    if well_formed.all():
+        return np.asarray(pc.cast(trimmed, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    result = np.full(len(trimmed), np.nan)
+    result[well_formed] = pc.cast(trimmed.filter(pa.array(well_formed)), pa.float64()).to_numpy(
+        zero_copy_only=False
+    )
+    return result
 
 
 def numbers_from_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """float64 numbers (NaN when missing) of an Arrow column of text, numbers or nulls; BadValue otherwise."""
-    kind = values.type
-    if pa.types.is_null(kind):
-        return np.full(len(values), np.nan)
-    if pa.types.is_boolean(kind):
-        present = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
-        if len(present):
-            raise BadValue(int(present[0]), values[int(present[0])].as_py(), "a number", len(present))
-        return np.full(len(values), np.nan)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        numbers = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-        numbers = np.asarray(numbers, dtype=np.float64)
-        infinite = np.isinf(numbers)
-        if infinite.any():
-            raise _first_bad(infinite, values, "a finite number (leave the field empty when unknown)")
-        return numbers
-    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_dictionary(kind):
-        return numbers_from_arrow(pc.cast(values, pa.string()))
-    if not pa.types.is_string(kind):
-        raise BadValue(0, values[0].as_py() if len(values) else None, "a number")
-    trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
-    well_formed = pc.match_substring_regex(trimmed, _ANCHORED_NUMBER)
-    malformed = pc.and_kleene(pc.invert(well_formed), pc.invert(pc.equal(trimmed, ""))).fill_null(False)
-    numbers = pc.cast(pc.if_else(well_formed, trimmed, pa.scalar(None, pa.string())), pa.float64())
-    result = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=np.float64)
-    bad = np.asarray(malformed.to_numpy(zero_copy_only=False), dtype=bool) | np.isinf(result)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        expected = "a finite number" if np.isinf(result[first]) else "a number"
-        raise BadValue(first, values[first].as_py(), expected, count=int(bad.sum()))
-    return result
+    reading = read_numbers(values)
+    if reading.bad.any():
+        raise reading.first_bad(values)
+    return reading.numbers
 
 
 def texts_from_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -184,7 +248,9 @@ def canonical_choices(
     bad = pc.and_kleene(pc.is_null(positions), pc.is_valid(values)).fill_null(False)
     bad_mask = np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
     if bad_mask.any():
-        raise _first_bad(bad_mask, values, f"one of {', '.join(choices)}")
+        positions = np.flatnonzero(bad_mask)
+        first = int(positions[0])
+        raise BadValue(first, values[first].as_py(), f"one of {', '.join(choices)}", count=len(positions))
     return pc.take(pa.array(list(lookup.values()), pa.string()), positions)
 
 

@@ -4,9 +4,12 @@ Numeric columns stay numbers and text columns become LightGBM categories (the mo
 `max_categories` values of each, coded by frequency; a value never seen in training, or beyond that
 number, reads as missing). A numeric column named in `categorical_columns` becomes categories of its
 numbers, so 2, 2.0 and "2" are one category whether the file or the request is CSV, JSON or Parquet.
-Missing values stay missing. Columns that look like row ids (distinct ascending integers, or distinct
-integers in a column named like an id) and text that is mostly unique (names, free text, ids) are dropped,
-each with a log line; `categorical_columns` and `ignore_columns` override the choice.
+Missing values stay missing (in a number column, `NA`, `null`, `?` and the other `byoc.values` markers are
+missing values too). Columns that look like row ids (distinct ascending integers, or distinct integers in a
+column named like an id) and text that is mostly unique (names, free text, ids) are dropped, each with a log
+line; `categorical_columns` and `ignore_columns` override the choice. A column of numbers with a few values
+that are not numbers (a word for "unknown", a unit, an infinity) is neither taken for text nor dropped: the
+job fails naming the values and their rows, and the three ways out.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from byoc.hyperparameters import NAMES, Hyperparameter
 from byoc.profile import ColumnProfile, TableProfile
 from byoc.recipe import Recipe, RecipeError, State
 from byoc.schema import Column, InputSchema
+from byoc.values import MISSING_MARKERS
 
 MOSTLY_UNIQUE_SHARE = 0.9
 MOSTLY_UNIQUE_MIN_ROWS = 20
@@ -50,8 +54,8 @@ def _unknown_columns(names: Sequence[str], table: Sequence[str], setting: str) -
 
 def _why_dropped(column: ColumnProfile) -> str | None:
     """Why a column is no use as a feature, or None when it is."""
-    if column.present == 0:
-        return "it is empty"
+    if column.present == 0 or (column.numeric and column.numbers == 0):
+        return "it is empty" + (" (every value is a missing-value marker)" if column.markers else "")
     if column.numeric:
         looks_like_id = (
             column.integer and column.all_distinct and (column.ascending or named_like_id(column.name))
@@ -60,6 +64,20 @@ def _why_dropped(column: ColumnProfile) -> str | None:
     if column.sampled >= MOSTLY_UNIQUE_MIN_ROWS and column.distinct_share > MOSTLY_UNIQUE_SHARE:
         return "its text is mostly unique, like names or ids"
     return None
+
+
+def _numbers_with_a_few_non_numbers(columns: Sequence[ColumnProfile]) -> str:
+    """Why columns of numbers with a few other values are refused, and the three ways out."""
+    described = "; ".join(
+        f"column '{c.name}' holds numbers and {c.describe_non_numbers()}" for c in columns[:3]
+    )
+    names = ",".join(column.name for column in columns)
+    return (
+        f"{described}{'; ...' if len(columns) > 3 else ''}. Make such values numbers or leave them empty "
+        f"(an empty cell, {', '.join(MISSING_MARKERS)} read as missing in a number column); or read the "
+        f"column as text categories with categorical_columns={names}, or leave it out with "
+        f"ignore_columns={names}"
+    )
 
 
 class Tabular(Recipe):
@@ -89,6 +107,13 @@ class Tabular(Recipe):
         _unknown_columns(ignored, profile.names, "ignore_columns")
         if target in ignored or target in categorical:
             raise RecipeError(f"the target '{target}' cannot be in categorical_columns or ignore_columns")
+        unclear = [
+            profile.columns[name]
+            for name in profile.names
+            if name not in (target, *ignored, *categorical) and profile.columns[name].few_non_numbers
+        ]
+        if unclear:
+            raise RecipeError(_numbers_with_a_few_non_numbers(unclear))
         columns = []
         for name in profile.names:
             if name == target:

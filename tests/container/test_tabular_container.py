@@ -8,6 +8,7 @@ One train run per table and format, one `serve` per table: the whole file runs i
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from collections.abc import Iterator
@@ -203,4 +204,65 @@ def test_a_one_class_target_fails_with_the_reason_in_the_failure_file(image: str
         "a model needs at least two classes to learn from"
     )
     assert "FAILED: target column 'target' has one class only" in run.stderr
+    assert list((root / "model").iterdir()) == []
+
+
+# -- values a user's export holds: markers, empty partitions, infinities ----------------------------------
+
+
+def test_na_cells_and_empty_partitions_train_in_the_image_and_na_serves_as_missing(
+    image: str, tmp_path: Path
+) -> None:
+    """An R-style export (`NA` in number columns) written by Spark (header-only and zero-row files)."""
+    table = wine()
+    rows = table.train.astype({"alcohol": object, "hue": object})
+    rows.loc[[3, 50], "alcohol"] = "NA"
+    rows.loc[7, "hue"] = "null"
+    zero_rows = io.BytesIO()
+    table.train.head(0).to_parquet(zero_rows, index=False)
+    channels = {
+        "train": [
+            ("part-00000.csv", rows.to_csv(index=False).encode()),
+            ("part-00001.csv", table.train.head(0).to_csv(index=False).encode()),
+            ("part-00002.parquet", zero_rows.getvalue()),
+        ],
+        "validation": [("validation.csv", table.validation.to_csv(index=False).encode())],
+    }
+    root = make_ml_root(tmp_path / "ml", TABULAR, channels)
+    run = run_train(image, root)
+    assert run.returncode == 0, output_of(run)
+    assert (
+        "channel 'train', column 'alcohol': read 2 missing-value markers as missing ('NA' 2): 'NA' (channel "
+        "'train', file 'part-00000.csv', row 4), 'NA' (row 51)" in run.stdout
+    )
+    assert "channel 'train': skipped 2 file(s) without rows" in run.stdout
+    inputs = read_json(root / "model" / "manifest.json")["inputs"]
+    assert {"name": "alcohol", "type": "number", "role": "feature"} in inputs
+    assert read_json(root / "model" / "metrics.json")["validation"]["accuracy"] > 0.9
+    server = start_server(image, root, "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=1")
+    try:
+        server.wait_healthy(90)
+        features = table.features(table.validation).head(5).astype({"alcohol": object})
+        as_na = post(server, features.assign(alcohol="NA").to_csv(index=False), "text/csv")
+        assert as_na == post(server, features.assign(alcohol="").to_csv(index=False), "text/csv")
+    finally:
+        docker("rm", "-f", server.name, check=False)
+
+
+def test_a_parquet_infinity_fails_naming_file_row_and_column_without_a_traceback(
+    image: str, tmp_path: Path
+) -> None:
+    frame = wine().train
+    frame.loc[4, "alcohol"] = float("inf")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    root = make_ml_root(tmp_path / "ml", TABULAR, {"train": [("train.parquet", buffer.getvalue())]})
+    run = run_train(image, root)
+    assert run.returncode == 1
+    reason = (root / "output" / "failure").read_text()
+    assert reason.startswith(
+        "column 'alcohol' holds numbers and 1 value that is not a finite number: inf (channel 'train', "
+        "file 'train.parquet', row 5)"
+    )
+    assert "Traceback" not in run.stderr
     assert list((root / "model").iterdir()) == []
