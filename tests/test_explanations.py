@@ -22,10 +22,7 @@ from testsupport import VALIDATION_CSV, make_ml_root
 FEATURES = (
     "pclass",
     "sex",
-    "age",
     "is_boy",
-    "fare_per_person",
-    "family_size",
     "wcg_all_died",
     "wcg_all_survived",
 )

@@ -67,7 +67,7 @@ def test_success_writes_the_artifact_as_data(ml_root: MLRootFactory) -> None:
     assert set(saved["libraries"]) >= {"lightgbm", "scikit-learn", "pandas", "pyarrow", "python"}
     assert metrics["validation"]["auc"] == saved["validation"]["auc"]
     manifest = json.loads((model / "manifest.json").read_text())
-    assert manifest["recipe"] == {"name": "titanic", "version": 3}
+    assert manifest["recipe"] == {"name": "titanic", "version": 4}
     assert [c["name"] for c in manifest["inputs"]][:3] == ["PassengerId", "Pclass", "Name"]
     assert "Survived" not in [c["name"] for c in manifest["inputs"]]
     roles = {c["name"]: (c["type"], c["role"], c.get("choices")) for c in manifest["inputs"]}

@@ -15,6 +15,8 @@ from byoc import artifact
 from byoc.boosting import as_features
 from byoc.schema import InputSchema
 
+from testsupport import TRAIN_CSV
+
 
 @pytest.fixture(scope="module")
 def titanic(trained_model_dir: Path) -> artifact.Model:
@@ -47,27 +49,44 @@ def passenger(**values: object) -> dict[str, object]:
     return row
 
 
-def test_training_rows_are_taken_out_of_their_own_groups(titanic: artifact.Model) -> None:
+def training_rows(schema: InputSchema) -> tuple[pd.DataFrame, np.ndarray]:
+    table = pd.read_csv(TRAIN_CSV)
+    labels = table.pop("Survived").to_numpy(dtype=float)
+    return frame_of(schema, table.astype(object).where(table.notna(), None).to_dict("records")), labels
+
+
+def test_a_training_row_sees_its_groups_as_a_new_passenger_would(titanic: artifact.Model) -> None:
+    """Leave-one-out: a training row's features are those a state learnt from every other row gives it."""
     recipe = titanic.recipe
-    tickets = recipe.state["ticket"].to_pandas()
-    ticket = tickets[tickets["count"] == 2].iloc[0]["key"]
-    frame = frame_of(titanic.manifest.inputs, [passenger(Ticket=ticket, Fare=30.0)])
-    fare_per_person = FEATURE_NAMES.index("fare_per_person")
-    assert recipe.transform(frame)[0, fare_per_person] == 10.0
-    assert recipe.transform(frame, np.array([1.0]))[0, fare_per_person] == 15.0
+    frame, labels = training_rows(titanic.manifest.inputs)
+    learnt = type(recipe)(recipe.settings, recipe.schema)
+    learnt.state = learnt.learn(learnt.summarise(frame, labels))
+    as_training = learnt.transform(frame, labels)
+    grouped = np.flatnonzero((as_training != learnt.transform(frame)).any(axis=1))
+    assert len(grouped) > 100  # the rows whose own label is in their groups
+    for row in (*grouped, *range(10)):
+        others = np.arange(len(frame)) != row
+        without = type(recipe)(recipe.settings, recipe.schema)
+        without.state = without.learn(without.summarise(frame[others].reset_index(drop=True), labels[others]))
+        assert same_features(without.transform(frame.iloc[[row]]), as_training[[row]]), row
+
+
+def test_a_new_woman_takes_her_familys_fate(titanic: artifact.Model) -> None:
+    recipe = titanic.recipe
     families = recipe.state["wc_family"].to_pandas()
-    known = families[(families["count"] == 1) & (families["label_sum"] == 1)].iloc[0]["key"]
-    surname, pclass, stem, tenths = known.split("|")
-    woman = passenger(
-        Name=f"{surname.title()}, Mrs. A",
-        Sex="female",
-        Pclass=float(pclass),
-        Ticket=(stem + "0") if stem else None,
-        Fare=int(tenths) / 10 if tenths else math.nan,
-    )
-    survived = FEATURE_NAMES.index("wcg_all_survived")
-    as_new = recipe.transform(frame_of(titanic.manifest.inputs, [woman]))[0, survived]
-    assert as_new == 1.0
+    for survivors, died, survived in ((1, 0.0, 1.0), (0, 1.0, 0.0)):
+        known = families[(families["count"] == 1) & (families["label_sum"] == survivors)].iloc[0]["key"]
+        surname, pclass, stem, tenths = known.split("|")
+        woman = passenger(
+            Name=f"{surname.title()}, Mrs. A",
+            Sex="female",
+            Pclass=float(pclass),
+            Ticket=(stem + "0") if stem else None,
+            Fare=int(tenths) / 10 if tenths else math.nan,
+        )
+        features = recipe.transform(frame_of(titanic.manifest.inputs, [woman]))[0]
+        assert features[FEATURE_NAMES.index("wcg_all_died")] == died
+        assert features[FEATURE_NAMES.index("wcg_all_survived")] == survived
 
 
 TEXT = st.one_of(
