@@ -28,7 +28,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
-# ensure-docker.sh starts an engine if none answers, then prints the `docker build` options for its base.
+# ensure-docker.sh starts an engine if none answers, then prints the `docker build` options for its base;
+# `byoc push` builds from the same choice (deploy/base_image.py runs the same script).
 build:
 	@options=$$(BASE_IMAGE="$(BASE_IMAGE)" scripts/ensure-docker.sh) && set -x && \
 	docker build $$options $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .

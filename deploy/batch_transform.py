@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     cli.refuse_local_dry_run(arguments)
     the_project = project.load()
     layout = cli.layout_from(arguments, the_project)
-    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
+    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
         name = settings.unique_name(the_project.base_job_name)
         options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
         if arguments.dry_run:

@@ -6,11 +6,15 @@ examples:
   byoc cleanup --repository                        # also the ECR repository, images and all
   byoc cleanup --bucket my-bucket --bucket-prefix  # also every object under s3://BUCKET/PREFIX/
   byoc cleanup --local [--registry localhost:5000] # the offline stand-ins' leftovers
+  byoc cleanup --local --stop-running              # also stop the project's local containers still running
 
 Real mode deletes the SageMaker endpoints, endpoint configs and models whose names start with the base name
-(default: the project name), or exactly the --name values. --local removes the SDK's exited local-mode
-containers (*-algo-N-*) and its compose network, the repository's tags in the local registry and in docker,
-and the emulated bucket. `python -m deploy.cleanup` is the same command.
+(default: the project name), or exactly the --name values. --local removes the exited local-mode containers
+of this project's runs by this user (the labels byoc.project and byoc.owner, set on every container of a
+`--local` run; other containers on the machine, local-mode or not, are never touched), the SDK's compose
+network when nothing uses it, the repository's tags in the local registry and in docker, and the emulated
+bucket. The project's containers that still run are listed and left running unless --stop-running is given.
+`python -m deploy.cleanup` is the same command.
 """
 
 from __future__ import annotations
@@ -21,15 +25,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from deploy import cli, project, settings
 from deploy.docker_cli import (
+    Container,
     image_references,
-    local_mode_containers,
+    labelled_containers,
     remove_containers,
     remove_network_if_unused,
     untag,
@@ -156,17 +160,42 @@ def delete_bucket(s3: Any, bucket: str) -> int:
     return deleted
 
 
+def _named(containers: Sequence[Container]) -> str:
+    return ", ".join(f"{container.name} ({container.image})" for container in containers)
+
+
+def clean_local_containers(project_name: str, *, stop_running: bool = False) -> list[str]:
+    """Remove the project's exited local-mode containers (this user's only); stop and remove the running
+    ones only when asked, naming each. Returns what was done, one line each."""
+    containers = labelled_containers(settings.project_labels(project_name))
+    running = [container for container in containers if container.running]
+    stopped = [container for container in containers if not container.running]
+    remove_containers([container.id for container in stopped], force=False)
+    done = [f"removed {len(stopped)} exited local-mode container(s) of project {project_name}"]
+    if running and stop_running:
+        remove_containers([container.id for container in running], force=True)
+        done.append(f"stopped and removed {len(running)} running container(s): {_named(running)}")
+    elif running:
+        done.append(
+            f"left {len(running)} running container(s) of project {project_name}: {_named(running)}; a "
+            "local run may still use them (pass --stop-running to stop and remove them)"
+        )
+    return done
+
+
 def clean_local(
-    target: settings.DeployTarget, bucket: str, repository: str, containers_under: Path | None = None
+    target: settings.DeployTarget,
+    bucket: str,
+    repository: str,
+    project_name: str,
+    *,
+    stop_running: bool = False,
 ) -> list[str]:
-    """Local-mode containers (only those whose compose file lies below `containers_under`, when given), the
-    compose network, the repository in the local registry and in docker, and the emulated bucket."""
+    """The project's local-mode containers, the compose network when unused, the repository in the local
+    registry and in docker, and the emulated bucket."""
     if target.local is None:
         raise DeployError("clean_local needs a --local target")
-    done = []
-    containers = local_mode_containers(under=containers_under)
-    remove_containers(containers)
-    done.append(f"removed {len(containers)} local-mode container(s)")
+    done = clean_local_containers(project_name, stop_running=stop_running)
     if remove_network_if_unused():
         done.append("removed the sagemaker-local network")
     registry_tags = delete_registry_repository(target.local.registry, repository)
@@ -201,6 +230,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--bucket-prefix", action="store_true", help="also delete every object under s3://BUCKET/PREFIX/"
     )
     parser.add_argument("--dry-run", action="store_true", help="list the SageMaker resources, delete nothing")
+    parser.add_argument(
+        "--stop-running",
+        action="store_true",
+        help="with --local: also stop and remove the project's local-mode containers that still run",
+    )
     return parser
 
 
@@ -208,11 +242,15 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
     the_project = project.load()
     repository = arguments.repository or the_project.repository
-    with cli.target_from(arguments) as target:
+    if arguments.stop_running and not arguments.local:
+        raise DeployError("--stop-running stops local-mode containers: it goes with --local")
+    with cli.target_from(arguments, the_project) as target:
         if target.is_local:
             layout = cli.layout_from(arguments, the_project)
-            for line in clean_local(target, layout.bucket, repository):
-                print(line)
+            lines = clean_local(
+                target, layout.bucket, repository, the_project.name, stop_running=arguments.stop_running
+            )
+            print("\n".join(lines))
             return 0
         client = target.client("sagemaker")
         base_name = arguments.base_name or the_project.base_job_name

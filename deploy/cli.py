@@ -85,12 +85,14 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def target_from(
-    arguments: argparse.Namespace, *, sdk_telemetry: bool = True
+    arguments: argparse.Namespace, project: Project, *, sdk_telemetry: bool = True
 ) -> Iterator[settings.DeployTarget]:
+    """The target the command line names; local-mode containers carry the project's labels."""
     # The SDK logs which config files it read to stdout; stdout is for the commands' results.
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     with settings.open_target(
         local=getattr(arguments, "local", False),
+        project=project.name,
         sdk_telemetry=sdk_telemetry,
         region=arguments.region,
         registry=getattr(arguments, "registry", None) or settings.LOCAL_REGISTRY,

@@ -6,7 +6,8 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.errors import DeployError
@@ -99,9 +100,32 @@ def local_mode_containers(under: Path | None = None) -> list[str]:
     return found
 
 
-def remove_containers(container_ids: Sequence[str]) -> None:
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    image: str
+    state: str  # created, running, paused, restarting, removing, exited or dead
+
+    @property
+    def running(self) -> bool:
+        """Whether removing it would stop something: anything but created, exited or dead."""
+        return self.state not in ("created", "exited", "dead")
+
+
+def labelled_containers(labels: Mapping[str, str]) -> list[Container]:
+    """Every container, running or not, that carries all of `labels` with exactly these values."""
+    filters = [f"--filter=label={key}={value}" for key, value in labels.items()]
+    listing = docker(
+        "ps", "--all", "--no-trunc", *filters, "--format", "{{.ID}}\t{{.Names}}\t{{.Image}}\t{{.State}}"
+    ).stdout
+    return [Container(*line.split("\t")) for line in listing.splitlines() if line.strip()]
+
+
+def remove_containers(container_ids: Sequence[str], *, force: bool = True) -> None:
+    """`docker rm`; without `force` a running container is refused (and named in the error) instead."""
     if container_ids:
-        docker("rm", "--force", "--volumes", *container_ids, timeout=60)
+        docker("rm", *(["--force"] if force else []), "--volumes", *container_ids, timeout=60)
 
 
 def remove_network_if_unused(name: str = LOCAL_MODE_NETWORK) -> bool:

@@ -323,7 +323,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
     cli.refuse_local_dry_run(arguments)
     the_project = project.load()
-    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
+    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
         name = arguments.endpoint_name or settings.unique_name(the_project.base_job_name)
         options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
         if arguments.dry_run:

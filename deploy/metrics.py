@@ -1,10 +1,15 @@
 """The task of a job, and what follows from it: the metric definitions and the tuner's objective.
 
 `train` prints one line per metric (`byoc.tasks.metric_line`, e.g. `validation:auc=0.853887;`) for the
-task's metrics (`byoc.tasks.METRICS`) on each split, and `cv:NAME_mean=...;` with cross-validation. The task
-is
-the `task` hyperparameter when set, else the recipe's only task, else inferred from the project's data source
-with the rule `train` applies to its train channel.
+task's metrics (`byoc.tasks.METRICS`) on each split, and `cv:NAME_mean=...;` with cross-validation.
+
+The deploy side and `train` use one task: whatever the deploy side assumes, it sends as the `task`
+hyperparameter. It knows the task when the `task` hyperparameter (or --task) sets it, or when the recipe
+allows only one task; then the job is sent that task and gets that task's metric definitions. When the
+recipe allows several and `task` is auto, `train` infers the task from its train channel: the job is sent
+no task and gets the metric definitions of every task the recipe allows (a line of another task never
+appears, so its definition stays empty). Only tuning, whose objective metric depends on the task, infers it
+before the job from the project's data source, with `train`'s rule, and sends it.
 """
 
 from __future__ import annotations
@@ -42,17 +47,17 @@ class Objective:
     direction: Direction
 
 
-def metric_names(task: Task) -> tuple[str, ...]:
-    """Every metric `train` may print for the task, as `split:name`."""
-    names = [f"{split}:{entry.name}" for split in METRIC_SPLITS for entry in METRICS[task]]
-    names += [f"{CV_PREFIX}:{entry.name}_mean" for entry in METRICS[task]]
-    return tuple(names)
+def metric_names(*tasks: Task) -> tuple[str, ...]:
+    """Every metric `train` may print for any of the tasks, as `split:name`, each once."""
+    names = [f"{split}:{entry.name}" for split in METRIC_SPLITS for task in tasks for entry in METRICS[task]]
+    names += [f"{CV_PREFIX}:{entry.name}_mean" for task in tasks for entry in METRICS[task]]
+    return tuple(dict.fromkeys(names))
 
 
-def metric_definitions(task: Task) -> list[dict[str, str]]:
-    """SageMaker's metric_definitions: the regex of each metric line the task's job prints."""
+def metric_definitions(*tasks: Task) -> list[dict[str, str]]:
+    """SageMaker's metric_definitions: the regex of each metric line a job of any of the tasks prints."""
     definitions = []
-    for name in metric_names(task):
+    for name in metric_names(*tasks):
         split, _, metric_name = name.partition(":")
         definitions.append({"Name": name, "Regex": metric_regex(split, metric_name)})
     return definitions
@@ -93,16 +98,41 @@ def infer_from_source(source: Path, target: str, requested: str = "auto") -> Tas
         raise DeployError(f"{source}: {error}") from None
 
 
-def task_of(hyperparameters: Mapping[str, str], source: Path) -> Task:
-    """The `task` hyperparameter, else the recipe's only task, else the one `train` infers from `source`."""
-    settings = check(hyperparameters)
-    if settings["task"] != "auto":
-        return Task(settings["task"])
-    tasks = recipe_of(hyperparameters).tasks
-    if len(tasks) == 1:
-        return tasks[0]
+def known_task(hyperparameters: Mapping[str, str]) -> Task | None:
+    """The task the job will train, when it is known before any data is read: the `task` hyperparameter,
+    else the recipe's only task; None when the recipe allows several and `task` is auto. A task the recipe
+    does not handle is refused here, before any job starts."""
+    requested = check(hyperparameters)["task"]
+    recipe = recipe_of(hyperparameters)
+    if requested == "auto":
+        return recipe.tasks[0] if len(recipe.tasks) == 1 else None
+    if Task(requested) not in recipe.tasks:
+        raise DeployError(
+            f"task {requested} (the `task` hyperparameter or --task): recipe '{recipe.name}' handles "
+            f"{', '.join(task.value for task in recipe.tasks)} targets only"
+        )
+    return Task(requested)
+
+
+def with_known_task(hyperparameters: Mapping[str, str]) -> dict[str, str]:
+    """The hyperparameters with `task` set to the known task, so the job trains the task assumed here."""
+    task = known_task(hyperparameters)
+    return {**hyperparameters, "task": task.value} if task is not None else dict(hyperparameters)
+
+
+def job_tasks(hyperparameters: Mapping[str, str]) -> tuple[Task, ...]:
+    """The tasks a job with these hyperparameters may train: the known one, else each the recipe allows."""
+    task = known_task(hyperparameters)
+    return (task,) if task is not None else tuple(recipe_of(hyperparameters).tasks)
+
+
+def inferred_task(hyperparameters: Mapping[str, str], source: Path) -> Task:
+    """The known task, else the one `train` would infer from `source` (for tuning, which needs one)."""
+    task = known_task(hyperparameters)
+    if task is not None:
+        return task
     try:
-        return infer_from_source(source, settings["target"])
+        return infer_from_source(source, check(hyperparameters)["target"])
     except DeployError as error:
         raise DeployError(
             f"cannot tell the task from the data ({error}): pass --task binary|multiclass|regression, or "

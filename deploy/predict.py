@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
     the_project = project.load()
     csv_rows = rows_from(arguments, the_project)
-    with cli.target_from(arguments) as target:
+    with cli.target_from(arguments, the_project) as target:
         if arguments.asynchronous:
             layout = cli.layout_from(arguments, the_project)
             predictions = predict_async(target, arguments.endpoint_name, csv_rows, layout)

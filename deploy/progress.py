@@ -23,6 +23,18 @@ def elapsed(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
+def say(line: str, out: TextIO | None = None) -> None:
+    """Write one whole line in one write and flush it (stderr by default).
+
+    print() writes the text and its line break separately: a stream that another thread flushes between the
+    two (a notebook's, or boto3's transfer threads writing progress) shows the text with no line break and
+    the next output glued to it.
+    """
+    stream = out or sys.stderr
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def wait_for(
     describe: Callable[[], Mapping[str, Any]],
     status_key: str,
@@ -48,7 +60,7 @@ def wait_for(
         line = f"{what}: {status}" + (f" ({more})" if more else "")
         now = clock()
         if line != shown or now - last_print >= remind_seconds:
-            print(f"[{elapsed(now - started):>7}] {line}", file=out, flush=True)
+            say(f"[{elapsed(now - started):>7}] {line}", out)
             shown, last_print = line, now
         if status in finished:
             return description
@@ -75,17 +87,15 @@ class UploadProgress:
             tenths = self.sent * 10 // max(self.total, 1)
             if self.total >= SHOW_PARTS_FROM_BYTES and tenths > self.shown_tenths and self.sent < self.total:
                 self.shown_tenths = int(tenths)
-                print(
+                say(
                     f"uploading {self.name}: {self.sent * 100 // self.total}% "
                     f"({self.sent / MIB:.1f} of {self.total / MIB:.1f} MiB, "
                     f"{elapsed(time.monotonic() - self.started)})",
-                    file=self.out,
-                    flush=True,
+                    self.out,
                 )
 
     def done(self) -> None:
-        print(
+        say(
             f"uploaded {self.name}: {self.total / MIB:.1f} MiB in {elapsed(time.monotonic() - self.started)}",
-            file=self.out,
-            flush=True,
+            self.out,
         )

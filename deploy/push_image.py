@@ -2,8 +2,12 @@
 
 examples:
   byoc push [--region us-east-1] [--repository NAME] [--immutable-tags]
-  byoc push --local --build-arg BASE_IMAGE=byoc-base:bookworm --build-network host
+  byoc push --local --build-arg BASE_IMAGE=my-base:tag
   byoc push --local --no-build --source-image my-image:dev
+
+The base image is chosen as `make build` chooses it (scripts/ensure-docker.sh): --build-arg BASE_IMAGE=...
+when given, else python:3.12-slim when present or pullable, else the local base byoc-base:bookworm (built
+with debootstrap where it can be) with --network host.
 
 Real mode creates the ECR repository (default: the project name) when it is missing (scan on push), logs
 docker in with an ECR authorization token (`aws ecr get-login-password | docker login`) and pushes there.
@@ -29,7 +33,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy import cli, project, settings
+from deploy import base_image, cli, project, settings
 from deploy.docker_cli import docker, docker_streaming, ensure_docker_running
 from deploy.errors import DeployError, aws_error_code
 
@@ -161,10 +165,19 @@ def check_registry_answers(registry: str) -> None:
         ) from None
 
 
-def build_image(local_tag: str, options: PushOptions) -> None:
-    arguments = ["build", "--platform", options.platform, "--tag", local_tag]
+def base_build_options(options: PushOptions) -> list[str]:
+    """The base image's `docker build` options, chosen as `make build` chooses them (a Docker engine is
+    started first where the script can); a --build-arg BASE_IMAGE=... is used as it is."""
+    given = [arg.partition("=")[2] for arg in options.build_args if arg.startswith("BASE_IMAGE=")]
+    return base_image.build_options(given[-1] if given else None)
+
+
+def build_image(local_tag: str, options: PushOptions, base_options: Sequence[str]) -> None:
+    """`docker build` from the chosen base; the caller's flags come last, so they win."""
+    arguments = ["build", "--platform", options.platform, "--tag", local_tag, *base_options]
     for build_arg in options.build_args:
-        arguments += ["--build-arg", build_arg]
+        if not build_arg.startswith("BASE_IMAGE="):
+            arguments += ["--build-arg", build_arg]
     arguments += [*options.build_flags, str(options.context)]
     print(f"building {local_tag} for {options.platform}: docker {' '.join(arguments)}")
     docker_streaming(*arguments, timeout=BUILD_TIMEOUT_SECONDS)
@@ -219,6 +232,8 @@ def default_image_uri(target: settings.DeployTarget, repository: str, registry: 
 
 def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedImage:
     """What the CLI does: resolve the registry, build unless a source image is given, tag, push."""
+    # Before anything else: the script starts a Docker engine where it can, as for `make build`.
+    base_options = base_build_options(options) if options.source_image is None else []
     ensure_docker_running()
     registry = options.registry or (target.local.registry if target.local is not None else None)
     if registry is not None:
@@ -232,7 +247,7 @@ def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedIma
     source_image = options.source_image
     if source_image is None:
         source_image = f"{options.repository}:{tags[0]}"
-        build_image(source_image, options)
+        build_image(source_image, options, base_options)
     check_platform(source_image, options.platform)
     return push_tags(source_image, repository_uri, tags)
 
@@ -292,8 +307,9 @@ def options_from(arguments: argparse.Namespace, the_project: project.Project) ->
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
-    options = options_from(arguments, project.load())
-    with cli.target_from(arguments) as target:
+    the_project = project.load()
+    options = options_from(arguments, the_project)
+    with cli.target_from(arguments, the_project) as target:
         pushed = push_image(target, options)
     print(f"image:  {pushed.image_uri}")
     print(f"tags:   {', '.join(pushed.tags)}")

@@ -8,12 +8,14 @@ AWS_ENDPOINT_URL for the whole process, so even a stray AWS call lands on the em
 
 from __future__ import annotations
 
+import getpass
+import logging
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +47,18 @@ TELEMETRY_OPT_OUT_YAML = (
 )
 # Variables that would let a real identity leak into local mode.
 CREDENTIAL_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN")
+# Docker labels on every local-mode container (the SDK's `local.container_config`): which project and user
+# ran it, and which run (its scratch folder). `byoc cleanup --local` removes only its own project's and
+# user's containers; a run removes its own on exit.
+PROJECT_LABEL = "byoc.project"
+OWNER_LABEL = "byoc.owner"
+RUN_LABEL = "byoc.run"
+# The SDK logs this notice before it reads the opt-out, so it shows even when telemetry is off.
+TELEMETRY_LOGGER = "sagemaker.telemetry.telemetry_logging"
+# Local mode logs its whole docker-compose file (about 30 lines per job) at INFO before every job; its other
+# lines (the compose command, the container's own log) stay.
+LOCAL_MODE_LOGGER = "sagemaker.local.image"
+COMPOSE_FILE_MESSAGE = "docker compose file:"
 
 
 def unique_name(base: str) -> str:
@@ -110,6 +124,19 @@ class S3Layout:
         return self.uri("async-output")
 
 
+def owner() -> str:
+    """Who runs the deploy commands on this machine: the login name, else the numeric user id."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def project_labels(project: str) -> dict[str, str]:
+    """The labels that mark a local-mode container as one of `project`'s runs by this machine's user."""
+    return {PROJECT_LABEL: project, OWNER_LABEL: owner()}
+
+
 class LoopbackPort(int):
     """A serving port that the SDK's compose file publishes on 127.0.0.1 only.
 
@@ -126,6 +153,7 @@ class LocalStandIns:
     """The offline stand-ins for ECR, S3 and SageMaker, and the scratch folder local mode works in."""
 
     work_dir: Path
+    project: str = ""
     registry: str = LOCAL_REGISTRY
     s3_endpoint: str = LOCAL_S3_ENDPOINT
     serving_port: int = LOCAL_SERVING_PORT
@@ -133,6 +161,10 @@ class LocalStandIns:
     @property
     def container_root(self) -> Path:
         return self.work_dir / "container-root"
+
+    @property
+    def container_labels(self) -> dict[str, str]:
+        return {**project_labels(self.project), RUN_LABEL: str(self.work_dir)}
 
     def environment(self, region: str) -> dict[str, str]:
         return {
@@ -189,6 +221,7 @@ class DeployTarget:
                 "local_code": True,
                 "container_root": str(self.local.container_root),
                 "serving_port": LoopbackPort(self.local.serving_port),
+                "container_config": {"labels": self.local.container_labels},
             }
         }
         return session
@@ -212,9 +245,37 @@ def patched_environment(values: Mapping[str, str], removed: tuple[str, ...] = ()
 
 
 @contextmanager
+def quiet_logger(name: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Raise one logger's level for the duration, then put it back."""
+    logger = logging.getLogger(name)
+    saved = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
+
+
+@contextmanager
+def dropped_messages(logger_name: str, prefix: str) -> Iterator[None]:
+    """Leave out one logger's records whose message starts with `prefix` for the duration."""
+    logger = logging.getLogger(logger_name)
+
+    def dropping(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(prefix)
+
+    logger.addFilter(dropping)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropping)
+
+
+@contextmanager
 def open_target(
     *,
     local: bool,
+    project: str = "",
     region: str | None = None,
     registry: str = LOCAL_REGISTRY,
     s3_endpoint: str | None = None,
@@ -224,23 +285,26 @@ def open_target(
     """The deploy target for one run, with the process environment it needs, undone on exit.
 
     Local mode: dummy credentials, AWS_ENDPOINT_URL on the emulator (`s3_endpoint`, default
-    AWS_ENDPOINT_URL, then http://127.0.0.1:9000), a scratch container_root, and the SDK's telemetry (a
-    request to an AWS host on every call) opted out. Real mode keeps telemetry unless `sdk_telemetry` is
-    False, as for a dry run that must not reach the network.
+    AWS_ENDPOINT_URL, then http://127.0.0.1:9000), a scratch container_root, containers labelled with
+    `project`, this user and the run, the SDK's telemetry (a request to an AWS host on every call) opted
+    out, its notice with it, and the compose file left out of the log. Real mode keeps telemetry unless
+    `sdk_telemetry` is False, as for a dry run that must not reach the network.
     """
     resolved_region = resolve_region(region)
     environment: dict[str, str] = {}
     removed: tuple[str, ...] = ()
     stand_ins = None
     work_dir = Path(tempfile.mkdtemp(prefix="byoc-deploy-"))
+    telemetry_off = local or not sdk_telemetry
     try:
-        if local or not sdk_telemetry:
+        if telemetry_off:
             defaults_file = work_dir / "sagemaker-defaults.yaml"
             defaults_file.write_text(TELEMETRY_OPT_OUT_YAML, encoding="utf-8")
             environment["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(defaults_file)
         if local:
             stand_ins = LocalStandIns(
                 work_dir=work_dir,
+                project=project,
                 registry=registry,
                 s3_endpoint=s3_endpoint or os.environ.get("AWS_ENDPOINT_URL") or LOCAL_S3_ENDPOINT,
                 serving_port=serving_port,
@@ -248,7 +312,11 @@ def open_target(
             stand_ins.container_root.mkdir()
             environment.update(stand_ins.environment(resolved_region))
             removed = CREDENTIAL_VARIABLES
-        with patched_environment(environment, removed):
+        with (
+            patched_environment(environment, removed),
+            quiet_logger(TELEMETRY_LOGGER) if telemetry_off else nullcontext(),
+            dropped_messages(LOCAL_MODE_LOGGER, COMPOSE_FILE_MESSAGE) if local else nullcontext(),
+        ):
             yield DeployTarget(region=resolved_region, local=stand_ins)
     finally:
         if local:

@@ -11,10 +11,11 @@ Channels are s3://BUCKET/PREFIX/train/ and .../validation/ (see `byoc upload`); 
 s3://BUCKET/PREFIX/output/, spot checkpoints under s3://BUCKET/PREFIX/checkpoints/JOB/. PREFIX, the base job
 name and the tags come from the project (byoc.toml). The role comes from --role, then SAGEMAKER_ROLE_ARN,
 then sagemaker.get_execution_role(). Hyperparameters: the project's, then the file's, then --hyperparameter;
-all are checked against the image's recipe before anything starts. The metric definitions follow the task
-(the `task` hyperparameter, --task, or inferred from the project's data). --local runs the same estimator in
-SageMaker local mode (no spot or checkpoints there) against the offline stand-ins. `python -m
-deploy.train_job` is the same command.
+all are checked against the image's recipe before anything starts. The task is the `task` hyperparameter
+(or --task), else the recipe's only task, and is sent to the job; else `train` infers it from its train
+channel, and the job gets the metric definitions of every task the recipe allows. --local runs the same
+estimator in SageMaker local mode (no spot or checkpoints there) against the offline stand-ins.
+`python -m deploy.train_job` is the same command.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class TrainingOptions:
     role: str
     layout: settings.S3Layout
     instance_type: str
-    task: Task
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     instance_count: int = 1
     use_spot: bool = True
@@ -65,7 +65,10 @@ class TrainingOptions:
 def build_estimator(
     target: settings.DeployTarget, options: TrainingOptions, *, checkpoint_s3_uri: str | None = None
 ) -> Estimator:
-    """The one estimator every script uses (training and tuning). Local mode rejects spot and checkpoints."""
+    """The one estimator every script uses (training and tuning). Local mode rejects spot and checkpoints.
+
+    The job is sent the task the metric definitions assume, whenever one is assumed (`metrics.known_task`).
+    """
     from sagemaker.estimator import Estimator
 
     if options.instance_count < 1:
@@ -80,6 +83,7 @@ def build_estimator(
         optional.update(use_spot_instances=True, max_wait=options.max_wait)
     if checkpoint_s3_uri is not None and not target.is_local:
         optional.update(checkpoint_s3_uri=checkpoint_s3_uri)
+    job_hyperparameters = metrics.with_known_task(options.hyperparameters)
     return Estimator(
         image_uri=options.image_uri,
         role=options.role,
@@ -87,8 +91,8 @@ def build_estimator(
         instance_type=options.instance_type,
         output_path=options.layout.output,
         base_job_name=options.project.base_job_name,
-        hyperparameters=dict(options.hyperparameters),
-        metric_definitions=metrics.metric_definitions(options.task),
+        hyperparameters=job_hyperparameters,
+        metric_definitions=metrics.metric_definitions(*metrics.job_tasks(job_hyperparameters)),
         max_run=options.max_run,
         tags=options.project.tags,
         # A bring-your-own image has no Debugger hooks; profiling would only add a rule job.
@@ -264,8 +268,8 @@ def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--task",
         choices=[task.value for task in Task],
-        help="the task (default: the `task` hyperparameter, else inferred from the project's data); "
-        "sent as the hyperparameter task",
+        help="the task, sent as the hyperparameter task (default: the `task` hyperparameter, else the "
+        "recipe's only task, else the one `train` infers from its train channel)",
     )
     group.add_argument("--no-spot", action="store_true", help="on-demand instead of managed spot training")
     group.add_argument(
@@ -328,7 +332,6 @@ def options_from(
         role=role,
         layout=cli.layout_from(arguments, the_project),
         instance_type=arguments.instance_type or target.default_instance_type,
-        task=metrics.task_of(values, the_project.source),
         hyperparameters=values,
         instance_count=arguments.instance_count,
         use_spot=not arguments.no_spot,
@@ -344,7 +347,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
     cli.refuse_local_dry_run(arguments)
     the_project = project.load()
-    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
+    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
         options = options_from(arguments, target, the_project)
         if arguments.dry_run:
             print(training_request(target, options).cli_command())

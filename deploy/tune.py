@@ -8,8 +8,10 @@ examples:
 Each trial is the estimator of `byoc train` (same image, channels, metric regexes, spot settings; spot trials
 do not checkpoint, since every trial would share one checkpoint folder). The objective is the task's
 (validation:auc maximised for binary, validation:log_loss minimised for multiclass, validation:rmse minimised
-for regression); the ranges are the recipe's declared tuning ranges, less every hyperparameter that is set
-(by the project, the file or --hyperparameter), which stays fixed. SageMaker local mode cannot tune:
+for regression). The task is --task or the `task` hyperparameter, else the recipe's only task, else the one
+`train` would infer from the project's data source; every trial is sent it. The ranges are the recipe's
+declared tuning ranges, less every hyperparameter that is set (by the project, the file or
+--hyperparameter), which stays fixed. SageMaker local mode cannot tune:
 --dry-run instead prints the request the SDK would send (checked against the API model) and sends nothing.
 `python -m deploy.tune` is the same command.
 """
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from byoc import hyperparameters as hp
@@ -73,18 +77,38 @@ def build_tuner(
         raise DeployError(
             f"--max-parallel-jobs must be between 1 and --max-jobs ({max_jobs}), not {max_parallel_jobs}"
         )
-    objective = metrics.objective(options.task)
+    task = metrics.known_task(options.hyperparameters)
+    if task is None:
+        raise DeployError("a tuning job needs its task: build its options with options_for_tuning")
+    objective = metrics.objective(task)
     return HyperparameterTuner(
         estimator,
         objective_metric_name=objective.name,
         objective_type=objective.direction,
         hyperparameter_ranges=hyperparameter_ranges(options.hyperparameters),
-        metric_definitions=metrics.metric_definitions(options.task),
+        metric_definitions=metrics.metric_definitions(task),
         max_jobs=max_jobs,
         max_parallel_jobs=max_parallel_jobs,
         base_tuning_job_name=options.project.base_job_name,
         tags=options.project.tags,
     )
+
+
+def options_for_tuning(
+    arguments: argparse.Namespace, target: settings.DeployTarget, the_project: project.Project
+) -> TrainingOptions:
+    """`byoc train`'s options with the task settled: the objective metric depends on it, so when neither
+    --task, the hyperparameters nor the recipe name it, it is inferred from the project's data source (as
+    `train` infers it) and sent to every trial."""
+    options = options_from(arguments, target, the_project)
+    if metrics.known_task(options.hyperparameters) is not None:
+        return options
+    task = metrics.inferred_task(options.hyperparameters, the_project.source)
+    print(
+        f"task: {task} (inferred from {the_project.source.name} as `train` infers it; --task sets another)",
+        file=sys.stderr,
+    )
+    return replace(options, hyperparameters={**options.hyperparameters, "task": task.value})
 
 
 def start_tuning(tuner: HyperparameterTuner, options: TrainingOptions) -> str:
@@ -157,8 +181,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
     the_project = project.load()
-    with cli.target_from(arguments, sdk_telemetry=not arguments.dry_run) as target:
-        options = options_from(arguments, target, the_project)
+    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
+        options = options_for_tuning(arguments, target, the_project)
         if arguments.dry_run:
             request = tuning_request(target, options, arguments.max_jobs, arguments.max_parallel_jobs)
             print(request.cli_command())

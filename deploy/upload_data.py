@@ -6,17 +6,18 @@ examples:
   byoc upload --local --create-bucket
 
 The source and target come from the project (byoc.toml [data]); --source names another file with the same
-columns. The split
-is `python -m byoc.split` (stratified when the target is a class); the files keep the source's format (CSV
-with its header, or Parquet) and land as s3://BUCKET/PREFIX/train/train.EXT and
-s3://BUCKET/PREFIX/validation/validation.EXT, with progress shown for large files. --create-bucket creates a
-missing bucket with default SSE-S3 encryption and every public access block on. `python -m
-deploy.upload_data` is the same command.
+columns. The split is `python -m byoc.split`, stratified when the target is a class: the task the jobs will
+be sent (the project's `task` hyperparameter, else its recipe's only task), else the one `train` infers
+from the target. The files keep the source's format (CSV with its header, or Parquet) and land as
+s3://BUCKET/PREFIX/train/train.EXT and s3://BUCKET/PREFIX/validation/validation.EXT, with progress shown
+for large files. --create-bucket creates a missing bucket with default SSE-S3 encryption and every public
+access block on. `python -m deploy.upload_data` is the same command.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from byoc.split import split_table
-from deploy import cli, project, settings
+from byoc.tasks import Task
+from deploy import cli, hyperparameters, project, settings
 from deploy.errors import DeployError
-from deploy.metrics import PARQUET_SUFFIXES
+from deploy.metrics import PARQUET_SUFFIXES, known_task
+from deploy.progress import say
 from deploy.s3 import bucket_exists, create_private_bucket, upload_file
 
 COMMAND = "upload"
@@ -73,7 +76,9 @@ def upload_training_data(
     create_bucket: bool = False,
     validation_fraction: float = 0.2,
     seed: int = 42,
+    task: Task | None = None,
 ) -> UploadedData:
+    """Split `source` (stratified for a class target: `task`'s, else the inferred one); upload both."""
     if not source.is_file():
         raise DeployError(f"{source} does not exist: pass --source, or set [data] source in the project file")
     s3 = target.client("s3")
@@ -81,7 +86,7 @@ def upload_training_data(
     content_type = channel_content_type(source)
     with tempfile.TemporaryDirectory(prefix="byoc-split-") as scratch:
         try:
-            files = split_table(source, Path(scratch), label, validation_fraction, seed)
+            files = split_table(source, Path(scratch), label, validation_fraction, seed, task)
         except SystemExit as error:  # byoc.split reports unusable data this way
             raise DeployError(str(error.code)) from None
         upload_file(s3, files.train, layout.train + files.train.name, content_type)
@@ -94,6 +99,16 @@ def upload_training_data(
         stratified=files.stratified,
         bucket_created=created,
     )
+
+
+def result_lines(uploaded: UploadedData, bucket: str) -> list[str]:
+    kind = "stratified" if uploaded.stratified else "random"
+    created = [f"created bucket {bucket} (SSE-S3, public access blocked)"] if uploaded.bucket_created else []
+    return [
+        *created,
+        f"train:      {uploaded.train} ({uploaded.train_rows} rows, {kind} split)",
+        f"validation: {uploaded.validation} ({uploaded.validation_rows} rows)",
+    ]
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -115,7 +130,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         )
     the_project = project.load()
     layout = cli.layout_from(arguments, the_project)
-    with cli.target_from(arguments) as target:
+    with cli.target_from(arguments, the_project) as target:
         uploaded = upload_training_data(
             target,
             layout,
@@ -124,12 +139,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             create_bucket=arguments.create_bucket,
             validation_fraction=arguments.validation_fraction,
             seed=arguments.seed,
+            task=known_task(hyperparameters.merge(the_project.training_hyperparameters())),
         )
-    if uploaded.bucket_created:
-        print(f"created bucket {layout.bucket} (SSE-S3, public access blocked)")
-    kind = "stratified" if uploaded.stratified else "random"
-    print(f"train:      {uploaded.train} ({uploaded.train_rows} rows, {kind} split)")
-    print(f"validation: {uploaded.validation} ({uploaded.validation_rows} rows)")
+    for line in result_lines(uploaded, layout.bucket):
+        say(line, sys.stdout)
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What `make build` runs before `docker build`: make sure a Docker engine answers, choose the base image, and
-# print the `docker build` options for it on stdout (every message goes to stderr).
+# What `make build` and `byoc push` (deploy/base_image.py) run before `docker build`: make sure a Docker
+# engine answers, choose the base image, and print the `docker build` options for it on stdout (every
+# message goes to stderr).
 #
 #   scripts/ensure-docker.sh        prints e.g. "--build-arg BASE_IMAGE=python:3.12-slim"
 #

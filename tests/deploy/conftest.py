@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import recipes
 from moto import mock_aws
 
 from deploy import project, settings
+
+from testsupport import REPOSITORY_ROOT
 
 
 @pytest.fixture
@@ -50,3 +54,30 @@ def project_file(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def houses_recipe(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The README's recipe of a team's own, with one task (examples/houses: regression only), as if copied
+    to program/recipes/houses.py."""
+    houses = REPOSITORY_ROOT / "examples" / "houses"
+    monkeypatch.setattr(recipes, "__path__", [*recipes.__path__, str(houses)])
+    yield
+    sys.modules.pop("recipes.houses", None)
+
+
+@pytest.fixture
+def houses_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, houses_recipe: None, project_file: Callable[..., Path]
+) -> Path:
+    """A project of the houses recipe whose price is an integer with few values (what `train` alone would
+    take for classes), made the current project; returns its table."""
+    rows = 40
+    table = tmp_path / "houses.csv"
+    table.write_text(
+        "district,rooms,area,price\n"
+        + "".join(f"{'ab'[row % 2]},{row % 5 + 1},{20 + row},{3 + row % 4}\n" for row in range(rows)),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(project.FILE_VARIABLE, str(project_file("houses", "houses.csv", "price", "houses")))
+    return table

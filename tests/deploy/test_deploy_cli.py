@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from deploy import cli, project, settings
@@ -190,3 +192,32 @@ def test_the_sdk_v2_notice_stays_out_unless_asked_for_and_other_warnings_still_s
     assert result.returncode == 0, result.stderr
     assert (V2_NOTICE in result.stderr) is notice_shown, result.stderr
     assert "FutureWarning: another FutureWarning" in result.stderr
+
+
+def test_local_mode_labels_its_containers_and_leaves_the_compose_file_out_of_the_log(
+    offline_aws: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK's own compose-file writer, as a local job calls it: the labels reach every service, and the
+    compose file (tens of lines per job) stays out of the log while the compose command stays in."""
+    from sagemaker.local.image import _SageMakerContainer
+
+    with settings.open_target(local=True, project="houses") as target, caplog.at_level(logging.INFO):
+        assert target.local is not None
+        container = _SageMakerContainer("local", 2, "houses:dev", sagemaker_session=target.sagemaker_session)
+        container.container_root = str(target.local.container_root)
+        container._generate_compose_file("train")
+        container._compose()
+        written = yaml.safe_load((target.local.container_root / "docker-compose.yaml").read_text())
+        labels = {
+            settings.PROJECT_LABEL: "houses",
+            settings.OWNER_LABEL: settings.owner(),
+            settings.RUN_LABEL: str(target.local.work_dir),
+        }
+    assert [service["labels"] for service in written["services"].values()] == [labels, labels]
+    logged = [record.getMessage() for record in caplog.records if record.name == "sagemaker.local.image"]
+    assert not any("docker compose file" in message for message in logged)
+    assert any(message.startswith("docker command: ") for message in logged)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("sagemaker.local.image").info("docker compose file: \n%s", "after the run")
+    assert [record.getMessage() for record in caplog.records] == ["docker compose file: \nafter the run"]

@@ -72,18 +72,44 @@ def test_the_task_is_inferred_from_the_data_source(tmp_path: Path, task: Task, s
     else:
         frame.to_parquet(source, index=False)
     assert metrics.infer_from_source(source, "y") is task
-    assert metrics.task_of({"recipe": "tabular", "target": "y"}, source) is task
+    assert metrics.inferred_task({"recipe": "tabular", "target": "y"}, source) is task
 
 
 def test_a_set_task_wins_and_a_one_task_recipe_needs_no_data(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
-    assert (
-        metrics.task_of({"recipe": "tabular", "target": "y", "task": "regression"}, missing)
-        is Task.REGRESSION
-    )
-    assert metrics.task_of({"recipe": "titanic", "target": "Survived"}, missing) is Task.BINARY
+    regression = {"recipe": "tabular", "target": "y", "task": "regression"}
+    assert metrics.known_task(regression) is metrics.inferred_task(regression, missing) is Task.REGRESSION
+    titanic = {"recipe": "titanic", "target": "Survived"}
+    assert metrics.known_task(titanic) is metrics.inferred_task(titanic, missing) is Task.BINARY
     with pytest.raises(DeployError, match=r"cannot tell the task .*--task"):
-        metrics.task_of({"recipe": "tabular", "target": "y"}, missing)
+        metrics.inferred_task({"recipe": "tabular", "target": "y"}, missing)
+
+
+@pytest.mark.parametrize(
+    ("values", "sent", "tasks"),
+    [
+        ({"recipe": "titanic"}, "binary", (Task.BINARY,)),
+        ({"recipe": "titanic", "task": "auto"}, "binary", (Task.BINARY,)),
+        ({"recipe": "tabular", "task": "multiclass"}, "multiclass", (Task.MULTICLASS,)),
+        ({"recipe": "tabular"}, None, (Task.BINARY, Task.MULTICLASS, Task.REGRESSION)),
+        ({"recipe": "tabular", "task": "auto"}, "auto", (Task.BINARY, Task.MULTICLASS, Task.REGRESSION)),
+    ],
+)
+def test_the_job_is_sent_the_task_its_metric_definitions_assume(
+    values: dict[str, str], sent: str | None, tasks: tuple[Task, ...]
+) -> None:
+    job = metrics.with_known_task({**values, "target": "y"})
+    assert job.get("task") == sent
+    assert metrics.job_tasks(job) == tasks
+    names = metrics.metric_names(*tasks)
+    assert len(names) == len(set(names)) <= 40  # SageMaker's limit per job
+    for task in tasks:
+        assert set(metrics.metric_names(task)) <= set(names)
+
+
+def test_a_task_the_recipe_does_not_handle_is_refused_before_any_job() -> None:
+    with pytest.raises(DeployError, match=r"task regression .*recipe 'titanic' handles binary targets only"):
+        metrics.known_task({"recipe": "titanic", "target": "Survived", "task": "regression"})
 
 
 def test_a_missing_target_column_is_named(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy import project, push_image, settings
+from deploy import base_image, project, push_image, settings
+from deploy.docker_cli import docker, image_references, untag
 from deploy.errors import DeployError
+from deploy.offline import OfflineServices
 
 from testsupport import free_port
 
@@ -136,3 +140,45 @@ def test_build_options_from_the_command_line(example_project: project.Project) -
 def test_no_build_and_source_image_go_together(argv: list[str], example_project: project.Project) -> None:
     with pytest.raises(DeployError, match="go together"):
         push_image.options_from(push_image.build_parser().parse_args(argv), example_project)
+
+
+@pytest.fixture
+def unpullable_official_base(image: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A machine where python:3.12-slim cannot be pulled (a registry nobody listens on stands in for it)
+    and the local base is the image under test; returns the unpullable name."""
+    unpullable = f"localhost:{free_port()}/python:3.12-slim"
+    monkeypatch.setenv("OFFICIAL_BASE_IMAGE", unpullable)
+    monkeypatch.setenv("LOCAL_BASE_IMAGE", image)
+    return unpullable
+
+
+@pytest.mark.container
+def test_the_base_image_is_chosen_as_make_build_chooses_it(unpullable_official_base: str, image: str) -> None:
+    assert base_image.build_options() == ["--build-arg", f"BASE_IMAGE={image}", "--network", "host"]
+    assert base_image.build_options("given:tag") == ["--build-arg", "BASE_IMAGE=given:tag"]
+    present = {**os.environ, "OFFICIAL_BASE_IMAGE": image}
+    assert base_image.build_options(environ=present) == ["--build-arg", f"BASE_IMAGE={image}"]
+
+
+@pytest.mark.container
+def test_push_builds_from_the_local_base_when_the_official_one_cannot_be_pulled(
+    unpullable_official_base: str, image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"ARG BASE_IMAGE={unpullable_official_base}\nFROM ${{BASE_IMAGE}}\nARG BASE_IMAGE\n"
+        'LABEL built.from="${BASE_IMAGE}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    repository = f"push-base-{uuid.uuid4().hex[:8]}"
+    services = OfflineServices(tmp_path / "offline", registry_port=free_port(), s3_port=free_port())
+    with services, settings.open_target(local=True, registry=services.registry) as target:
+        try:
+            pushed = push_image.push_image(target, push_image.PushOptions(repository, context=context))
+            label = '{{index .Config.Labels "built.from"}}'
+            built = docker("image", "inspect", pushed.image_uri, "--format", label)
+            assert built.stdout.strip() == image
+        finally:
+            untag(image_references(f"{services.registry}/{repository}") + image_references(repository))

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from botocore.stub import Stubber
 
+from byoc.tasks import Task
 from deploy import cleanup, project, settings, upload_data
 from deploy.errors import DeployError
 from deploy.progress import MIB, UploadProgress
@@ -186,3 +187,75 @@ def test_a_missing_repository_is_not_an_error() -> None:
     with Stubber(ecr) as stub:
         stub.add_client_error("delete_repository", "RepositoryNotFoundException")
         assert cleanup.delete_ecr_repository(ecr, "titanic-byoc") is False
+
+
+@pytest.mark.usefixtures("moto_aws", "houses_project")
+def test_upload_splits_at_random_for_a_recipe_whose_only_task_is_regression(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert upload_data.main(["--bucket", "houses-unit", "--create-bucket"]) == 0
+    printed = capsys.readouterr().out
+    assert "(32 rows, random split)" in printed
+    assert "stratified" not in printed
+
+
+@pytest.mark.usefixtures("moto_aws")
+@pytest.mark.parametrize(
+    ("task", "stratified"), [(None, True), (Task.MULTICLASS, True), (Task.REGRESSION, False)]
+)
+def test_the_split_follows_the_task_the_jobs_will_get(
+    tmp_path: Path, task: Task | None, stratified: bool
+) -> None:
+    source = tmp_path / "years.csv"
+    pd.DataFrame({"x": range(60), "years": [8, 10, 12, 16] * 15}).to_csv(source, index=False)
+    with settings.open_target(local=False) as target:
+        layout = settings.S3Layout("years", "years")
+        uploaded = upload_data.upload_training_data(
+            target, layout, source, "years", create_bucket=True, task=task
+        )
+    assert uploaded.stratified is stratified
+
+
+class WriteRecorder(io.StringIO):
+    """A stream that keeps each write apart, as a stream flushed by another thread may send them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_every_progress_and_result_line_is_written_whole_with_its_line_break(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    results, progress = WriteRecorder(), WriteRecorder()
+    monkeypatch.setattr("sys.stdout", results)
+    monkeypatch.setattr("sys.stderr", progress)
+    assert upload_data.main(["--bucket", "titanic-unit", "--create-bucket"]) == 0
+    big = UploadProgress("big.csv", 20 * MIB)
+    big(20 * MIB // 2)
+    big.done()
+    assert len(results.writes) == 3 and len(progress.writes) == 4
+    for write in (*results.writes, *progress.writes):
+        assert write.endswith("\n") and write.count("\n") == 1, write
+    assert results.writes[-1] == "validation: s3://titanic-unit/titanic-byoc/validation/ (179 rows)\n"
+    assert progress.writes[-2].startswith("uploading big.csv: 50%")
+
+
+@pytest.mark.usefixtures("moto_aws")
+def test_a_class_too_small_to_split_is_named_not_a_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "rare.csv"
+    pd.DataFrame({"x": range(10), "y": ["a"] * 5 + ["b"] * 4 + ["rare"]}).to_csv(source, index=False)
+    with (
+        settings.open_target(local=False) as target,
+        pytest.raises(
+            DeployError, match=r"rare.csv: cannot split 10 rows stratified by the classes of 'y': .*rare"
+        ),
+    ):
+        upload_data.upload_training_data(
+            target, settings.S3Layout("rare", "rare"), source, "y", create_bucket=True
+        )

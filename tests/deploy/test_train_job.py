@@ -5,6 +5,7 @@ model."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shlex
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from deploy import metrics, project, settings, train_job
 from deploy.errors import DeployError
 from deploy.s3 import ModelArchive
 
+# Where the SDK (2.257.7) logs its telemetry notice: sagemaker/telemetry/telemetry_logging.py.
+SDK_TELEMETRY_LOGGER = "sagemaker.telemetry.telemetry_logging"
 VALID_ROLE = "arn:aws:iam::123456789012:role/titanic-byoc-sagemaker-execution"
 
 
@@ -31,7 +34,6 @@ def _options(the_project: project.Project, instance_type: str, **overrides: Any)
         "role": VALID_ROLE,
         "layout": settings.S3Layout("my-bucket", the_project.prefix),
         "instance_type": instance_type,
-        "task": Task.BINARY,
         "hyperparameters": {**the_project.training_hyperparameters(), "num_leaves": "16"},
     }
     return train_job.TrainingOptions(**{**values, **overrides})
@@ -51,7 +53,12 @@ def test_the_real_estimator_uses_spot_checkpoints_and_the_project_names(
         assert estimator.base_job_name == "titanic-byoc"
         assert estimator.metric_definitions == metrics.metric_definitions(Task.BINARY)
         assert estimator.tags == [{"Key": "project", "Value": "titanic-byoc"}]
-        assert estimator.hyperparameters() == {"recipe": "titanic", "target": "Survived", "num_leaves": "16"}
+        assert estimator.hyperparameters() == {
+            "recipe": "titanic",
+            "target": "Survived",
+            "num_leaves": "16",
+            "task": "binary",  # the recipe's only task: what the metric definitions assume, sent
+        }
         with pytest.raises(DeployError, match="--max-wait"):
             train_job.build_estimator(
                 target, _options(example_project, "ml.m5.large", max_run=600, max_wait=300)
@@ -100,7 +107,6 @@ def test_local_defaults_need_no_aws(offline_aws: None, example_project: project.
     assert options.instance_type == "local"
     assert options.instance_count == 2
     assert options.layout == settings.S3Layout(example_project.local_bucket, "titanic-byoc")
-    assert options.task is Task.BINARY
     assert options.content_type == "text/csv"
 
 
@@ -140,7 +146,12 @@ def test_the_dry_run_prints_the_aws_cli_command_of_the_sdks_request(
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert request["ResourceConfig"]["InstanceCount"] == 2
     assert request["ResourceConfig"]["InstanceType"] == "ml.m5.large"
-    assert request["HyperParameters"] == {"recipe": "titanic", "target": "Survived", "cv_folds": "5"}
+    assert request["HyperParameters"] == {
+        "recipe": "titanic",
+        "target": "Survived",
+        "cv_folds": "5",
+        "task": "binary",
+    }
     specification = request["AlgorithmSpecification"]
     assert specification["MetricDefinitions"] == metrics.metric_definitions(Task.BINARY)
     assert (
@@ -165,7 +176,7 @@ def test_without_spot_there_is_no_checkpoint_or_wait(capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.usefixtures("nothing_listens")
-def test_another_project_gets_its_own_names_task_and_metrics(
+def test_another_project_gets_its_own_names_and_every_task_metric_while_train_infers_the_task(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -178,10 +189,13 @@ def test_another_project_gets_its_own_names_task_and_metrics(
     _, request = dry_run_request(capsys, ["--bucket", "b"])
     valid_request("CreateTrainingJob", request)
     assert request["TrainingJobName"].startswith("shapes-")
+    # `tabular` allows every task and none is set: `train` infers it from its train channel, so the job is
+    # sent no task and gets the metric definitions of each task the recipe allows.
     assert request["HyperParameters"] == {"recipe": "tabular", "target": "kind"}
-    assert request["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
-        Task.MULTICLASS
-    )
+    definitions = request["AlgorithmSpecification"]["MetricDefinitions"]
+    assert definitions == metrics.metric_definitions(Task.BINARY, Task.MULTICLASS, Task.REGRESSION)
+    for task in Task:
+        assert all(definition in definitions for definition in metrics.metric_definitions(task))
     assert request["InputDataConfig"][0]["ContentType"] == "application/x-parquet"
     assert request["OutputDataConfig"]["S3OutputPath"] == "s3://b/shapes/output/"
     assert request["Tags"] == [{"Key": "project", "Value": "shapes"}]
@@ -190,6 +204,21 @@ def test_another_project_gets_its_own_names_task_and_metrics(
     assert regression["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
         Task.REGRESSION
     )
+
+
+@pytest.mark.usefixtures("nothing_listens", "houses_project")
+@pytest.mark.parametrize("given", [[], ["--task", "regression"], ["--hyperparameter", "task=auto"]])
+def test_a_one_task_recipe_sends_its_task_with_the_metrics_it_assumes(
+    capsys: pytest.CaptureFixture[str], given: list[str]
+) -> None:
+    _, request = dry_run_request(capsys, ["--bucket", "b", *given])
+    valid_request("CreateTrainingJob", request)
+    assert request["HyperParameters"]["task"] == "regression"
+    assert request["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
+        Task.REGRESSION
+    )
+    with pytest.raises(DeployError, match=r"task binary .*recipe 'houses' handles regression targets only"):
+        train_job.main(["--dry-run", "--bucket", "b", "--task", "binary"])
 
 
 @pytest.mark.usefixtures("nothing_listens")
@@ -254,3 +283,17 @@ def test_the_scores_shown_are_the_tasks() -> None:
     assert "validation: rmse 1.5000, mae 1.0000, r2 -0.1250 (regression, 40 rows, from metrics.json)" in (
         train_job.format_summary(summary, archive)
     )
+
+
+@pytest.mark.usefixtures("nothing_listens")
+def test_the_telemetry_notice_is_left_out_where_telemetry_is_off(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK logs its notice from Estimator.fit before it reads the opt-out: a dry run (and --local) opt
+    out, so the notice would be false there."""
+    with caplog.at_level(logging.INFO):
+        dry_run_request(capsys, ["--bucket", "b"])
+    sdk_records = [record for record in caplog.records if record.name.startswith("sagemaker")]
+    assert sdk_records, "the SDK logged nothing at INFO: this test no longer sees its log"
+    assert not [record for record in caplog.records if record.name == SDK_TELEMETRY_LOGGER]
+    assert logging.getLogger(SDK_TELEMETRY_LOGGER).level == logging.NOTSET  # put back afterwards

@@ -26,14 +26,16 @@ def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
-def tuning_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, Any]:
+def tuning_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[dict[str, Any], str]:
+    """The request `byoc tune --dry-run` prints, checked against the API model; and what went to stderr."""
     assert tune.main(["--dry-run", *argv]) == 0
-    words = shlex.split(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    words = shlex.split(printed.out)
     assert words[:4] == ["aws", "sagemaker", "create-hyper-parameter-tuning-job", "--cli-input-json"]
     request = json.loads(words[4])
     model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model
     validate_parameters(request, model.operation_model("CreateHyperParameterTuningJob").input_shape)
-    return request
+    return request, printed.err
 
 
 def ranges_of(request: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -59,7 +61,7 @@ def test_every_range_is_a_value_the_image_accepts_at_both_ends() -> None:
 
 @pytest.mark.usefixtures("nothing_listens")
 def test_the_dry_run_prints_the_request_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    request = tuning_request(
+    request, _ = tuning_request(
         capsys, ["--bucket", "my-bucket", "--max-jobs", "8", "--hyperparameter", "num_leaves=16"]
     )
     config = request["HyperParameterTuningJobConfig"]
@@ -76,6 +78,7 @@ def test_the_dry_run_prints_the_request_and_sends_nothing(capsys: pytest.Capture
         "recipe": "titanic",
         "target": "Survived",
         "num_leaves": "16",
+        "task": "binary",  # the recipe's only task, sent to every trial
     }
     assert definition["EnableManagedSpotTraining"] is True
     assert "CheckpointConfig" not in definition  # trials would share one folder
@@ -104,18 +107,18 @@ def test_the_objective_and_metrics_follow_the_task(
     labels = {"multiclass": ["a", "b", "c"] * 4, "regression": [0.5, -1.25, 3.0] * 4}[task]
     pd.DataFrame({"x": range(12), "y": labels}).to_csv(tmp_path / "data.csv", index=False)
     monkeypatch.setenv(project.FILE_VARIABLE, str(project_file("other-project", "data.csv", "y")))
-    request = tuning_request(capsys, ["--bucket", "b"])
+    request, printed = tuning_request(capsys, ["--bucket", "b"])
     assert request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == objective
+    assert f"task: {task} (inferred from data.csv" in printed
     definition = request["TrainingJobDefinition"]
+    assert definition["StaticHyperParameters"]["task"] == task  # the objective's task, sent to every trial
     assert definition["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(Task(task))
     assert request["HyperParameterTuningJobName"].startswith("other-project")
     assert set(ranges_of(request)) == set(hyperparameters.tuning_ranges({"recipe": "tabular", "target": "y"}))
 
 
 def test_the_parallel_limit_is_checked(offline_aws: None, example_project: project.Project) -> None:
-    options: Any = type(
-        "Options", (), {"task": Task.BINARY, "hyperparameters": {}, "project": example_project}
-    )
+    options: Any = type("Options", (), {"hyperparameters": {"recipe": "titanic"}, "project": example_project})
     with pytest.raises(DeployError, match="--max-parallel-jobs"):
         tune.build_tuner(object(), options, max_jobs=2, max_parallel_jobs=3)  # type: ignore[arg-type]
 

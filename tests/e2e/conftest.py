@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from byoc.tasks import Task
 from deploy import endpoint, project, push_image, settings, train_job
 from deploy.cleanup import delete_registry_repository
 from deploy.docker_cli import docker, image_references, local_mode_containers, untag
@@ -96,6 +95,7 @@ def target(
     """
     with settings.open_target(
         local=True,
+        project=repository,
         registry=offline_services.registry,
         s3_endpoint=offline_services.s3_endpoint,
         serving_port=free_port(),
@@ -125,10 +125,10 @@ def pinned_image(pushed: push_image.PushedImage) -> str:
 
 @pytest.fixture(scope="module")
 def local_training(pinned_image: str) -> Callable[..., train_job.TrainingOptions]:
-    """Training options for a local-mode job on the pinned image: (project, layout, task, hyperparameters)."""
+    """Training options for a local-mode job on the pinned image: (project, layout, hyperparameters)."""
 
     def options(
-        the_project: project.Project, layout: settings.S3Layout, task: Task, values: Mapping[str, str]
+        the_project: project.Project, layout: settings.S3Layout, values: Mapping[str, str]
     ) -> train_job.TrainingOptions:
         return train_job.TrainingOptions(
             project=the_project,
@@ -136,7 +136,6 @@ def local_training(pinned_image: str) -> Callable[..., train_job.TrainingOptions
             role=the_project.local_role_arn,
             layout=layout,
             instance_type=settings.LOCAL_INSTANCE_TYPE,
-            task=task,
             hyperparameters=values,
             content_type=channel_content_type(the_project.source),
         )

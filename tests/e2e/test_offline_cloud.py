@@ -11,7 +11,6 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from byoc.tasks import Task
 from deploy import (
     batch_transform,
     cleanup,
@@ -69,7 +68,7 @@ def trained(
     local_training: Callable[..., train_job.TrainingOptions],
 ) -> train_job.TrainingSummary:
     values = hyperparameters.for_job(the_project, assignments=["n_estimators=300"])
-    return train_job.train(target, local_training(the_project, layout, Task.BINARY, values))
+    return train_job.train(target, local_training(the_project, layout, values))
 
 
 def test_push_tags_the_commit_and_latest_and_pulls_back_by_digest(
@@ -171,7 +170,7 @@ def test_cleanup_removes_the_bucket_and_the_registry_tags(
 ) -> None:
     assert target.local is not None
     repository = the_project.repository
-    done = cleanup.clean_local(target, layout.bucket, repository, containers_under=target.local.work_dir)
+    done = cleanup.clean_local(target, layout.bucket, repository, the_project.name)
 
     assert not bucket_exists(target.client("s3"), layout.bucket)
     assert not image_references(pushed.repository_uri)
@@ -181,3 +180,6 @@ def test_cleanup_removes_the_bucket_and_the_registry_tags(
         in done
     )
     assert any(line.startswith(f"deleted emulated bucket {layout.bucket}") for line in done)
+    # The training job's exited container carries the project's labels, so cleanup found it.
+    removed = re.match(rf"removed (\d+) exited local-mode container\(s\) of project {repository}$", done[0])
+    assert removed is not None and int(removed.group(1)) >= 1, done

@@ -1,7 +1,8 @@
 """Not Titanic: the same offline cloud path for a multiclass and a regression table with the `tabular` recipe.
 
-The task is inferred from the data as `byoc train` infers it; the metric definitions, the answers of the
-endpoint and the batch transform lines follow it. Data: scikit-learn's bundled iris (string classes) and
+`tabular` allows every task and none is set, so `train` infers it from its train channel: the job is sent
+no task and gets every task's metric definitions; the model's task, the answers of the endpoint and the batch
+transform lines follow the inferred one. Data: scikit-learn's bundled iris (string classes) and
 diabetes (a numeric target) tables, written as CSV and Parquet.
 """
 
@@ -63,17 +64,17 @@ def run_path(
     the_project: project_settings.Project,
     task: Task,
 ) -> tuple[ModelArchive, settings.S3Layout, int]:
-    """Upload, then train with the task the deploy side infers from the data; return the model archive, the
-    layout and the validation rows."""
+    """Upload, then train with the task `train` infers from the data; return the model archive, the layout
+    and the validation rows."""
     layout = settings.S3Layout(f"{NAME}-{task}", the_project.prefix)
     uploaded = upload_data.upload_training_data(
         target, layout, the_project.source, the_project.target, create_bucket=True
     )
     values = hyperparameters.for_job(the_project, assignments=["n_estimators=50"])
-    inferred = metrics.task_of(values, the_project.source)
-    assert inferred is task
-    options = local_training(the_project, layout, inferred, values)
-    assert train_job.build_estimator(target, options).metric_definitions == metrics.metric_definitions(task)
+    options = local_training(the_project, layout, values)
+    estimator = train_job.build_estimator(target, options)
+    assert "task" not in estimator.hyperparameters()
+    assert estimator.metric_definitions == metrics.metric_definitions(*Task)
     summary = train_job.train(target, options)
     assert summary.status == "Completed" and summary.model_data is not None
     archive = read_model_archive(target.client("s3"), summary.model_data)

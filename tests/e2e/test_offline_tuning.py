@@ -38,7 +38,6 @@ def test_the_tuner_creates_a_job_with_the_objective_and_ranges() -> None:
             role=f"arn:aws:iam::123456789012:role/{the_project.role_name}",
             layout=layout,
             instance_type=settings.DEFAULT_INSTANCE_TYPE,
-            task=Task.BINARY,
             hyperparameters=values,
         )
         estimator = train_job.build_estimator(target, options)
@@ -71,6 +70,7 @@ def test_the_tuner_creates_a_job_with_the_objective_and_ranges() -> None:
     assert specification["MetricDefinitions"] == metrics.metric_definitions(Task.BINARY)
     assert definition["StaticHyperParameters"]["num_leaves"] == "16"
     assert definition["StaticHyperParameters"]["recipe"] == the_project.recipe
+    assert definition["StaticHyperParameters"]["task"] == "binary"  # the recipe's only task, sent
     assert definition["EnableManagedSpotTraining"] is True
     assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert [channel["ChannelName"] for channel in definition["InputDataConfig"]] == ["train", "validation"]
