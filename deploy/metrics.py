@@ -31,7 +31,7 @@ from byoc.tasks import (
     Direction,
     TargetError,
     Task,
-    infer_task,
+    choose_task,
     metric,
     metric_regex,
 )
@@ -89,29 +89,31 @@ def read_target(source: Path, target: str) -> pa.ChunkedArray:
     raise DeployError(f"{source} has no target column '{target}' (its columns: {', '.join(names)})")
 
 
-def infer_from_source(source: Path, target: str, requested: str = "auto") -> Task:
+def infer_from_source(
+    source: Path, target: str, requested: str = "auto", recipe_tasks: tuple[Task, ...] = tuple(Task)
+) -> Task:
+    """The task `train` chooses for the values of `target` in `source` (`byoc.tasks.choose_task`)."""
     column = TargetColumn(target)
     column.observe(read_target(source, target))
     try:
-        return infer_task(column.target_profile(), target, requested)
+        return choose_task(column.target_profile(), target, requested, recipe_tasks).task
     except TargetError as error:
         raise DeployError(f"{source}: {error}") from None
 
 
 def known_task(hyperparameters: Mapping[str, str]) -> Task | None:
     """The task the job will train, when it is known before any data is read: the `task` hyperparameter,
-    else the recipe's only task; None when the recipe allows several and `task` is auto. A task the recipe
-    does not handle is refused here, before any job starts."""
-    requested = check(hyperparameters)["task"]
+    else the recipe's only task (`byoc.tasks.choose_task`, the rule `train` applies); None when the recipe
+    allows several and `task` is auto. A task the recipe does not handle is refused here, before any job
+    starts."""
+    settings = check(hyperparameters)
     recipe = recipe_of(hyperparameters)
-    if requested == "auto":
-        return recipe.tasks[0] if len(recipe.tasks) == 1 else None
-    if Task(requested) not in recipe.tasks:
-        raise DeployError(
-            f"task {requested} (the `task` hyperparameter or --task): recipe '{recipe.name}' handles "
-            f"{', '.join(task.value for task in recipe.tasks)} targets only"
-        )
-    return Task(requested)
+    if settings["task"] == "auto" and len(recipe.tasks) != 1:
+        return None
+    try:
+        return choose_task(None, settings["target"], settings["task"], recipe.tasks, recipe.name).task
+    except TargetError as error:
+        raise DeployError(f"{error} (the `task` hyperparameter or --task)") from None
 
 
 def with_known_task(hyperparameters: Mapping[str, str]) -> dict[str, str]:
@@ -132,7 +134,9 @@ def inferred_task(hyperparameters: Mapping[str, str], source: Path) -> Task:
     if task is not None:
         return task
     try:
-        return infer_from_source(source, check(hyperparameters)["target"])
+        return infer_from_source(
+            source, check(hyperparameters)["target"], recipe_tasks=recipe_of(hyperparameters).tasks
+        )
     except DeployError as error:
         raise DeployError(
             f"cannot tell the task from the data ({error}): pass --task binary|multiclass|regression, or "

@@ -260,7 +260,7 @@ def test_bad_input_fails_with_a_named_reason_and_an_empty_model_folder(
             {"target": "Pclass"},
             "recipe 'titanic' (binary targets only) needs exactly two classes, but 'Pclass' has 3",
         ),
-        ({"task": "regression"}, "recipe 'titanic' handles binary targets; 'Survived' is regression"),
+        ({"task": "regression"}, "task regression: recipe 'titanic' handles binary targets only"),
     ],
 )
 def test_bad_hyperparameters_fail_naming_the_key(

@@ -293,7 +293,7 @@ def choose_task(
     if requested != "auto":
         task = Task(requested)
         if task not in recipe_tasks:
-            raise TargetError(f"{named} handles {handled} targets; '{target}' is {task} (task={task} is set)")
+            raise TargetError(f"task {task}: {named} handles {handled} targets only")
         return (
             _inferred(profile, target, requested)
             if profile is not None

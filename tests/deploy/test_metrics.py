@@ -108,7 +108,7 @@ def test_the_job_is_sent_the_task_its_metric_definitions_assume(
 
 
 def test_a_task_the_recipe_does_not_handle_is_refused_before_any_job() -> None:
-    with pytest.raises(DeployError, match=r"task regression .*recipe 'titanic' handles binary targets only"):
+    with pytest.raises(DeployError, match=r"task regression: recipe 'titanic' handles binary targets only"):
         metrics.known_task({"recipe": "titanic", "target": "Survived", "task": "regression"})
 
 

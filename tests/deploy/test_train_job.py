@@ -217,7 +217,7 @@ def test_a_one_task_recipe_sends_its_task_with_the_metrics_it_assumes(
     assert request["AlgorithmSpecification"]["MetricDefinitions"] == metrics.metric_definitions(
         Task.REGRESSION
     )
-    with pytest.raises(DeployError, match=r"task binary .*recipe 'houses' handles regression targets only"):
+    with pytest.raises(DeployError, match=r"task binary: recipe 'houses' handles regression targets only"):
         train_job.main(["--dry-run", "--bucket", "b", "--task", "binary"])
 
 
