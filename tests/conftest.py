@@ -35,6 +35,21 @@ def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tabular_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small `tabular` model of the committed split: text categories (Sex, Embarked, ...) and numeric ones
+    (Pclass, named in categorical_columns)."""
+    settings = {
+        "recipe": "tabular",
+        "target": "Survived",
+        "categorical_columns": "Pclass",
+        "n_estimators": "20",
+    }
+    root = make_ml_root(tmp_path_factory.mktemp("tabular") / "ml", settings)
+    train(MLPaths.from_environment({"BYOC_ML_ROOT": str(root)}))
+    return root / "model"
+
+
+@pytest.fixture(scope="session")
 def committed_test_dir_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("test_dir") / "ml"
     shutil.copytree(TEST_DIR, target)

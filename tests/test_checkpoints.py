@@ -175,3 +175,50 @@ def test_a_resumed_run_stops_at_the_same_round_with_the_same_trees(tmp_path: Pat
     assert resumed.best_iteration == uninterrupted.best_iteration
     assert resumed.current_iteration() == uninterrupted.current_iteration()
     assert trees(resumed) == trees(uninterrupted)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"format": "byoc-checkpoint", "format_version": 1, "rounds": 6, "model": "x", "fingerprint": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
+        '{"format": "byoc-checkpoint", "format_version": 1, "rounds": 6, "model": "x", "fingerprint": 3}',
+        '{"format": "byoc-checkpoint", "format_version": 1, "rounds": 6, "model": "x", "best": [1], '
+        '"fingerprint": {}}',
+        "[1, 2]",
+    ],
+    ids=["nested 100,000 deep", "nested fingerprint", "no fingerprint", "bad best", "a list"],
+)
+def test_an_unreadable_checkpoint_of_any_shape_is_skipped(tmp_path: Path, content: str) -> None:
+    """Issue 18, item 12: deeply nested checkpoint JSON failed the job with a RecursionError."""
+    store = CheckpointStore(tmp_path)
+    train, valid = datasets()
+    store.save(3, lgb.train(PARAMS, train, 3, valid_sets=[valid]).model_to_string(), None, job())
+    (tmp_path / "checkpoint-000000006.json").write_text(content)
+    skipped: list[str] = []
+    found = store.latest(job(), skipped.append)
+    assert found is not None and found.rounds == 3
+    assert len(skipped) == 1 and skipped[0].startswith(
+        "skipping checkpoint checkpoint-000000006.json: it is not"
+    )
+
+
+def test_a_checkpoint_of_more_rounds_than_asked_is_passed_over_for_an_older_one(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path)
+    train, valid = datasets()
+    for rounds in (4, 8):
+        store.save(
+            rounds, lgb.train(PARAMS, train, rounds, valid_sets=[valid]).model_to_string(), None, job()
+        )
+    said: list[str] = []
+    found = store.latest(job(), said.append, most_rounds=6)
+    assert found is not None and found.rounds == 4
+    assert said == ["passing over checkpoint checkpoint-000000008.json: it holds 8 rounds; this job trains 6"]
+    assert store.latest(job(), print, most_rounds=8).rounds == 8  # type: ignore[union-attr]
+    with pytest.raises(
+        CheckpointError, match=r"holds more rounds than the 3 this job trains.*to start fresh, empty"
+    ):
+        store.latest(job(), print, most_rounds=3)

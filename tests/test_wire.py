@@ -80,3 +80,12 @@ def test_other_objects_are_refused_naming_their_type(make: Callable[[], object],
 def test_pickles_are_not_decoded() -> None:
     with pytest.raises(ValueError, match="not an encoded value"):
         wire.decode(pickle.dumps({"a": 1}))
+
+
+@pytest.mark.parametrize("key", ["__wire__", "___wire__", "__table__", "__", "___", "blob", "_"])
+def test_a_key_named_like_the_tag_comes_back_as_itself(key: str) -> None:
+    """Issue 18, item 8, for what hosts send each other: a column named `__wire__` read as the tag."""
+    value = {key: pd.Series([3, 1], index=["a", "b"], name=key), "nested": {key: {key: "table", "blob": 0}}}
+    back = wire.decode(wire.encode(value))
+    assert list(back) == [key, "nested"] and back["nested"] == {key: {key: "table", "blob": 0}}
+    pd.testing.assert_series_equal(back[key], value[key])

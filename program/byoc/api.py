@@ -48,7 +48,7 @@ def _answer_format(accept_header: str | None, attributes: str | None) -> AnswerF
 
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
     settings = settings or ServingSettings.from_environment()
-    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir))
+    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir, logger.warning))
     manifest = predictor.manifest
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
     gc.collect()

@@ -10,7 +10,10 @@ The fingerprint says which jobs build the same trees: recipe and version, task, 
 columns, features, the warm-start model, a digest of the training features and labels of every host, and
 every hyperparameter that changes a tree. A job with another fingerprint refuses to resume and names the
 difference, rather than continue somebody else's model. n_estimators, early_stopping_rounds and the
-checkpoint and network settings may change between restarts.
+checkpoint and network settings may change between restarts; a checkpoint that holds more rounds than the job
+trains is passed over for an older one that does not (an uninterrupted run would have built it on the way),
+so a job never saves more rounds than it asks for. Only regular files in the folder are read, never through
+a symbolic link; an unreadable checkpoint (torn, nested too deeply, a link) is skipped with a log line.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import lightgbm as lgb
 
+from byoc import folders
 from byoc.early_stopping import Best, EarlyStopping
 
 KEEP = 3
@@ -121,13 +125,22 @@ class CheckpointStore:
         self.keep = keep
 
     def paths(self) -> list[Path]:
-        """Checkpoint files, oldest first (names carry the zero-padded round count)."""
-        if not self.directory.is_dir():
+        """Entries named like checkpoints, oldest first (names carry the zero-padded round count); reading one
+        that is not a regular file fails (`latest` skips it)."""
+        if folders.kind_of(self.directory) != "folder":
             return []
         return sorted(
             path
             for path in self.directory.iterdir()
-            if path.name.startswith(PREFIX) and path.name.endswith(SUFFIX) and path.is_file()
+            if path.name.startswith(PREFIX)
+            and path.name.endswith(SUFFIX)
+            and folders.kind_of(path) != "folder"
+        )
+
+    def fresh_start(self) -> str:
+        """How to start a job afresh instead of resuming, for log lines and failure reasons."""
+        return (
+            f"to start fresh, empty {self.directory} (on SageMaker, give each job its own checkpoint_s3_uri)"
         )
 
     def save(self, rounds: int, model: str, best: Best | None, job: Mapping[str, Any]) -> Path:
@@ -156,26 +169,47 @@ class CheckpointStore:
             old.unlink(missing_ok=True)
         return path
 
-    def latest(self, job: Mapping[str, Any], log: Log) -> Checkpoint | None:
-        """The newest readable checkpoint; CheckpointError when it belongs to another job."""
+    def latest(self, job: Mapping[str, Any], log: Log, most_rounds: int | None = None) -> Checkpoint | None:
+        """The newest readable checkpoint of at most `most_rounds` rounds; CheckpointError when it belongs
+        to another job, or when every checkpoint of this job holds more rounds."""
+        if folders.kind_of(self.directory) not in ("folder", "missing"):
+            raise CheckpointError(
+                f"{self.directory} is a {folders.kind_of(self.directory)}, not a folder: checkpoints are "
+                f"read only from a folder; {self.fresh_start()}"
+            )
+        longer: Path | None = None
         for path in reversed(self.paths()):
             try:
-                document = json.loads(path.read_text(encoding="utf-8"))
+                document = json.loads(folders.read_bytes(self.directory, path.name).decode("utf-8"))
                 if document.get("format") != FORMAT or document.get("format_version") != FORMAT_VERSION:
                     raise ValueError(f"format {document.get('format')!r} {document.get('format_version')!r}")
                 rounds = int(document["rounds"])
                 saved_job = document["fingerprint"]
                 model = str(document["model"])
                 best = Best.from_json(document["best"]) if document.get("best") else None
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                log(f"skipping checkpoint {path.name}: it is not readable ({error})")
+                if not isinstance(saved_job, dict):
+                    raise ValueError("it has no fingerprint")
+                found = differences(saved_job, job)
+            except folders.UnsafeFile as error:
+                log(f"skipping checkpoint {path.name}: {error.strerror}")
                 continue
-            found = differences(saved_job, job)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+                log(f"skipping checkpoint {path.name}: it is not readable ({type(error).__name__}: {error})")
+                continue
+            except RecursionError:
+                log(f"skipping checkpoint {path.name}: it is not readable (its JSON is nested too deeply)")
+                continue
             if found:
                 raise CheckpointError(
-                    f"{path} is a checkpoint of another job: {'; '.join(found[:3])}; give this job its own "
-                    "checkpoint location (checkpoint_s3_uri) or delete the old checkpoints"
+                    f"{path} is a checkpoint of another job: {'; '.join(found[:3])}; {self.fresh_start()}"
                 )
+            if most_rounds is not None and rounds > most_rounds:
+                log(
+                    f"passing over checkpoint {path.name}: it holds {rounds} rounds; "
+                    f"this job trains {most_rounds}"
+                )
+                longer = path
+                continue
             try:
                 booster = lgb.Booster(model_str=model)
             except lgb.basic.LightGBMError as error:
@@ -188,7 +222,16 @@ class CheckpointStore:
                 )
                 continue
             return Checkpoint(path, rounds, booster, best)
+        if longer is not None:
+            raise CheckpointError(
+                f"{longer} holds more rounds than the {most_rounds} this job trains, and no checkpoint of "
+                f"fewer is left: it is of an earlier, longer run; {self.fresh_start()}"
+            )
         return None
+
+    def found(self) -> list[str]:
+        """The names of the checkpoints in the folder, oldest first."""
+        return [path.name for path in self.paths()]
 
 
 class Checkpointer:

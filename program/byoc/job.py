@@ -93,7 +93,7 @@ class Job:
                 warm_start=self.warm.digest if self.warm is not None else None,
             )
             store = checkpoints.CheckpointStore(self.paths.checkpoint_dir)
-            start = self._resumed(store, job, start)
+            start = self._resumed(store, job, start, start.base_rounds + self.settings["n_estimators"])
             if self.team.cluster.first:
                 self.checkpointer = checkpoints.Checkpointer(
                     store,
@@ -109,10 +109,13 @@ class Job:
                 self.checkpointer.stopping = self.stopping
         return start
 
-    def _resumed(self, store: checkpoints.CheckpointStore, job: Mapping[str, Any], start: Start) -> Start:
+    def _resumed(
+        self, store: checkpoints.CheckpointStore, job: Mapping[str, Any], start: Start, most_rounds: int
+    ) -> Start:
+        """This job's own checkpoint of at most `most_rounds` rounds (warm start's included), if any."""
         chosen: dict[str, Any] | None = None
         if self.team.cluster.first:
-            found = store.latest(job, self.log)
+            found = store.latest(job, self.log, most_rounds)
             if found is not None:
                 chosen = {
                     "rounds": found.rounds,
@@ -125,7 +128,11 @@ class Job:
         )
         if chosen is None:
             return start
-        self.log(f"resuming from checkpoint {chosen['file']}: {chosen['rounds']} rounds done")
+        self.log(
+            f"resuming from checkpoint {store.directory / chosen['file']}: {chosen['rounds']} of "
+            f"{most_rounds} rounds are done, by an earlier run of this same job (same data and "
+            f"hyperparameters); {store.fresh_start()}"
+        )
         return Start(
             lgb.Booster(model_str=chosen["model"]),
             chosen["rounds"],

@@ -125,6 +125,21 @@ class Recipe:
         """The state saved with the model, from the combined summary of every training row."""
         return summary
 
+    # -- a saved state, checked when a model folder is loaded -----------------------------------------------
+
+    def check_state(self) -> None:
+        """Raise ValueError naming what is wrong when `state`, read from a model folder, is not one `learn`
+        makes: a table or entry missing, a column of the wrong type, a repeated key.
+
+        `serve` and warm start call it once, at load, before any row is transformed (the default checks
+        nothing); a probe of typical rows through `transform` and `transform_row` follows it.
+        """
+
+    def probe_values(self) -> Mapping[str, Sequence[Any]]:
+        """Typical values of some input columns, taken from the state, for the load check's probe rows: a
+        value of each category table, a key of each group table. Closed vocabularies are probed anyway."""
+        return {}
+
     # -- the feature step ---------------------------------------------------------------------------------
 
     def feature_names(self) -> tuple[str, ...]:

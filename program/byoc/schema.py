@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from byoc.values import (
+    ASCII_WHITESPACE,
     BadValue,
     canonical_choice,
     canonical_choices,
@@ -60,10 +61,42 @@ class Column:
 
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> Column:
-        kind, role = entry["type"], entry.get("role", "feature")
-        if kind not in KINDS or role not in ROLES or not isinstance(entry["name"], str):
+        """A column as a manifest describes it; ValueError naming what a saved model can never hold."""
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"not a column description: {entry!r}")
+        kind, role, name = entry.get("type"), entry.get("role", "feature"), entry.get("name")
+        if kind not in KINDS or role not in ROLES or not isinstance(name, str) or not name:
             raise ValueError(f"not a column description: {dict(entry)!r}")
-        return cls(name=entry["name"], kind=kind, choices=tuple(entry.get("choices", ())), role=role)
+        choices = entry.get("choices", [])
+        if not isinstance(choices, list):
+            raise ValueError(f"column '{name}': its closed vocabulary must be a list, found {choices!r}")
+        column = cls(name=name, kind=kind, choices=tuple(choices), role=role)
+        column.check_choices()
+        return column
+
+    def check_choices(self) -> None:
+        """ValueError unless the closed vocabulary is distinct text (matched ignoring case) for a text column,
+        or distinct finite numbers for a number column."""
+        for choice in self.choices:
+            if self.kind == "string":
+                if not isinstance(choice, str) or not choice or choice.strip(ASCII_WHITESPACE) != choice:
+                    raise ValueError(
+                        f"column '{self.name}': a text column's closed vocabulary holds {choice!r}, "
+                        "which is not trimmed, non-empty text"
+                    )
+            elif isinstance(choice, bool) or not isinstance(choice, int | float) or not math.isfinite(choice):
+                raise ValueError(
+                    f"column '{self.name}': a number column's closed vocabulary holds {choice!r}, "
+                    "which is not a finite number"
+                )
+        keys = [choice.lower() if self.kind == "string" else float(choice) for choice in self.choices]
+        repeated = sorted(
+            {str(choice) for choice, key in zip(self.choices, keys, strict=True) if keys.count(key) > 1}
+        )
+        if repeated:
+            raise ValueError(
+                f"column '{self.name}': its closed vocabulary lists {', '.join(repeated)} more than once"
+            )
 
     @cached_property
     def _lookup(self) -> dict[str, str]:
@@ -205,6 +238,8 @@ class InputSchema:
 
     @classmethod
     def from_json(cls, entries: Sequence[Mapping[str, Any]]) -> InputSchema:
+        if not isinstance(entries, list):
+            raise ValueError(f"the input columns must be a list, found {type(entries).__name__}")
         columns = tuple(Column.from_json(entry) for entry in entries)
         names = [column.name for column in columns]
         duplicated = sorted({name for name in names if names.count(name) > 1})

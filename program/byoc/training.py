@@ -31,7 +31,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from byoc import artifact, boosting, memory, scaleout, warm_start
 from byoc.channels import ChannelReader, DataError, RawBatch, channel_files
-from byoc.checkpoints import CheckpointError
+from byoc.checkpoints import CheckpointError, CheckpointStore
 from byoc.cluster import Cluster, ClusterError
 from byoc.contract import (
     ContractError,
@@ -614,14 +614,18 @@ def job_identity(the_plan: Plan) -> dict[str, Any]:
 
 def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
     """Warm start, shares and agreement between the hosts, checkpoints: the job `fit` runs."""
-    settings = the_plan.settings
     warm = warm_start.load(paths.channel_dir(warm_start.CHANNEL), log)
     if warm is not None:
         warm_start.check(
-            warm, the_plan.recipe_class.name, settings["target"], the_plan.task, the_plan.classes,
+            warm, the_plan.recipe_class.name, the_plan.settings["target"], the_plan.task, the_plan.classes,
             the_plan.train.reader.names,
         )  # fmt: skip
+        # The model's columns, state and recipe hyperparameters stay; the manifest records those.
         the_plan.schema = warm.model.manifest.inputs
+        the_plan.settings = warm_start.kept_settings(
+            warm, the_plan.recipe_class, the_plan.settings, set(read_hyperparameters(paths)), log
+        )
+    settings = the_plan.settings
     the_plan.train_rows = scaleout.own_rows(peers, the_plan.train_rows, the_plan.train_sharded)
     identity = job_identity(the_plan)
     team = scaleout.agree(
@@ -639,6 +643,7 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     """Plan, fit and save one model. While it runs, the failure file holds a provisional reason (what the job
     was doing and its memory), so a job killed from outside still leaves one; success removes it."""
     started = time.monotonic()
+    start_clean(paths)
     peers = peers or Cluster()
     guard = MemoryGuard(report=lambda reason: write_failure_reason(paths, reason + "\n"))
     guard.enter("reading its channels")
@@ -654,6 +659,26 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     paths.failure_file.unlink(missing_ok=True)
     peers.finish(log)
     return metrics
+
+
+def start_clean(paths: MLPaths) -> None:
+    """Before anything can fail: say when checkpoints will be resumed, and remove an earlier model from the
+    model folder, so a job that fails leaves none behind for `serve` (SageMaker starts with an empty folder;
+    a local /opt/ml keeps the last run's)."""
+    store = CheckpointStore(paths.checkpoint_dir)
+    if store.found():
+        log(
+            f"checkpoints found in {store.directory} ({', '.join(store.found())}): this job resumes from "
+            "them if an earlier run of this same job (same data and hyperparameters) left them, and fails if "
+            f"another job did; {store.fresh_start()}"
+        )
+    warm_start.check_separate(paths.channel_dir(warm_start.CHANNEL), paths.model_dir)
+    removed = artifact.clear(paths.model_dir)
+    if removed:
+        log(
+            f"removed the previous model from {paths.model_dir} ({', '.join(removed)}): a job that fails "
+            "leaves no model behind"
+        )
 
 
 def _fit_and_score(

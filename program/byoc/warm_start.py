@@ -1,10 +1,17 @@
 """Warm start: continue training an earlier model, given as the optional `model` channel.
 
 The channel holds an earlier job's model.tar.gz, or the files in it (manifest.json, model.txt,
-recipe_state.json and its Parquet tables). The new trees are added to the earlier ones, so the earlier recipe
-state and input columns stay: its category tables and group statistics are what give the earlier trees their
-meaning. Before training, the job checks that the recipe and its version, the target, the task and the classes
-are the model's, and that the training data has the model's input columns.
+recipe_state.json and its Parquet tables), at its top level: `tar -C model -czf model.tar.gz .` packs a model
+folder so. Only regular files are read, never through a symbolic link; the model is loaded and checked as
+`serve` loads it (`byoc.artifact`).
+
+The new trees are added to the earlier ones, so what gives the earlier trees their meaning stays the earlier
+model's: its recipe and version, target, task, classes, input columns, recipe state, and the recipe's own
+hyperparameters (tabular: categorical_columns, ignore_columns, max_categories), which decide the columns and
+features. That is the rule: a warm-started job keeps those; one that sets a different value fails, naming
+it, and one that leaves a recipe hyperparameter unset takes the model's value, which the new manifest then
+records. Everything else (LightGBM's knobs, n_estimators, early stopping, class_weight, validation and
+seeds) applies to the new rounds.
 
 Training rows get their features as serving computes them for new rows (without their own labels). A recipe
 whose state holds label statistics (titanic's group survival) should therefore be warm started on rows the
@@ -14,17 +21,22 @@ model has not learnt from: rows it learnt from would see their own labels in tho
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from byoc import artifact
+from byoc import artifact, folders
+from byoc.recipe import Recipe
 from byoc.tasks import ClassValue, Task
 
 CHANNEL = "model"
+PACKING = "pack the model's files themselves, not their folder: tar -C model -czf model.tar.gz ."
+SHOWN_MEMBERS = 8
 
 Log = Callable[[str], None]
 
@@ -44,54 +56,125 @@ class WarmStart:
         return self.model.booster.current_iteration()
 
 
-def _unpack(archive: Path, into: Path) -> None:
-    """Only the model's own files, read as bytes: no member decides where anything is written."""
+def _unpack(channel_dir: Path, archive: str, into: Path) -> None:
+    """Only the model's own files at the archive's top level, read as bytes: no member decides where
+    anything is written. An archive without them is named with what it holds instead."""
+    members: list[str] = []
+    found = False
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with (
+            folders.open_file(channel_dir, archive) as handle,
+            tarfile.open(fileobj=handle, mode="r:*") as tar,
+        ):
             for member in tar.getmembers():
+                members.append(member.name + ("/" if member.isdir() else ""))
                 path = PurePosixPath(member.name)
                 top_level = path.parent == PurePosixPath(".")
                 if member.isfile() and top_level and artifact.is_artifact_file(path.name):
                     extracted = tar.extractfile(member)
                     if extracted is not None:
                         (into / path.name).write_bytes(extracted.read())
+                        found = True
+    except folders.UnsafeFile as error:
+        raise WarmStartError(f"channel 'model': {error.strerror}") from None
     except (tarfile.TarError, OSError, EOFError) as error:
+        raise WarmStartError(f"channel 'model': {archive} is not a readable model archive: {error}") from None
+    if not found:
+        shown = ", ".join(members[:SHOWN_MEMBERS]) + (", ..." if len(members) > SHOWN_MEMBERS else "")
         raise WarmStartError(
-            f"channel 'model': {archive.name} is not a readable model archive: {error}"
-        ) from None
+            f"channel 'model': {archive} holds no model file at its top level "
+            f"(it holds: {shown or 'nothing'}); {PACKING}"
+        )
+
+
+def check_separate(channel_dir: Path, model_dir: Path) -> None:
+    """WarmStartError when the `model` channel is the model folder itself, which `train` empties first."""
+    try:
+        same = channel_dir.exists() and model_dir.exists() and channel_dir.samefile(model_dir)
+    except OSError:
+        same = False
+    if same:
+        raise WarmStartError(
+            f"channel 'model' ({channel_dir}) is the model folder {model_dir}, which training empties before "
+            "it writes the new model: copy the earlier model to another folder and give that folder instead"
+        )
 
 
 def load(channel_dir: Path, log: Log) -> WarmStart | None:
     """The model in the `model` channel, or None when the job has no such channel."""
-    if not channel_dir.is_dir():
+    kind = folders.kind_of(channel_dir)
+    if kind == "missing":
         return None
-    archives = sorted(channel_dir.glob("*.tar.gz"))
+    if kind != "folder":
+        raise WarmStartError(
+            f"channel 'model': {channel_dir} is a {kind}, not a folder; give the model's own folder"
+        )
+    archives = [
+        path.name
+        for path in sorted(channel_dir.iterdir())
+        if path.name.endswith(".tar.gz") and folders.kind_of(path) != "folder"
+    ]  # a link among them is named as one when it is read
     staging = Path(tempfile.mkdtemp(prefix="warm-start-"))
     try:
         if archives:
-            _unpack(archives[0], staging)
+            _unpack(channel_dir, archives[0], staging)
             model_dir = staging
+        elif folders.kind_of(channel_dir / artifact.MANIFEST_FILE) == "missing":
+            shown = ", ".join(folders.listing(channel_dir)[:SHOWN_MEMBERS]) or "nothing"
+            raise WarmStartError(
+                "channel 'model' holds neither a model.tar.gz nor a model's files at its top level "
+                f"(it holds: {shown}); give an earlier job's model.tar.gz, or the files in it"
+            )
         else:
             model_dir = channel_dir
         try:
-            model = artifact.load(model_dir)
+            model = artifact.load(model_dir, log)
         except artifact.ModelLoadError as error:
-            raise WarmStartError(f"channel 'model': {error}") from None
-        digest = hashlib.sha256()
-        for path in (
-            model_dir / artifact.BOOSTER_FILE,
-            model_dir / artifact.STATE_FILE,
-            *artifact.table_files(model_dir),
-        ):
-            digest.update(path.read_bytes())
+            shown = str(error).replace(str(staging), f"{archives[0]} (unpacked)") if archives else str(error)
+            raise WarmStartError(f"channel 'model': {shown}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    source = archives[0].name if archives else "its files"
+    source = archives[0] if archives else "its files"
     log(
         f"warm start: continuing the {model.booster.current_iteration()}-round model in channel 'model' "
         f"({source}), recipe {model.manifest.recipe} version {model.manifest.recipe_version}"
     )
-    return WarmStart(model, digest.hexdigest()[:32])
+    digest = hashlib.sha256(json.dumps(model.digests, sort_keys=True).encode()).hexdigest()
+    return WarmStart(model, digest[:32])
+
+
+def kept_settings(
+    warm: WarmStart, recipe_class: type[Recipe], settings: Mapping[str, Any], given: Collection[str], log: Log
+) -> dict[str, Any]:
+    """This job's hyperparameters with the recipe's own taken from the earlier model (the rule above);
+    WarmStartError naming each one this job sets to another value."""
+    earlier = warm.model.recipe.settings
+    own = [spec.name for spec in recipe_class.own_hyperparameters]
+    changed = [
+        f"{name} is {_shown(earlier[name])} in the model, {_shown(settings[name])} here"
+        for name in own
+        if name in given and settings[name] != earlier[name]
+    ]
+    if changed:
+        raise WarmStartError(
+            "channel 'model' holds a model this job cannot continue: "
+            + "; ".join(changed)
+            + ". A warm start keeps the model's columns and features, so its recipe hyperparameters stay; "
+            "leave them unset (or set them as the model has), or train a new model without channel 'model'"
+        )
+    inherited = [name for name in own if name not in given and settings[name] != earlier[name]]
+    if inherited:
+        log(
+            "warm start: keeping the model's "
+            + ", ".join(f"{name}={_shown(earlier[name])}" for name in inherited)
+        )
+    return {**settings, **{name: earlier[name] for name in own}}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(map(str, value)) + ")" if value else "(none)"
+    return repr(value)
 
 
 def check(

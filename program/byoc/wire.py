@@ -4,7 +4,8 @@ A value is JSON (dicts with string keys, lists, strings, numbers, booleans, None
 and Series, Arrow tables and numeric numpy arrays may appear at any depth: a recipe's summaries, a table
 profile, a block of feature rows. `decode(encode(value))` gives the same value back (tuples come back as
 lists). Anything else is refused with a TypeError naming its type, so a recipe whose summary holds other
-objects learns it on its first multi-host job, not from a silently different model.
+objects learns it on its first multi-host job, not from a silently different model. Dictionary keys are
+escaped (`byoc.markers`), so a key such as a column named `__wire__` is never taken for the tag.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from byoc import markers
 
 MAGIC = b"BYOC-WIRE-1"
 _LENGTH = struct.Struct("!Q")
@@ -50,7 +53,7 @@ class _Packer:
         if isinstance(value, dict):
             if not all(isinstance(key, str) for key in value):
                 raise TypeError("wire: dictionary keys must be strings")
-            return {key: self.pack(item) for key, item in value.items()}
+            return {markers.escape(key): self.pack(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
             return [self.pack(item) for item in value]
         if isinstance(value, pa.Table):
@@ -95,7 +98,7 @@ def _unpack(value: Any, blobs: list[bytes]) -> Any:
         return value
     kind = value.get(_TAG)
     if kind is None:
-        return {key: _unpack(item, blobs) for key, item in value.items()}
+        return {markers.unescape(key): _unpack(item, blobs) for key, item in value.items()}
     blob = blobs[value["blob"]]
     if kind == "table":
         return _table(blob)

@@ -162,6 +162,49 @@ class Tabular(Recipe):
             categories[name] = [value for value, _ in ordered[:limit]]
         return {"categories": categories}
 
+    def check_state(self) -> None:
+        """One category table per category column: distinct text, or distinct finite numbers, in order."""
+        categories = self.state.get("categories")
+        if not isinstance(categories, dict):
+            raise ValueError("the state has no 'categories' object")
+        expected = self._category_columns
+        missing = [name for name in expected if name not in categories]
+        if missing:
+            raise ValueError(f"the state has no category table for column(s) {', '.join(missing)}")
+        extra = [name for name in categories if name not in expected]
+        if extra:
+            raise ValueError(
+                f"the state has category tables for {', '.join(extra)}, which the model does not read as "
+                "categories (categorical_columns and the input columns' types decide which it does)"
+            )
+        limit = self.settings["max_categories"]
+        for name in expected:
+            values = categories[name]
+            if not isinstance(values, list) or len(values) > limit:
+                raise ValueError(f"the category table of column '{name}' is not a list of at most {limit}")
+            number = self._is_number(name)
+            for value in values:
+                if number and (
+                    isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                ):
+                    raise ValueError(
+                        f"the category table of number column '{name}' holds {value!r}, not a finite number"
+                    )
+                if not number and not isinstance(value, str):
+                    raise ValueError(f"the category table of text column '{name}' holds {value!r}, not text")
+            keys = [float(value) for value in values] if number else values
+            if len(set(keys)) != len(keys):
+                repeated = sorted(
+                    {str(value) for value, key in zip(values, keys, strict=True) if keys.count(key) > 1}
+                )
+                raise ValueError(
+                    f"the category table of column '{name}' lists {', '.join(repeated)} more than once"
+                )
+
+    def probe_values(self) -> dict[str, list[Any]]:
+        """The most and the least frequent category of each category column."""
+        return {name: [values[0], values[-1]] for name, values in self.state["categories"].items() if values}
+
     def _is_number(self, name: str) -> bool:
         return self.schema.features[self.schema.feature_names.index(name)].kind == "number"
 

@@ -284,6 +284,49 @@ class Titanic(Recipe):
     def learn(self, summary: State) -> State:
         return {group: _as_arrow(summary[group]) for group in GROUPS}
 
+    def check_state(self) -> None:
+        """Each group table: distinct text keys, whole counts of at least 1, survivor counts within them."""
+        for group in GROUPS:
+            table = self.state.get(group)
+            if not isinstance(table, pa.Table | pd.DataFrame):
+                raise ValueError(f"the state has no '{group}' table")
+            try:
+                table = _as_arrow(table)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+                raise ValueError(f"the '{group}' table mixes types in a column: {error}") from None
+            names = table.column_names
+            if not {"key", "count", "label_sum"} <= set(names):
+                raise ValueError(
+                    f"the '{group}' table has columns {names}; it needs key, count and label_sum"
+                )
+            key, count, label_sum = table.column("key"), table.column("count"), table.column("label_sum")
+            if not (pa.types.is_string(key.type) or pa.types.is_large_string(key.type)):
+                raise ValueError(f"the '{group}' table's keys are {key.type}, not text")
+            for column, values in (("count", count), ("label_sum", label_sum)):
+                if not pa.types.is_integer(values.type) or values.null_count:
+                    raise ValueError(
+                        f"the '{group}' table's {column} column is {values.type}, not whole numbers"
+                    )
+            if key.null_count or pc.count_distinct(key).as_py() != len(key):
+                raise ValueError(f"the '{group}' table lists a key more than once, or an empty key")
+            counts, sums = count.to_numpy(), label_sum.to_numpy()
+            if len(counts) and (counts.min() < 1 or sums.min() < 0 or (sums > counts).any()):
+                raise ValueError(
+                    f"the '{group}' table has counts below 1 or survivor counts outside 0 to count"
+                )
+
+    def probe_values(self) -> dict[str, list[Any]]:
+        """A ticket the ticket groups know, and names with and without the boy's title."""
+        tickets = [
+            _as_arrow(self.state[group]).column("key")[0].as_py()
+            for group in ("wc_ticket",)
+            if len(self.state[group])
+        ]
+        return {
+            "Ticket": tickets,
+            "Name": ["Palsson, Master. Gosta Leonard", "Allen, Miss. Elisabeth Walton"],
+        }
+
     @cached_property
     def _groups(self) -> dict[str, Groups]:
         return {group: Groups(self.state[group]) for group in GROUPS}

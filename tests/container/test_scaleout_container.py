@@ -183,7 +183,9 @@ def test_hosts_stopped_together_resume_from_the_first_hosts_checkpoint(image: st
         exits = [restarted.wait(index, 180) for index in range(2)]
         logs = [restarted.logs(index) for index in range(2)]
     assert exits == [0, 0], logs
-    assert all(f"resuming from checkpoint checkpoint-{rounds:09d}.json" in log for log in logs)
+    assert all(
+        f"resuming from checkpoint /opt/ml/checkpoints/checkpoint-{rounds:09d}.json" in log for log in logs
+    )
     assert_one_model(logs)
     metrics = json.loads((roots[0] / "model" / "metrics.json").read_text())
     assert (metrics["resumed_from_iteration"], metrics["iterations"], metrics["hosts"]) == (rounds, 6000, 2)

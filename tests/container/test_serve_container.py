@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import shutil
 import socket
@@ -268,7 +269,62 @@ def test_a_corrupt_model_never_reports_healthy(image: str, tmp_path: Path, train
     try:
         exit_code = int(docker("wait", running.name, timeout=30).stdout.strip())
         assert exit_code != 0
-        assert "model.txt is not a LightGBM model" in logs(running.name)
+        assert "model.txt is not the file this model was saved with" in logs(running.name)
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def never_healthy(running: Server, seconds: float = 30) -> str:
+    """Poll /ping until the container exits: it must never answer 200. Returns the container's log."""
+    statuses = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if docker("inspect", "--format", "{{.State.Status}}", running.name).stdout.strip() == "exited":
+            break
+        statuses.add(running.ping_status())
+        time.sleep(0.1)
+    assert 200 not in statuses
+    assert int(docker("inspect", "--format", "{{.State.ExitCode}}", running.name).stdout) != 0
+    return logs(running.name)
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "/proc/self/environ", "../../../etc/passwd"])
+@pytest.mark.parametrize("name", ["model.txt", "recipe_state-1.parquet"])
+def test_a_model_file_linked_out_of_the_folder_is_never_read(
+    image: str, tmp_path: Path, trained_model_dir: Path, name: str, target: str
+) -> None:
+    """Issue 18, item 9: serve followed links out of /opt/ml/model. The link resolves inside the container."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_model_dir, model_dir)
+    (model_dir / name).unlink()
+    (model_dir / name).symlink_to(target)
+    running = start_server(image, tmp_path)
+    try:
+        output = never_healthy(running)
+        assert f"/opt/ml/model/{name} is a symbolic link, not a regular file" in output
+        assert "root:x:0:0" not in output and "PATH=" not in output
+    finally:
+        docker("rm", "-f", running.name, check=False)
+
+
+def test_a_state_that_does_not_fit_its_recipe_never_reports_healthy(
+    image: str, tmp_path: Path, tabular_model_dir: Path
+) -> None:
+    """Issue 18, item 5: a category table missing from the state gave /ping 200, then a 500 per request."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(tabular_model_dir, model_dir)
+    state = json.loads((model_dir / "recipe_state.json").read_text())
+    del state["categories"]["Embarked"]
+    data = json.dumps(state).encode()
+    (model_dir / "recipe_state.json").write_bytes(data)
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["files"]["recipe_state.json"] = "sha256:" + hashlib.sha256(data).hexdigest()
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    running = start_server(image, tmp_path)
+    try:
+        output = never_healthy(running)
+        assert "recipe_state.json does not fit recipe 'tabular'" in output
+        assert "the state has no category table for column(s) Embarked" in output
     finally:
         docker("rm", "-f", running.name, check=False)
 

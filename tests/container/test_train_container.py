@@ -110,3 +110,32 @@ def test_a_file_name_that_is_not_utf8_still_gets_a_failure_file(image: str, ml_r
     assert run_train(image, root) != 0
     reason = (root / "output" / "failure").read_text(encoding="utf-8")
     assert "file 'caf\\xe9.csv'" in reason
+
+
+def test_a_failed_run_leaves_no_earlier_model_in_the_folder(image: str, ml_root: MLRootFactory) -> None:
+    """Issue 18, item 17: a failed local run left the previous run's model, which `serve` then served."""
+    root = ml_root(hyperparameters={"n_estimators": "20", "checkpoint_interval": "0"})
+    assert run_train(image, root) == 0
+    assert sorted(path.name for path in (root / "model").iterdir()) == TITANIC_MODEL_FILES
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"num_leaves": "lots"}))
+    result = docker("run", "--rm", "--network", "none", "-v", f"{root}:/opt/ml", image, "train", check=False)
+    assert result.returncode == 1
+    assert "[train] removed the previous model from /opt/ml/model (manifest.json, " in result.stdout
+    assert "hyperparameter 'num_leaves'" in (root / "output" / "failure").read_text()
+    assert list((root / "model").iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/etc/passwd"])
+def test_train_reads_no_checkpoint_through_a_link(image: str, ml_root: MLRootFactory, target: str) -> None:
+    """Issue 18, item 9: train followed links out of /opt/ml/checkpoints."""
+    root = ml_root(hyperparameters={"n_estimators": "20", "checkpoint_interval": "0"})
+    (root / "checkpoints").mkdir()
+    (root / "checkpoints" / "checkpoint-000000010.json").symlink_to(target)
+    result = docker("run", "--rm", "--network", "none", "-v", f"{root}:/opt/ml", image, "train", check=False)
+    assert result.returncode == 0, result.stderr
+    link = "/opt/ml/checkpoints/checkpoint-000000010.json"
+    assert (
+        f"[train] skipping checkpoint checkpoint-000000010.json: {link} is a symbolic link" in result.stdout
+    )
+    assert "PATH=" not in result.stdout + result.stderr and "root:x:0:0" not in result.stdout + result.stderr
+    assert json.loads((root / "model" / "metrics.json").read_text())["resumed_from_iteration"] is None
