@@ -34,7 +34,7 @@ RUN python3 -m venv "${VIRTUAL_ENV}" \
 
 COPY program /opt/program
 # Bytecode compiled at build time keeps cold starts short (PYTHONDONTWRITEBYTECODE only stops runtime writes).
-RUN python3 -m compileall -q /opt/program/byoc /opt/program/recipes
+RUN python3 -m compileall -q /opt/program/lightsage
 WORKDIR /opt/program
 EXPOSE 8080
 # The base the build used (python:3.12-slim, or the local fallback scripts/ensure-docker.sh chose).

@@ -36,7 +36,7 @@ build:
 
 # Remakes local_test/test_dir's committed train/validation split of data/titanic.csv.
 data: venv
-	$(VENV_PYTHON) -m byoc.split --source data/titanic.csv --target Survived \
+	$(VENV_PYTHON) -m lightsage.data.split --source data/titanic.csv --target Survived \
 		--output-dir local_test/test_dir/input/data
 
 train-local: build
@@ -64,10 +64,10 @@ cloud-local: venv build
 	scripts/cloud_local.sh $(IMAGE)
 
 offline-up: venv
-	$(VENV_PYTHON) -m deploy.offline up
+	$(VENV_PYTHON) -m lightsage_deploy.targets.offline up
 
 offline-down: venv
-	$(VENV_PYTHON) -m deploy.offline down
+	$(VENV_PYTHON) -m lightsage_deploy.targets.offline down
 
 # MLflow (the peer server) lives in its own virtualenv, made here once; BENCH_LARGE=1 adds the 1 GiB and 4 GiB
 # training runs (minutes each, and about 6 GiB of generated files cached in bench/results/cache).

@@ -442,16 +442,16 @@ CSV = "text/csv"
 
 
 def load_predictor(model_dir: Path, threads: int = 1) -> Any:
-    """`byoc.predictor.Predictor` on the saved artifact, as each gunicorn worker builds it."""
-    from byoc import artifact
-    from byoc.predictor import Predictor
+    """`lightsage.serving.predictor.Predictor` on the saved artifact, as each gunicorn worker builds it."""
+    from lightsage.model import artifact
+    from lightsage.serving.predictor import Predictor
 
     return Predictor(artifact.load(model_dir), threads=threads)
 
 
 def decode_csv(predictor: Any, body: bytes) -> Any:
-    """A CSV body decoded as /invocations decodes it (`byoc.payloads.decode`)."""
-    from byoc.payloads import decode
+    """A CSV body decoded as /invocations decodes it (`lightsage.serving.payloads.decode`)."""
+    from lightsage.serving.payloads import decode
 
     return decode(body, CSV, predictor.manifest.inputs, predictor.manifest.target)
 

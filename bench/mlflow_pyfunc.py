@@ -7,8 +7,8 @@ in MLflow's own virtualenv (bench/requirements-mlflow.txt), never in the image.
 
 MLflow parses the request (its CSV is `pandas.read_csv`) and encodes the answer; in between, this model does
 what the image's server does after decoding: the manifest's InputSchema types the columns, then
-`byoc.predictor.Predictor` computes the recipe's features and calls the booster (one thread per worker,
-as in the image). The answer is P(positive class) per row.
+`lightsage.serving.predictor.Predictor` computes the recipe's features and calls the booster (one thread per
+worker, as in the image). The answer is P(positive class) per row.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy as np
 import pyarrow as pa
 from mlflow.models import set_model
 
-from byoc import artifact
-from byoc.payloads import Decoded
-from byoc.predictor import Predictor
+from lightsage.model import artifact
+from lightsage.serving.payloads import Decoded
+from lightsage.serving.predictor import Predictor
 
 
 class ByocModel(mlflow.pyfunc.PythonModel):

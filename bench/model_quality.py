@@ -52,15 +52,15 @@ sys.path.insert(0, str(REPOSITORY_ROOT / "tests"))
 sys.path.insert(0, str(REPOSITORY_ROOT / "bench"))  # `common` and the rule, also for tests importing this
 
 from common import RESULTS_DIR, BenchmarkError, run_and_report  # noqa: E402
-from recipes.titanic import FEATURE_NAMES, Titanic  # noqa: E402
 from woman_child_group import woman_child_group_rule  # noqa: E402
 
-from byoc import boosting  # noqa: E402
-from byoc.contract import MLPaths  # noqa: E402
-from byoc.hyperparameters import parse_hyperparameters  # noqa: E402
-from byoc.memory import MemoryGuard  # noqa: E402
-from byoc.tasks import Task, evaluate  # noqa: E402
-from byoc.training import Plan, cross_validate, fit, plan, train, typed_batches  # noqa: E402
+from lightsage.contract.hyperparameters import parse_hyperparameters  # noqa: E402
+from lightsage.contract.paths import MLPaths  # noqa: E402
+from lightsage.model import boosting  # noqa: E402
+from lightsage.recipes.titanic import FEATURE_NAMES, Titanic  # noqa: E402
+from lightsage.tasks import Task, evaluate  # noqa: E402
+from lightsage.training.main import Plan, cross_validate, fit, plan, train, typed_batches  # noqa: E402
+from lightsage.training.memory import MemoryGuard  # noqa: E402
 
 from testsupport import TITANIC_CSV, make_ml_root  # noqa: E402
 

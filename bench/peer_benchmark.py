@@ -6,8 +6,8 @@
 MLflow runs from its own virtualenv (bench/requirements-mlflow.txt) on 127.0.0.1, with this checkout's
 program/ on PYTHONPATH: `mlflow models serve -m PYFUNC -h 127.0.0.1 -p PORT --env-manager local -w 2`, where
 PYFUNC wraps the model the image trained (bench/mlflow_pyfunc.py: MLflow parses the CSV with pandas, then the
-manifest's InputSchema types the columns and byoc.predictor computes features and calls the booster). The
-image serves the same model folder with its 2 gunicorn workers (one per CPU here).
+manifest's InputSchema types the columns and lightsage.serving.predictor computes features and calls the
+booster). The image serves the same model folder with its 2 gunicorn workers (one per CPU here).
 
 Both get the same CSV bodies (with a header row): one passenger at concurrency 8 and 10,000 passengers at
 concurrency 2, with wrk, one server at a time. Prints requests/s and rows/s of each, the ratios, the

@@ -8,13 +8,13 @@ Inside the image, with its exact libraries (MODEL_DIR holding manifest.json, mod
     docker run --rm --network none -v MODEL_DIR:/opt/ml/model:ro -v "$PWD:/repo:ro" IMAGE \\
         python /repo/bench/profile_single_row.py --model-dir /opt/ml/model --rows 1 10000
 
-Calls the WSGI app directly, as a gunicorn worker does, with the garbage collector on (as in a worker), on
-CSV bodies with a header row: one validation passenger for 1 row, rows drawn from data/titanic.csv (seed 42)
-for more. It times each stage by wrapping the functions the app calls: Accept negotiation, decoding
-(`byoc.payloads.decode`), features (`Predictor.features`: the recipe's transform), `Booster.predict` and
-encoding (`Encoder.encode`); the rest is Flask/Werkzeug request handling, reading the body and garbage
-collection. It also times GET /execution-parameters, the smallest Flask round trip. Figures are wall time of
-one thread: use a quiet machine. `--cprofile` adds the top functions by own time.
+Calls the WSGI app directly, as a gunicorn worker does, with the garbage collector on (as in a worker), on CSV
+bodies with a header row: one validation passenger for 1 row, rows drawn from data/titanic.csv (seed 42) for
+more. It times each stage by wrapping the functions the app calls: Accept negotiation, decoding
+(`lightsage.serving.payloads.decode`), features (`Predictor.features`: the recipe's transform),
+`Booster.predict` and encoding (`Encoder.encode`); the rest is Flask/Werkzeug request handling, reading the
+body and garbage collection. It also times GET /execution-parameters, the smallest Flask round trip. Figures
+are wall time of one thread: use a quiet machine. `--cprofile` adds the top functions by own time.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from typing import Any
 import common
 import lightgbm as lgb
 
-import byoc.api  # after common, which puts this checkout's program/ first on sys.path
-from byoc.payloads import Encoder
-from byoc.predictor import Predictor
-from byoc.settings import ServingSettings
+import lightsage.serving.app  # after common, which puts this checkout's program/ first on sys.path
+from lightsage.serving.payloads import Encoder
+from lightsage.serving.predictor import Predictor
+from lightsage.serving.settings import ServingSettings
 
 HEADERS = {"CONTENT_TYPE": "text/csv", "HTTP_ACCEPT": "application/json"}
 WARM_UP = 20
@@ -58,8 +58,8 @@ def timed(stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 STAGES = (
-    (byoc.api, "_response_type", "Accept negotiation"),
-    (byoc.api, "decode", "decode CSV (byoc.payloads.decode)"),
+    (lightsage.serving.app, "_response_type", "Accept negotiation"),
+    (lightsage.serving.app, "decode", "decode CSV (lightsage.serving.payloads.decode)"),
     (Predictor, "features", "features (recipe transform)"),
     (lgb.Booster, "predict", "booster.predict"),
     (Encoder, "encode", "encode JSON"),
@@ -179,7 +179,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    app = byoc.api.create_app(arguments.model_dir, ServingSettings.from_environment({}))
+    app = lightsage.serving.app.create_app(arguments.model_dir, ServingSettings.from_environment({}))
     flask_us = microseconds_per_call(
         make_caller(app, "GET", "/execution-parameters", b"", {}), arguments.requests
     )

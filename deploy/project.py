@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = REPOSITORY_ROOT / "byoc.toml"

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from byoc.cluster import EXCHANGE_PORT_OFFSET, Cluster
-from byoc.contract import ResourceConfig
+from lightsage.contract.paths import ResourceConfig
+from lightsage.training.hosts.cluster import EXCHANGE_PORT_OFFSET, Cluster
 
 from testsupport import free_port
 

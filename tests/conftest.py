@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from byoc.contract import MLPaths
-from byoc.training import train
+from lightsage.contract.paths import MLPaths
+from lightsage.training.main import train
 
-from testsupport import TEST_DIR, docker, make_ml_root
+from testsupport import TEST_DIR, MLRootFactory, docker, make_ml_root
 
-MLRootFactory = Callable[..., Path]
 # As in the image (its Dockerfile sets it): without a `recipe` hyperparameter, train the Titanic recipe.
 os.environ.setdefault("BYOC_DEFAULT_RECIPE", "titanic")
 

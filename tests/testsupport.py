@@ -8,12 +8,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+# The `ml_root` fixture (conftest.py): builds an /opt/ml tree under the test's temporary folder.
+MLRootFactory = Callable[..., Path]
 TEST_DIR = REPOSITORY_ROOT / "local_test" / "test_dir"
 TITANIC_CSV = REPOSITORY_ROOT / "data" / "titanic.csv"
 TRAIN_CSV = TEST_DIR / "input" / "data" / "train" / "train.csv"
@@ -192,8 +194,8 @@ def in_process_scores(model_dir: Path, labelled_csv: Path) -> list[float]:
     import pandas as pd
     import pyarrow as pa
 
-    from byoc import artifact
-    from byoc.boosting import as_features
+    from lightsage.model import artifact
+    from lightsage.model.boosting import as_features
 
     model = artifact.load(model_dir)
     frame = pd.read_csv(labelled_csv, dtype=str, keep_default_na=False)

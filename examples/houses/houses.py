@@ -2,9 +2,9 @@
 
 It reads three declared columns (others in the table are ignored), learns one thing from the training rows
 (each district's mean price per square metre, smoothed towards the overall mean by its own hyperparameter
-`smoothing`) and gives LightGBM four features. Put it in `program/recipes/houses.py`, or COPY it into
-/opt/program/recipes/ in a Dockerfile FROM the image (see the Dockerfile beside it), and train with
-`recipe=houses`.
+`smoothing`) and gives LightGBM four features. Put it in `program/lightsage/recipes/houses.py`, or COPY it
+into /opt/program/lightsage/recipes/ in a Dockerfile FROM the image (see the Dockerfile beside it), and train
+with `recipe=houses`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from byoc.hyperparameters import Hyperparameter
-from byoc.recipe import Recipe, State
-from byoc.schema import Column, number, text
-from byoc.tasks import Task
+from lightsage.contract.hyperparameters import Hyperparameter
+from lightsage.data.schema import Column, number, text
+from lightsage.recipes.base import Recipe, State
+from lightsage.tasks import Task
 
 
 class Houses(Recipe):

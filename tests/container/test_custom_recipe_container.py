@@ -1,6 +1,6 @@
-"""The README's "own recipe" path through Docker: examples/houses/Dockerfile builds FROM the image under
-test, COPYs the recipe module into /opt/program/recipes/ and makes it the default recipe; that image trains
-with no `recipe` hyperparameter and serves the model.
+"""The README's "own recipe" path through Docker: examples/houses/Dockerfile builds FROM the image under test,
+COPYs the recipe module into /opt/program/lightsage/recipes/ and makes it the default recipe; that image
+trains with no `recipe` hyperparameter and serves the model.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pytest
-from test_recipe_framework import EXAMPLE_DIR, channels, houses_table
 
+from housessupport import EXAMPLE_DIR, channels, houses_table
 from testsupport import docker, make_ml_root, start_server
 
 pytestmark = pytest.mark.container

@@ -7,8 +7,7 @@ import pytest
 
 from bench.tables import digit_table
 
-from conftest import MLRootFactory
-from testsupport import docker
+from testsupport import MLRootFactory, docker
 
 pytestmark = pytest.mark.container
 ROWS, COLUMNS = 1_500_000, 40

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+
+from lightsage.contract.paths import MLPaths
+from lightsage.training.main import train
+
 from scaleoutsupport import Channels, docker_job, host_root
-
-from byoc.contract import MLPaths
-from byoc.training import train
-
 from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
 
 pytestmark = pytest.mark.container

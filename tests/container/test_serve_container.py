@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_payloads import BAD_REQUESTS
 
+from requestcases import BAD_REQUESTS
 from testsupport import (
     VALIDATION_CSV,
     Server,
@@ -373,8 +373,8 @@ def test_bad_serving_settings_stop_with_a_named_reason(image: str, model_root: P
 
 def test_the_rendered_nginx_config_is_valid(image: str) -> None:
     script = (
-        "from pathlib import Path; from byoc.serving import render_nginx_config; "
-        "from byoc.settings import ServingSettings; "
+        "from pathlib import Path; from lightsage.serving.server import render_nginx_config; "
+        "from lightsage.serving.settings import ServingSettings; "
         "Path('/tmp/n.conf').write_text(render_nginx_config(ServingSettings.from_environment({}), "
         "Path('/tmp'), Path('/tmp/s.sock'), Path('/tmp/ready')))"
     )

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from scaleoutsupport import synthetic_csv, wait_for_log
 
+from scaleoutsupport import synthetic_csv, wait_for_log
 from testsupport import docker, make_ml_root
 
 pytestmark = pytest.mark.container

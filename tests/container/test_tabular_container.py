@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from byoc.artifact import ARTIFACT_FILES
+from lightsage.model.artifact import ARTIFACT_FILES
 
 from tabularsupport import (
     TABLES,

@@ -5,10 +5,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_training import bad_case_channels
 
-from conftest import MLRootFactory
-from testsupport import TITANIC_MODEL_FILES, docker
+from testsupport import TITANIC_MODEL_FILES, MLRootFactory, docker
+from trainingcases import bad_case_channels
 
 pytestmark = pytest.mark.container
 

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import recipes
 from moto import mock_aws
 
-from deploy import project, settings
+from lightsage import recipes
+from lightsage_deploy import project
+from lightsage_deploy.targets import target as settings
 
 from testsupport import REPOSITORY_ROOT
 
@@ -59,11 +60,11 @@ def project_file(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def houses_recipe(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The README's recipe of a team's own, with one task (examples/houses: regression only), as if copied
-    to program/recipes/houses.py."""
+    to program/lightsage/recipes/houses.py."""
     houses = REPOSITORY_ROOT / "examples" / "houses"
     monkeypatch.setattr(recipes, "__path__", [*recipes.__path__, str(houses)])
     yield
-    sys.modules.pop("recipes.houses", None)
+    sys.modules.pop("lightsage.recipes.houses", None)
 
 
 @pytest.fixture

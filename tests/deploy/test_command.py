@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy import command, progress
-from deploy.errors import DeployError
+from lightsage_deploy.aws import progress
+from lightsage_deploy.cli import main as command
+from lightsage_deploy.errors import DeployError
 
 BYOC = Path(sys.executable).parent / "byoc"
 

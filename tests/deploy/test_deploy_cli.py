@@ -13,9 +13,11 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from deploy import cli, project, settings
-from deploy.command import COMMANDS
-from deploy.errors import DeployError
+from lightsage_deploy import project
+from lightsage_deploy.cli import arguments as cli
+from lightsage_deploy.cli.main import COMMANDS
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.targets import target as settings
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,7 +168,7 @@ def test_every_command_explains_itself_with_examples(command: str, module: str) 
 V2_NOTICE = "SageMaker Python SDK v2, which is on path of deprecation"
 IMPORT_DEPLOY_THEN_THE_SDK = """
 import warnings
-import deploy
+import lightsage_deploy
 from sagemaker.estimator import Estimator
 role = "arn:aws:iam::111111111111:role/r"
 Estimator(image_uri="img", role=role, instance_count=1, instance_type="ml.m5.large")

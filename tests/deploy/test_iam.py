@@ -1,5 +1,5 @@
 """The deploy-path IAM documents: parliament-clean, least privilege, in step with CloudFormation and with the
-committed example documents in deploy/policies/."""
+committed example documents in deploy/iam/policies/."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from cfnlint.config import ManualArgs
 from cfnlint.decode.decode import decode
 from parliament import analyze_policy_string
 
-from deploy import iam, project
+from lightsage_deploy import project
+from lightsage_deploy.iam import policies as iam
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "deploy" / "cloudformation.yaml"
+TEMPLATE_PATH = REPO_ROOT / "deploy" / "iam" / "cloudformation.yaml"
 
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
@@ -327,7 +328,8 @@ def test_template_outputs() -> None:
 
 
 def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> None:
-    """deploy/policies/ is `byoc iam --example --out-dir deploy/policies`: regenerate it after any change."""
+    """deploy/iam/policies/ is `byoc iam --example --out-dir deploy/iam/policies`: regenerate it after any
+    change."""
     rendered = iam.render_documents(iam.example_names(EXAMPLE))
     committed = {
         path.name: path.read_text(encoding="utf-8") for path in sorted(iam.EXAMPLE_DIR.glob("*.json"))
@@ -336,7 +338,8 @@ def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> N
     iam.write_documents(rendered, tmp_path)
     for name, text in committed.items():
         assert text == (tmp_path / name).read_text(encoding="utf-8"), (
-            f"deploy/policies/{name} is out of date: run `byoc iam --example --out-dir deploy/policies`"
+            f"deploy/iam/policies/{name} is out of date: "
+            "run `byoc iam --example --out-dir deploy/iam/policies`"
         )
     assert iam.main(["--example", "--out-dir", str(tmp_path / "cli")]) == 0
     assert {path.name: path.read_text() for path in (tmp_path / "cli").iterdir()} == committed
@@ -363,7 +366,7 @@ def test_cli_writes_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     completed = subprocess.run(
         [
-            *(sys.executable, "-m", "deploy.iam"),
+            *(sys.executable, "-m", "lightsage_deploy.iam.policies"),
             *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
             *("--out-dir", str(tmp_path)),
         ],

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from deploy import instance_choice
-from deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import instances as instance_choice
 
 
 def quotas(**values: tuple[float | None, float | None]) -> dict[str, float]:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from deploy import cleanup, project, settings
-from deploy.docker_cli import docker
-from deploy.offline import OfflineServices
+from lightsage_deploy import project
+from lightsage_deploy.steps import cleanup
+from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.docker import docker
+from lightsage_deploy.targets.offline import OfflineServices
 
 from testsupport import free_port
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from byoc.tasks import CV_PREFIX, METRIC_SPLITS, METRICS, Task, metric_line
-from deploy import metrics
-from deploy.errors import DeployError
+from lightsage.tasks import CV_PREFIX, METRIC_SPLITS, METRICS, Task, metric_line
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import metrics
 
 
 @pytest.mark.parametrize("task", list(Task))

@@ -21,12 +21,15 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
-from byoc import artifact
-from byoc.contract import MLPaths
-from byoc.payloads import decode_csv
-from byoc.training import train
-from deploy import batch_transform, endpoint, predict, project, rows, settings
-from deploy.errors import DeployError
+from lightsage.contract.paths import MLPaths
+from lightsage.model import artifact
+from lightsage.serving.payloads import decode_csv
+from lightsage.training.main import train
+from lightsage_deploy import project
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import batch as batch_transform
+from lightsage_deploy.steps import endpoint, predict, rows
+from lightsage_deploy.targets import target as settings
 
 from testsupport import VALIDATION_CSV, make_ml_root
 

@@ -1,4 +1,5 @@
-"""deploy.offline starts, reports and stops the registry and moto_server; docker failures read clearly."""
+"""lightsage_deploy.targets.offline starts, reports and stops the registry and moto_server; docker failures
+read clearly."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy import docker_cli, offline
-from deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.targets import docker as docker_cli
+from lightsage_deploy.targets import offline
 
 from testsupport import free_port
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import project
-from deploy.errors import DeployError
+from lightsage_deploy import project
+from lightsage_deploy.errors import DeployError
 
 DEPLOY_DIR = project.REPOSITORY_ROOT / "deploy"
 

@@ -14,10 +14,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy import base_image, project, push_image, settings
-from deploy.docker_cli import docker, image_references, untag
-from deploy.errors import DeployError
-from deploy.offline import OfflineServices
+from lightsage_deploy import project
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import image as push_image
+from lightsage_deploy.targets import base_image
+from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.docker import docker, image_references, untag
+from lightsage_deploy.targets.offline import OfflineServices
 
 from testsupport import free_port
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from byoc.recipe import load_recipe
-from deploy import hyperparameters, project, settings
-from deploy.errors import DeployError
-from deploy.roles import resolve_role
+from lightsage.recipes.base import load_recipe
+from lightsage_deploy import project
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.iam.roles import resolve_role
+from lightsage_deploy.steps import hyperparameters
+from lightsage_deploy.targets import target as settings
 
 VALID_ROLE = "arn:aws:iam::123456789012:role/titanic-byoc-sagemaker-execution"
 

@@ -13,11 +13,14 @@ import pandas as pd
 import pytest
 from botocore.stub import Stubber
 
-from byoc.tasks import Task
-from deploy import cleanup, project, settings, upload_data
-from deploy.errors import DeployError
-from deploy.progress import MIB, UploadProgress
-from deploy.s3 import delete_prefix, list_keys, parse_s3_uri, put_bytes, read_model_archive
+from lightsage.tasks import Task
+from lightsage_deploy import project
+from lightsage_deploy.aws.progress import MIB, UploadProgress
+from lightsage_deploy.aws.s3 import delete_prefix, list_keys, parse_s3_uri, put_bytes, read_model_archive
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import cleanup
+from lightsage_deploy.steps import upload as upload_data
+from lightsage_deploy.targets import target as settings
 
 
 def test_s3_uris_split_into_bucket_and_key() -> None:

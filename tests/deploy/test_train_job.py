@@ -17,10 +17,13 @@ import pandas as pd
 import pytest
 from botocore.validate import validate_parameters
 
-from byoc.tasks import Task
-from deploy import metrics, project, settings, train_job
-from deploy.errors import DeployError
-from deploy.s3 import ModelArchive
+from lightsage.tasks import Task
+from lightsage_deploy import project
+from lightsage_deploy.aws.s3 import ModelArchive
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import metrics
+from lightsage_deploy.steps import train as train_job
+from lightsage_deploy.targets import target as settings
 
 # Where the SDK (2.257.7) logs its telemetry notice: sagemaker/telemetry/telemetry_logging.py.
 SDK_TELEMETRY_LOGGER = "sagemaker.telemetry.telemetry_logging"

@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 from botocore.validate import validate_parameters
 
-from byoc.hyperparameters import HyperparameterError
-from byoc.recipe import resolve
-from byoc.tasks import Task
-from deploy import dry_run, hyperparameters, metrics, project, tune
-from deploy.errors import DeployError
+from lightsage.contract.hyperparameters import HyperparameterError
+from lightsage.recipes.base import resolve
+from lightsage.tasks import Task
+from lightsage_deploy import project
+from lightsage_deploy.aws import dry_run
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.steps import hyperparameters, metrics, tune
 
 
 @pytest.fixture

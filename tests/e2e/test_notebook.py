@@ -27,8 +27,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-from deploy import project
-from deploy.docker_cli import image_references, local_mode_containers, remove_containers
+from lightsage_deploy import project
+from lightsage_deploy.targets.docker import image_references, local_mode_containers, remove_containers
 
 NOTEBOOK = project.REPOSITORY_ROOT / "deploy" / "walkthrough.ipynb"
 CELL_TIMEOUT_SECONDS = 600

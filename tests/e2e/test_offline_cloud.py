@@ -11,20 +11,15 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from deploy import (
-    batch_transform,
-    cleanup,
-    endpoint,
-    hyperparameters,
-    project,
-    push_image,
-    rows,
-    settings,
-    train_job,
-    upload_data,
-)
-from deploy.docker_cli import docker, image_references, local_mode_containers
-from deploy.s3 import bucket_exists, read_model_archive
+from lightsage_deploy import project
+from lightsage_deploy.aws.s3 import bucket_exists, read_model_archive
+from lightsage_deploy.steps import batch as batch_transform
+from lightsage_deploy.steps import cleanup, endpoint, hyperparameters, rows
+from lightsage_deploy.steps import image as push_image
+from lightsage_deploy.steps import train as train_job
+from lightsage_deploy.steps import upload as upload_data
+from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.docker import docker, image_references, local_mode_containers
 
 pytestmark = pytest.mark.e2e
 

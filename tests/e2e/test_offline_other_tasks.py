@@ -15,20 +15,14 @@ from pathlib import Path
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from byoc.tasks import Task
-from deploy import (
-    batch_transform,
-    cleanup,
-    endpoint,
-    hyperparameters,
-    metrics,
-    rows,
-    settings,
-    train_job,
-    upload_data,
-)
-from deploy import project as project_settings
-from deploy.s3 import ModelArchive, read_model_archive
+from lightsage.tasks import Task
+from lightsage_deploy import project as project_settings
+from lightsage_deploy.aws.s3 import ModelArchive, read_model_archive
+from lightsage_deploy.steps import batch as batch_transform
+from lightsage_deploy.steps import cleanup, endpoint, hyperparameters, metrics, rows
+from lightsage_deploy.steps import train as train_job
+from lightsage_deploy.steps import upload as upload_data
+from lightsage_deploy.targets import target as settings
 
 pytestmark = pytest.mark.e2e
 

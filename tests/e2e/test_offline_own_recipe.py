@@ -18,11 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import recipes
 
-from deploy import project, push_image, settings, train_job, upload_data
-from deploy.docker_cli import docker, labelled_containers
-from deploy.offline import OfflineServices
+from lightsage import recipes
+from lightsage_deploy import project
+from lightsage_deploy.steps import image as push_image
+from lightsage_deploy.steps import train as train_job
+from lightsage_deploy.steps import upload as upload_data
+from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.docker import docker, labelled_containers
+from lightsage_deploy.targets.offline import OfflineServices
 
 from testsupport import REPOSITORY_ROOT
 
@@ -51,11 +55,12 @@ def pushed(image: str, target: settings.DeployTarget, repository: str) -> push_i
 
 @pytest.fixture(scope="module")
 def houses_recipe() -> Iterator[None]:
-    """The recipe where the deploy side looks for it too (as if copied to program/recipes/houses.py)."""
+    """The recipe where the deploy side looks for it too (as if copied to
+    program/lightsage/recipes/houses.py)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(recipes, "__path__", [*recipes.__path__, str(HOUSES)])
         yield
-    sys.modules.pop("recipes.houses", None)
+    sys.modules.pop("lightsage.recipes.houses", None)
 
 
 @pytest.fixture(scope="module")

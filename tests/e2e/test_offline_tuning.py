@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from byoc.tasks import Task
-from deploy import hyperparameters, metrics, project, settings, train_job, tune
-from deploy.offline import OfflineServices
+from lightsage.tasks import Task
+from lightsage_deploy import project
+from lightsage_deploy.steps import hyperparameters, metrics, tune
+from lightsage_deploy.steps import train as train_job
+from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.offline import OfflineServices
 
 pytestmark = pytest.mark.e2e
 

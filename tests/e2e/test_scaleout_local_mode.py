@@ -21,8 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
-from byoc.contract import MLPaths
-from byoc.training import train
+from lightsage.contract.paths import MLPaths
+from lightsage.training.main import train
 
 from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
 

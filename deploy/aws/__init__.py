@@ -1,0 +1,1 @@
+"""Shared AWS pieces: S3, progress output, dry-run requests."""

@@ -1,0 +1,1 @@
+"""The `byoc` command: one parser per command, dispatch and error reporting."""

@@ -1,0 +1,1 @@
+"""Least-privilege IAM: the execution role, the operator policy, CloudFormation."""

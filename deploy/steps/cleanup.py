@@ -1,0 +1,280 @@
+"""Delete what the deploy commands created.
+
+examples:
+  byoc cleanup --dry-run                           # list the project's endpoints, configs and models
+  byoc cleanup [--base-name NAME | --name NAME ...]
+  byoc cleanup --repository                        # also the ECR repository, images and all
+  byoc cleanup --bucket my-bucket --bucket-prefix  # also every object under s3://BUCKET/PREFIX/
+  byoc cleanup --local [--registry localhost:5000] # the offline stand-ins' leftovers
+  byoc cleanup --local --stop-running              # also stop the project's local containers still running
+
+Real mode deletes the SageMaker endpoints, endpoint configs and models whose names start with the base name
+(default: the project name), or exactly the --name values. --local removes the exited local-mode containers
+of this project's runs by this user (the labels byoc.project and byoc.owner, set on every container of a
+`--local` run; other containers on the machine, local-mode or not, are never touched), the SDK's compose
+network when nothing uses it, the repository's tags in the local registry and in docker, and the emulated
+bucket. The project's containers that still run are listed and left running unless --stop-running is given.
+`python -m lightsage_deploy.steps.cleanup` is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lightsage_deploy import project
+from lightsage_deploy.aws.s3 import bucket_exists, delete_prefix
+from lightsage_deploy.cli import arguments as cli
+from lightsage_deploy.errors import DeployError, aws_error_code
+from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.docker import (
+    Container,
+    image_references,
+    labelled_containers,
+    remove_containers,
+    remove_network_if_unused,
+    untag,
+)
+
+COMMAND = "cleanup"
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+
+
+@dataclass
+class SageMakerResources:
+    endpoints: list[str] = field(default_factory=list)
+    endpoint_configs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.endpoints or self.endpoint_configs or self.models)
+
+
+def _names(client: Any, operation: str, result_key: str, name_key: str, base_name: str) -> list[str]:
+    found = []
+    for page in client.get_paginator(operation).paginate(NameContains=base_name):
+        found.extend(entry[name_key] for entry in page[result_key] if entry[name_key].startswith(base_name))
+    return found
+
+
+def find_sagemaker_resources(client: Any, base_name: str, names: Sequence[str] = ()) -> SageMakerResources:
+    """Resources named exactly `names`, or else every one whose name starts with `base_name`."""
+    if names:
+        return SageMakerResources(list(names), list(names), list(names))
+    return SageMakerResources(
+        endpoints=_names(client, "list_endpoints", "Endpoints", "EndpointName", base_name),
+        endpoint_configs=_names(
+            client, "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", base_name
+        ),
+        models=_names(client, "list_models", "Models", "ModelName", base_name),
+    )
+
+
+def delete_sagemaker_resources(client: Any, resources: SageMakerResources) -> list[str]:
+    """Endpoints first (they use the configs, which name the models); a name that is already gone is fine."""
+    deleted = []
+    plan = [
+        ("endpoint", resources.endpoints, lambda name: client.delete_endpoint(EndpointName=name)),
+        (
+            "endpoint config",
+            resources.endpoint_configs,
+            lambda name: client.delete_endpoint_config(EndpointConfigName=name),
+        ),
+        ("model", resources.models, lambda name: client.delete_model(ModelName=name)),
+    ]
+    for kind, names, delete in plan:
+        for name in names:
+            try:
+                delete(name)
+            except ClientError as error:
+                if aws_error_code(error) == "ValidationException" and "Could not find" in str(error):
+                    continue
+                raise
+            deleted.append(f"{kind} {name}")
+    return deleted
+
+
+def delete_ecr_repository(ecr: Any, name: str) -> bool:
+    try:
+        ecr.delete_repository(repositoryName=name, force=True)
+    except ClientError as error:
+        if aws_error_code(error) == "RepositoryNotFoundException":
+            return False
+        raise
+    return True
+
+
+def _registry_call(registry: str, path: str, method: str = "GET") -> tuple[int, bytes, str]:
+    """(status, body, Docker-Content-Digest) of one registry API call; 404 is an answer, not an error."""
+    headers = {"Accept": ", ".join(MANIFEST_TYPES)} if "/manifests/" in path else {}
+    request = urllib.request.Request(f"http://{registry}/v2/{path}", method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers.get("Docker-Content-Digest", "")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return 404, b"", ""
+        raise DeployError(
+            f"the registry at {registry} refused {method} /v2/{path}: HTTP {error.code}"
+        ) from None
+    except (urllib.error.URLError, OSError) as error:
+        raise DeployError(
+            f"the registry at {registry} is not reachable ({getattr(error, 'reason', error)}); "
+            "is `byoc offline up` running?"
+        ) from None
+
+
+def delete_registry_repository(registry: str, repository: str) -> list[str]:
+    """Delete every tagged manifest of `repository` from a local registry (its config must allow deletes).
+
+    Tags that share a manifest go with it, so every digest is looked up before the first delete.
+    """
+    status, body, _ = _registry_call(registry, f"{repository}/tags/list")
+    tags = (json.loads(body).get("tags") or []) if status == 200 else []
+    tags_by_digest: dict[str, list[str]] = {}
+    for tag in tags:
+        status, _, digest = _registry_call(registry, f"{repository}/manifests/{tag}", "HEAD")
+        if status == 200 and digest:
+            tags_by_digest.setdefault(digest, []).append(tag)
+    for digest in tags_by_digest:
+        _registry_call(registry, f"{repository}/manifests/{digest}", "DELETE")
+    return sorted(f"{registry}/{repository}:{tag}" for tags in tags_by_digest.values() for tag in tags)
+
+
+def delete_bucket(s3: Any, bucket: str) -> int:
+    """Empty the bucket and delete it; return how many objects it held."""
+    if not bucket_exists(s3, bucket):
+        return 0
+    deleted = delete_prefix(s3, f"s3://{bucket}/")
+    s3.delete_bucket(Bucket=bucket)
+    return deleted
+
+
+def _named(containers: Sequence[Container]) -> str:
+    return ", ".join(f"{container.name} ({container.image})" for container in containers)
+
+
+def clean_local_containers(project_name: str, *, stop_running: bool = False) -> list[str]:
+    """Remove the project's exited local-mode containers (this user's only); stop and remove the running
+    ones only when asked, naming each. Returns what was done, one line each."""
+    containers = labelled_containers(settings.project_labels(project_name))
+    running = [container for container in containers if container.running]
+    stopped = [container for container in containers if not container.running]
+    remove_containers([container.id for container in stopped], force=False)
+    done = [f"removed {len(stopped)} exited local-mode container(s) of project {project_name}"]
+    if running and stop_running:
+        remove_containers([container.id for container in running], force=True)
+        done.append(f"stopped and removed {len(running)} running container(s): {_named(running)}")
+    elif running:
+        done.append(
+            f"left {len(running)} running container(s) of project {project_name}: {_named(running)}; a "
+            "local run may still use them (pass --stop-running to stop and remove them)"
+        )
+    return done
+
+
+def clean_local(
+    target: settings.DeployTarget,
+    bucket: str,
+    repository: str,
+    project_name: str,
+    *,
+    stop_running: bool = False,
+) -> list[str]:
+    """The project's local-mode containers, the compose network when unused, the repository in the local
+    registry and in docker, and the emulated bucket."""
+    if target.local is None:
+        raise DeployError("clean_local needs a --local target")
+    done = clean_local_containers(project_name, stop_running=stop_running)
+    if remove_network_if_unused():
+        done.append("removed the sagemaker-local network")
+    registry_tags = delete_registry_repository(target.local.registry, repository)
+    done.append(
+        f"deleted {len(registry_tags)} tag(s) of {repository} from the registry at {target.local.registry}"
+    )
+    references = image_references(f"{target.local.registry}/{repository}")
+    untag(references)
+    done.append(
+        f"removed {len(references)} local docker reference(s) to {target.local.registry}/{repository}"
+    )
+    objects = delete_bucket(target.client("s3"), bucket)
+    done.append(f"deleted emulated bucket {bucket} ({objects} object(s))")
+    return done
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "lightsage_deploy.steps.cleanup", __doc__)
+    cli.add_target_arguments(parser)
+    cli.add_layout_arguments(parser)
+    parser.add_argument("--base-name", help="name prefix to delete (default: the project name)")
+    parser.add_argument(
+        "--name", action="append", default=[], help="delete exactly this endpoint/config/model (repeatable)"
+    )
+    parser.add_argument(
+        "--repository",
+        nargs="?",
+        const="",
+        help="also delete this ECR repository and its images (given bare: the project's repository)",
+    )
+    parser.add_argument(
+        "--bucket-prefix", action="store_true", help="also delete every object under s3://BUCKET/PREFIX/"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list the SageMaker resources, delete nothing")
+    parser.add_argument(
+        "--stop-running",
+        action="store_true",
+        help="with --local: also stop and remove the project's local-mode containers that still run",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    the_project = project.load()
+    repository = arguments.repository or the_project.repository
+    if arguments.stop_running and not arguments.local:
+        raise DeployError("--stop-running stops local-mode containers: it goes with --local")
+    with cli.target_from(arguments, the_project) as target:
+        if target.is_local:
+            layout = cli.layout_from(arguments, the_project)
+            lines = clean_local(
+                target, layout.bucket, repository, the_project.name, stop_running=arguments.stop_running
+            )
+            print("\n".join(lines))
+            return 0
+        client = target.client("sagemaker")
+        base_name = arguments.base_name or the_project.base_job_name
+        resources = find_sagemaker_resources(client, base_name, arguments.name)
+        if arguments.dry_run:
+            for kind, names in vars(resources).items():
+                print(f"{kind}: {', '.join(names) or 'none'}")
+            return 0
+        deleted = delete_sagemaker_resources(client, resources)
+        print(
+            "\n".join(f"deleted {what}" for what in deleted)
+            or "no SageMaker endpoints, configs or models found"
+        )
+        if arguments.repository is not None:
+            found = delete_ecr_repository(target.client("ecr"), repository)
+            print(f"{'deleted' if found else 'there is no'} ECR repository {repository}")
+        if arguments.bucket_prefix:
+            layout = cli.layout_from(arguments, the_project)
+            count = delete_prefix(target.client("s3"), layout.uri())
+            print(f"deleted {count} object(s) under {layout.uri()}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,346 @@
+"""Deploy a model to an endpoint (real-time, serverless or asynchronous), predict a few rows, delete it.
+
+examples:
+  byoc deploy --model-data s3://BUCKET/PREFIX/output/JOB/output/model.tar.gz
+  byoc deploy --training-job JOB --keep                       # leave it running (it costs money)
+  byoc deploy --training-job JOB --bucket my-bucket --data-capture 100   # capture for Model Monitor
+  byoc deploy --training-job JOB --serverless --memory-size 2048 --max-concurrency 5
+  byoc deploy --training-job JOB --async --bucket my-bucket
+  byoc deploy --model-data s3://.../model.tar.gz --serverless --dry-run  # the AWS CLI commands; sends nothing
+  byoc deploy --local --model-data s3://NAME-local/PREFIX/output/JOB/output/model.tar.gz
+
+Kinds: real-time (instances; optional data capture of requests and answers to
+s3://BUCKET/PREFIX/data-capture/), serverless (memory size and max concurrency, no instances, no data capture)
+and asynchronous (requests and answers go through S3: answers under s3://BUCKET/PREFIX/async-output/). Rows
+default to the first rows of the project's data with the target removed (`byoc predict` explains the answers).
+Afterwards the model, the endpoint and its config are deleted, unless --keep. SageMaker local mode (--local)
+offers real-time endpoints only, without data capture: it has no serverless or asynchronous endpoints. `python
+-m lightsage_deploy.steps.endpoint` is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lightsage_deploy import project
+from lightsage_deploy.aws import dry_run
+from lightsage_deploy.aws.progress import wait_for
+from lightsage_deploy.cli import arguments as cli
+from lightsage_deploy.errors import DeployError, explain_aws_error
+from lightsage_deploy.iam.roles import resolve_role, role_for
+from lightsage_deploy.steps import predict
+from lightsage_deploy.steps.image import default_image_uri
+from lightsage_deploy.targets import target as settings
+
+COMMAND = "deploy"
+SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+MAX_SERVERLESS_CONCURRENCY = 200
+ENDPOINT_FINISHED = ("InService", "Failed", "OutOfService")
+
+
+class EndpointKind(StrEnum):
+    REALTIME = "realtime"
+    SERVERLESS = "serverless"
+    ASYNC = "async"
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    project: project.Project
+    image_uri: str
+    model_data: str
+    role: str
+    instance_type: str
+    name: str
+    kind: EndpointKind = EndpointKind.REALTIME
+    instance_count: int = 1
+    data_capture_percent: int = 0
+    memory_size_mb: int = 2048
+    max_concurrency: int = 5
+    layout: settings.S3Layout | None = None
+
+
+def model_data_of_job(target: settings.DeployTarget, job_name: str) -> str:
+    if target.is_local:
+        raise DeployError(
+            "a local training job lives only in the process that ran it: pass --model-data with the "
+            "model.tar.gz URI that `byoc train --local` printed"
+        )
+    description = target.sagemaker_session.sagemaker_client.describe_training_job(TrainingJobName=job_name)
+    if description.get("TrainingJobStatus") != "Completed":
+        raise DeployError(f"training job {job_name} is {description.get('TrainingJobStatus')}, not Completed")
+    return str(description["ModelArtifacts"]["S3ModelArtifacts"])
+
+
+def build_model(target: settings.DeployTarget, options: EndpointOptions) -> Any:
+    from sagemaker.model import Model
+
+    return Model(
+        image_uri=options.image_uri,
+        model_data=options.model_data,
+        role=options.role,
+        name=options.name,
+        sagemaker_session=target.sagemaker_session,
+    )
+
+
+def check_kind(target: settings.DeployTarget, options: EndpointOptions) -> None:
+    """Refuse combinations SageMaker (or its local mode) does not offer, before anything is created."""
+    if target.is_local and options.kind is not EndpointKind.REALTIME:
+        raise DeployError(
+            f"SageMaker local mode has no {options.kind} endpoints (only real-time ones): leave out --local "
+            "to create it on SageMaker"
+        )
+    if target.is_local and options.data_capture_percent:
+        raise DeployError("SageMaker local mode has no data capture: leave out --data-capture or --local")
+    if options.kind is EndpointKind.SERVERLESS:
+        if options.data_capture_percent:
+            raise DeployError("serverless endpoints have no data capture: leave out --data-capture")
+        if options.memory_size_mb not in SERVERLESS_MEMORY_SIZES_MB:
+            sizes = ", ".join(map(str, SERVERLESS_MEMORY_SIZES_MB))
+            raise DeployError(f"--memory-size must be one of {sizes} (MB), not {options.memory_size_mb}")
+        if not 1 <= options.max_concurrency <= MAX_SERVERLESS_CONCURRENCY:
+            raise DeployError(
+                f"--max-concurrency must be between 1 and {MAX_SERVERLESS_CONCURRENCY}, "
+                f"not {options.max_concurrency}"
+            )
+    if not 0 <= options.data_capture_percent <= 100:
+        raise DeployError(f"--data-capture must be a percentage (1-100), not {options.data_capture_percent}")
+    if options.layout is None:
+        if options.kind is EndpointKind.ASYNC:
+            raise DeployError(f"--async needs --bucket (or {settings.BUCKET_VARIABLE}) for its S3 output")
+        if options.data_capture_percent:
+            raise DeployError(f"--data-capture needs --bucket (or {settings.BUCKET_VARIABLE}) to write to")
+
+
+def deploy_arguments(target: settings.DeployTarget, options: EndpointOptions) -> dict[str, Any]:
+    """The `Model.deploy` arguments for the endpoint kind, as the SDK's own config objects."""
+    from sagemaker.async_inference import AsyncInferenceConfig
+    from sagemaker.model_monitor import DataCaptureConfig
+    from sagemaker.serverless import ServerlessInferenceConfig
+
+    check_kind(target, options)
+    # Local create_endpoint already waits for /ping; real endpoints are awaited with progress below.
+    arguments: dict[str, Any] = {"endpoint_name": options.name, "tags": options.project.tags, "wait": False}
+    if options.kind is EndpointKind.SERVERLESS:
+        arguments["serverless_inference_config"] = ServerlessInferenceConfig(
+            memory_size_in_mb=options.memory_size_mb, max_concurrency=options.max_concurrency
+        )
+        return arguments
+    arguments.update(initial_instance_count=options.instance_count, instance_type=options.instance_type)
+    layout = options.layout
+    if options.kind is EndpointKind.ASYNC and layout is not None:
+        arguments["async_inference_config"] = AsyncInferenceConfig(
+            output_path=layout.async_output, failure_path=layout.uri("async-output", "failures")
+        )
+    if options.data_capture_percent and layout is not None:
+        arguments["data_capture_config"] = DataCaptureConfig(
+            enable_capture=True,
+            sampling_percentage=options.data_capture_percent,
+            destination_s3_uri=layout.data_capture,
+            sagemaker_session=target.sagemaker_session,
+        )
+    return arguments
+
+
+def create_endpoint(target: settings.DeployTarget, options: EndpointOptions) -> None:
+    """Create the model, its endpoint config and the endpoint (all named options.name); await InService."""
+    from sagemaker.exceptions import UnexpectedStatusException
+
+    arguments = deploy_arguments(target, options)
+    try:
+        build_model(target, options).deploy(**arguments)
+    except (RuntimeError, UnexpectedStatusException) as error:
+        # Local mode gives up after /ping fails for 120 s.
+        raise DeployError(f"endpoint {options.name} did not start: {error}") from None
+    if target.is_local:
+        return
+    client = target.sagemaker_session.sagemaker_client
+    description = wait_for(
+        lambda: client.describe_endpoint(EndpointName=options.name),
+        "EndpointStatus",
+        ENDPOINT_FINISHED,
+        f"{options.kind} endpoint {options.name}",
+        poll_seconds=30,
+    )
+    if description["EndpointStatus"] != "InService":
+        raise DeployError(
+            f"endpoint {options.name} is {description['EndpointStatus']}: {description.get('FailureReason')}"
+        )
+
+
+def endpoint_requests(target: settings.DeployTarget, options: EndpointOptions) -> list[dry_run.Request]:
+    """The CreateModel, CreateEndpointConfig and CreateEndpoint requests, built by the SDK, not sent."""
+    with dry_run.capture(target.boto_session) as captured:
+        build_model(target, options).deploy(**deploy_arguments(target, options))
+    return captured
+
+
+def delete_endpoint(target: settings.DeployTarget, name: str) -> list[str]:
+    """Delete the model, the endpoint and its config, each even when another delete fails; return problems."""
+    session = target.sagemaker_session
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        # The model before the endpoint: the order local mode handles (deleting the endpoint stops serving).
+        (f"model {name}", lambda: session.delete_model(name)),
+        (f"endpoint {name}", lambda: session.delete_endpoint(name)),
+        (f"endpoint config {name}", lambda: session.delete_endpoint_config(name)),
+    ]
+    problems = []
+    for what, delete in steps:
+        try:
+            delete()
+        except (BotoCoreError, ClientError) as error:
+            problems.append(f"could not delete {what}: {explain_aws_error(error)}")
+    return problems
+
+
+def serve_and_predict(
+    target: settings.DeployTarget, options: EndpointOptions, csv_rows: str, *, keep: bool = False
+) -> list[predict.Prediction]:
+    """What the CLI does: deploy, predict, and (unless keep) delete whatever was created, also on failure."""
+    if keep and target.is_local:
+        raise DeployError("--keep only applies to real endpoints: a local endpoint ends with this process")
+    check_kind(target, options)
+    where = "serverless" if options.kind is EndpointKind.SERVERLESS else options.instance_type
+    print(f"deploying {options.model_data} to {options.kind} endpoint {options.name} ({where})")
+    try:
+        create_endpoint(target, options)
+        if options.kind is EndpointKind.ASYNC and options.layout is not None:
+            return predict.predict_async(target, options.name, csv_rows, options.layout)
+        return predict.predict(target, options.name, csv_rows)
+    finally:
+        if not keep:
+            for problem in delete_endpoint(target, options.name):
+                print(f"warning: {problem}", file=sys.stderr)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which model to host and how; shared with lightsage_deploy.steps.batch."""
+    group = parser.add_argument_group("model")
+    source = group.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-data", help="s3:// URI of a model.tar.gz")
+    source.add_argument("--training-job", help="take the model of this completed training job")
+    cli.add_image_and_role_arguments(group, "serving image")
+
+
+def options_from(
+    arguments: argparse.Namespace,
+    target: settings.DeployTarget,
+    the_project: project.Project,
+    name: str,
+    *,
+    placeholders: bool = False,
+) -> EndpointOptions:
+    """The options of `byoc deploy` and `byoc batch`; with `placeholders` (a dry run), no AWS lookups."""
+    repository = cli.repository_from(arguments, the_project)
+    if placeholders:
+        if not arguments.model_data:
+            raise DeployError("--dry-run needs --model-data (looking up --training-job would call AWS)")
+        image_uri = arguments.image_uri or dry_run.placeholder_image(target.region, repository)
+        role = resolve_role(
+            arguments.role, execution_role=lambda: dry_run.placeholder_role(the_project.role_name)
+        )
+    else:
+        image_uri = arguments.image_uri or default_image_uri(target, repository, arguments.registry)
+        role = role_for(target, arguments.role, the_project)
+    return EndpointOptions(
+        project=the_project,
+        image_uri=image_uri,
+        model_data=arguments.model_data or model_data_of_job(target, arguments.training_job),
+        role=role,
+        instance_type=arguments.instance_type or target.default_instance_type,
+        name=name,
+        kind=EndpointKind(getattr(arguments, "kind", EndpointKind.REALTIME)),
+        instance_count=getattr(arguments, "instance_count", 1),
+        data_capture_percent=getattr(arguments, "data_capture", 0),
+        memory_size_mb=getattr(arguments, "memory_size", 2048),
+        max_concurrency=getattr(arguments, "max_concurrency", 5),
+        layout=cli.optional_layout(arguments, the_project),
+    )
+
+
+def add_kind_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("endpoint kind (default: real-time)")
+    kinds = group.add_mutually_exclusive_group()
+    kinds.add_argument(
+        "--serverless", dest="kind", action="store_const", const=EndpointKind.SERVERLESS,
+        help="a serverless endpoint: no instances, billed per request",
+    )  # fmt: skip
+    kinds.add_argument(
+        "--async", dest="kind", action="store_const", const=EndpointKind.ASYNC,
+        help="an asynchronous endpoint: requests and answers through s3://BUCKET/PREFIX/async-*/",
+    )  # fmt: skip
+    parser.set_defaults(kind=EndpointKind.REALTIME)
+    group.add_argument(
+        "--instance-count", type=int, default=1, help="real-time and async: instances (default: %(default)s)"
+    )
+    group.add_argument(
+        "--data-capture",
+        type=int,
+        default=0,
+        metavar="PERCENT",
+        help="real-time and async: capture this share of requests and answers to "
+        "s3://BUCKET/PREFIX/data-capture/ for Model Monitor (default: off)",
+    )
+    group.add_argument(
+        "--memory-size",
+        type=int,
+        default=2048,
+        metavar="MB",
+        help=f"serverless: {', '.join(map(str, SERVERLESS_MEMORY_SIZES_MB))} (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=5,
+        help="serverless: concurrent requests (default: %(default)s)",
+    )
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, "lightsage_deploy.steps.endpoint", __doc__)
+    cli.add_target_arguments(parser, serving=True)
+    cli.add_layout_arguments(parser)
+    add_model_arguments(parser)
+    add_kind_arguments(parser)
+    parser.add_argument("--endpoint-name", help="default: PROJECT-<timestamp>")
+    predict.add_row_arguments(parser)
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the real endpoint running (it costs money)"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the AWS CLI commands that create the endpoint; send nothing",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    arguments = build_parser(prog).parse_args(argv)
+    cli.refuse_local_dry_run(arguments)
+    the_project = project.load()
+    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
+        name = arguments.endpoint_name or settings.unique_name(the_project.base_job_name)
+        options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
+        if arguments.dry_run:
+            for request in endpoint_requests(target, options):
+                print(request.cli_command())
+            return 0
+        csv_rows = predict.rows_from(arguments, the_project)
+        predictions = serve_and_predict(target, options, csv_rows, keep=arguments.keep)
+    predict.print_predictions(csv_rows, predictions)
+    print(f"endpoint {options.name} kept: delete it with `byoc cleanup --name {options.name}`"
+          if arguments.keep else f"deleted model, endpoint and endpoint config {options.name}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,1 @@
+"""The SageMaker contract: the /opt/ml layout, config files, hyperparameters, the failure file."""

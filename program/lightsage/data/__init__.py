@@ -1,0 +1,1 @@
+"""Reading data: the one value rule, input schemas, channels, profiles, splits and key lookups."""

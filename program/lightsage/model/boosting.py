@@ -1,0 +1,229 @@
+"""LightGBM: its parameters from the hyperparameters and task, its datasets from feature chunks.
+
+Features arrive chunk by chunk as float32 and LightGBM reads them through its `Sequence` interface, so the
+table, a float copy of it and the binned Dataset never sit in memory together: once the Dataset is
+constructed the chunks are dropped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from lightsage.contract.hyperparameters import LIGHTGBM_PARAMETER_NAMES
+from lightsage.tasks import LIGHTGBM_METRIC, LIGHTGBM_OBJECTIVE, Task, class_weights
+
+FEATURE_DTYPE = np.float32
+_FEATURE_MAX = float(np.finfo(FEATURE_DTYPE).max)
+
+
+def as_features(values: np.ndarray | list) -> np.ndarray:
+    """A recipe's output as LightGBM reads it, in training and serving alike: float32, where numbers beyond
+    float32's range saturate at its largest value instead of turning into infinity."""
+    return np.clip(np.asarray(values, dtype=np.float64), -_FEATURE_MAX, _FEATURE_MAX).astype(FEATURE_DTYPE)
+
+
+class _Chunk(lgb.Sequence):
+    """One block of feature rows, as LightGBM's Sequence (random access for sampling, slices for batches)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.batch_size = max(1, len(rows))
+
+    def __getitem__(self, index: int | slice | list[int]) -> np.ndarray:
+        # LightGBM samples single rows to place its bins and wants those in float64; batches may stay float32.
+        return self.rows[index] if isinstance(index, slice) else self.rows[index].astype(np.float64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class ContinuedDataset(lgb.Dataset):
+    """A Dataset whose init scores already are the raw scores of the model that training continues.
+
+    lightgbm.train(init_model=...) asks each Dataset to predict its raw rows with that model, but the chunks
+    are freed once binned. So `raw_scores` computes them chunk by chunk beforehand, they are set as the init
+    scores, and the model is only recorded here. The trees that follow are those an uninterrupted run grows.
+    """
+
+    def _set_predictor(self, predictor: Any) -> ContinuedDataset:
+        self._predictor = predictor
+        return self
+
+
+class FeatureMatrix:
+    """Feature rows in float32 chunks with their labels (and, for training rows, nothing else)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.chunks: list[np.ndarray] = []
+        self.label_chunks: list[np.ndarray] = []
+
+    def add(self, features: np.ndarray, labels: np.ndarray) -> None:
+        if features.shape[1:] != (self.width,):
+            raise ValueError(
+                f"the recipe returned {features.shape[1:]} features per row, expected {self.width}"
+            )
+        if len(features):
+            self.chunks.append(np.ascontiguousarray(as_features(features)))
+            self.label_chunks.append(np.asarray(labels, dtype=np.float64))
+
+    @property
+    def rows(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(chunk.nbytes for chunk in self.chunks)
+
+    def labels(self) -> np.ndarray:
+        """Every row's label: the chunks are joined once and kept joined, so callers share one array."""
+        if len(self.label_chunks) != 1:
+            self.label_chunks = [np.concatenate(self.label_chunks) if self.label_chunks else np.empty(0)]
+        return self.label_chunks[0]
+
+    def dense(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.empty((0, self.width), FEATURE_DTYPE)
+
+    def sample(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` rows drawn evenly at random (all of them when there are fewer)."""
+        total = self.rows
+        if total <= count:
+            return self.dense(), self.labels()
+        chosen = np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
+        starts = np.cumsum([0] + [len(chunk) for chunk in self.chunks])
+        features = [
+            chunk[chosen[(chosen >= starts[position]) & (chosen < starts[position + 1])] - starts[position]]
+            for position, chunk in enumerate(self.chunks)
+        ]
+        return np.concatenate(features), self.labels()[chosen]
+
+    def clear(self) -> None:
+        self.chunks.clear()
+        self.label_chunks.clear()
+
+
+def dataset_bytes(rows: int, features: int, outputs: int) -> float:
+    """A lower bound of what LightGBM holds while boosting: one byte per binned value, gradients, hessians and
+    scores per row and output, and its bagging indices."""
+    return rows * (features + 8.0 * outputs * 3 + 8.0)
+
+
+def parameters(settings: Mapping[str, Any], task: Task, classes: int, threads: int) -> dict[str, Any]:
+    """lightgbm.train parameters: the task's objective and metric, the knobs, the seed, every CPU."""
+    params: dict[str, Any] = {
+        "objective": LIGHTGBM_OBJECTIVE[task],
+        "metric": LIGHTGBM_METRIC[task],
+        "seed": settings["random_state"],
+        "num_threads": threads,
+        "verbose": -1,
+    }
+    if task is Task.MULTICLASS:
+        params["num_class"] = classes
+    for name, lightgbm_name in LIGHTGBM_PARAMETER_NAMES.items():
+        params[lightgbm_name] = settings[name]
+    return params
+
+
+def dataset(
+    matrix: FeatureMatrix,
+    params: Mapping[str, Any],
+    feature_names: Sequence[str],
+    categorical: Sequence[str],
+    weights: np.ndarray | None = None,
+    reference: lgb.Dataset | None = None,
+    init_score: np.ndarray | None = None,
+) -> lgb.Dataset:
+    """A LightGBM Dataset binned from the matrix's chunks, which it then releases (the labels stay).
+
+    The labels are set once the chunks are gone: LightGBM copies them to float32, and that copy then does not
+    coincide with the features. `init_score`: the raw scores of the model training continues (`raw_scores`),
+    for a ContinuedDataset.
+    """
+    kind = lgb.Dataset if init_score is None else ContinuedDataset
+    data = kind(
+        [_Chunk(chunk) for chunk in matrix.chunks],
+        weight=weights,
+        init_score=init_score,
+        feature_name=list(feature_names),
+        categorical_feature=list(categorical) if categorical else "auto",
+        params=dict(params),
+        reference=reference,
+        free_raw_data=True,
+    ).construct()
+    matrix.chunks.clear()
+    data.set_label(matrix.labels())
+    return data
+
+
+def balanced_weights(
+    settings: Mapping[str, Any], task: Task, labels: np.ndarray, classes: int
+) -> np.ndarray | None:
+    if settings["class_weight"] != "balanced" or task is Task.REGRESSION:
+        return None
+    return class_weights(labels, classes)
+
+
+class RowScorer:
+    """LightGBM's single-row fast path (its C API's `...SingleRowFast`): set up once, then a few microseconds
+    a row, where `Booster.predict` spends most of a one-row call on setup. Same trees, same float32 input,
+    same answers (a test holds them equal). One per process: it keeps state inside the booster."""
+
+    def __init__(self, booster: lgb.Booster, features: int) -> None:
+        self.booster = booster
+        self.features = features
+        self.outputs = booster.num_model_per_iteration()
+        self._config = ctypes.c_void_p()
+        lgb.basic._safe_call(
+            lgb.basic._LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle,
+                ctypes.c_int(0),  # C_API_PREDICT_NORMAL: probabilities or values, as predict() gives
+                ctypes.c_int(0),
+                ctypes.c_int(-1),
+                ctypes.c_int(0),  # C_API_DTYPE_FLOAT32
+                ctypes.c_int32(features),
+                lgb.basic._c_str("num_threads=1"),
+                ctypes.byref(self._config),
+            )
+        )
+        self._length = ctypes.c_int64()
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """Each row's output: shape (rows,) or (rows, classes), as `Booster.predict` gives."""
+        rows = np.ascontiguousarray(rows, dtype=FEATURE_DTYPE)
+        out = np.empty((len(rows), self.outputs), dtype=np.float64)
+        for index in range(len(rows)):
+            lgb.basic._safe_call(
+                lgb.basic._LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                    self._config,
+                    rows[index].ctypes.data_as(ctypes.c_void_p),
+                    ctypes.byref(self._length),
+                    out[index].ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                )
+            )
+        return out[:, 0] if self.outputs == 1 else out
+
+    def __del__(self) -> None:
+        if getattr(self, "_config", None) is not None and self._config.value:
+            lgb.basic._LIB.LGBM_FastConfigFree(self._config)
+
+
+def scores(
+    booster: lgb.Booster, features: np.ndarray, threads: int, iteration: int | None = None
+) -> np.ndarray:
+    """The model's output: P(positive class), class probabilities per row, or values."""
+    if len(features) == 0:
+        return np.empty(0)
+    return np.asarray(booster.predict(features, num_iteration=iteration, num_threads=threads))
+
+
+def raw_scores(booster: lgb.Booster, matrix: FeatureMatrix, threads: int) -> np.ndarray:
+    """The booster's raw scores for the matrix's rows, chunk by chunk (one column per class if several)."""
+    parts = [
+        np.asarray(booster.predict(chunk, raw_score=True, num_threads=threads)) for chunk in matrix.chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)

@@ -1,0 +1,1 @@
+"""The `serve` program: nginx -> gunicorn -> Flask, decoding, predicting, encoding."""

@@ -1,0 +1,118 @@
+"""The HTTP layer: /ping, /invocations and /execution-parameters as a Flask app, one per gunicorn worker.
+
+`create_app()` loads the model before it returns, so a worker only serves once its model is in memory, and a
+worker whose model cannot load never starts (gunicorn then stops and `serve` exits non-zero).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+
+from lightsage.contract.paths import MLPaths
+from lightsage.model import artifact
+from lightsage.serving.payloads import (
+    JSON,
+    RESPONSE_TYPES,
+    AnswerFormat,
+    PayloadError,
+    answer_format,
+    decode,
+    decompressed,
+)
+from lightsage.serving.predictor import Predictor
+from lightsage.serving.readiness import report_model_loaded
+from lightsage.serving.settings import ServingSettings
+
+logger = logging.getLogger("lightsage.serving.app")
+# The Accept values clients send most often, answered without parsing the header.
+_EXACT_ACCEPT = {media: AnswerFormat(media) for media in RESPONSE_TYPES} | {"*/*": AnswerFormat(JSON)}
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+def _json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, mimetype=JSON)
+
+
+def _answer_format(accept_header: str | None, attributes: str | None) -> AnswerFormat:
+    if accept_header in _EXACT_ACCEPT and not attributes:
+        return _EXACT_ACCEPT[accept_header]
+    return answer_format(accept_header, attributes)
+
+
+def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
+    settings = settings or ServingSettings.from_environment()
+    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir, logger.warning))
+    manifest = predictor.manifest
+    # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
+    gc.collect()
+    gc.freeze()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
+    execution_parameters = json.dumps(
+        {
+            "MaxConcurrentTransforms": settings.max_concurrent_transforms,
+            "BatchStrategy": settings.batch_strategy,
+            "MaxPayloadInMB": settings.max_payload_mb,
+        }
+    )
+
+    @app.get("/ping")
+    def ping() -> Response:
+        return Response(status=200)
+
+    @app.get("/execution-parameters")
+    def get_execution_parameters() -> Response:
+        return Response(execution_parameters, status=200, mimetype=JSON)
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        answer = _answer_format(request.headers.get("Accept"), request.headers.get(CUSTOM_ATTRIBUTES))
+        body = decompressed(
+            request.get_data(cache=False), request.headers.get("Content-Encoding"), settings.max_payload_bytes
+        )
+        decoded = decode(
+            body,
+            request.headers.get("Content-Type", ""),
+            manifest.inputs,
+            manifest.target,
+        )
+        if answer.explain:
+            scores, contributions = predictor.explained(decoded)
+            body = predictor.encoder.encode(scores, answer.media_type, contributions)
+        else:
+            body = predictor.encoder.encode(predictor.scores(decoded), answer.media_type)
+        return Response(body, status=200, mimetype=answer.media_type)
+
+    @app.errorhandler(PayloadError)
+    def client_mistake(error: PayloadError) -> Response:
+        return _json_response(error.status, error.body())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> Response:
+        return _json_response(
+            413, {"error": f"request body is larger than the {settings.max_payload_mb} MB limit"}
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        message = f"{error.name}: {request.method} {request.path}"
+        response = _json_response(error.code or 500, {"error": message})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception) -> Response:
+        logger.exception("prediction failed")
+        return _json_response(500, {"error": f"internal error while predicting: {type(error).__name__}"})
+
+    # Under `serve`, /ping (answered by nginx) turns 200 once every worker has got here.
+    report_model_loaded()
+    return app

@@ -1,0 +1,162 @@
+"""The `serve` program: nginx in front of gunicorn (Flask app), supervised as one unit.
+
+- /ping is answered by nginx: 503 until every gunicorn worker has loaded the model, then 200
+(lightsage.serving.readiness).
+- SIGTERM/SIGINT: /ping turns 503, nginx stops accepting and drains, gunicorn finishes in-flight requests,
+  exit 0.
+- nginx or gunicorn exits on its own (for example a model that cannot load): stop the other, exit 1.
+- No writable temporary folder (a read-only root without `--tmpfs /tmp`): exit 2 with the reason.
+
+Everything serve writes goes to one folder under the temporary directory, so it runs on a read-only root
+filesystem and as any user.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from string import Template
+from types import FrameType
+
+from lightsage.serving.readiness import READINESS_DIR_VARIABLE, Readiness
+from lightsage.serving.settings import ServingSettings, SettingsError
+
+NGINX_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+SHUTDOWN_DEADLINE_SECONDS = 25.0
+NGINX_DRAIN_SECONDS = 15.0
+POLL_SECONDS = 0.05
+
+
+def log(message: str) -> None:
+    print(f"[serve] {message}", file=sys.stderr, flush=True)
+
+
+def render_nginx_config(
+    settings: ServingSettings, runtime_dir: Path, socket_path: Path, ready_flag: Path
+) -> str:
+    return Template(NGINX_TEMPLATE.read_text()).substitute(
+        runtime_dir=runtime_dir,
+        socket_path=socket_path,
+        ready_flag=ready_flag,
+        port=settings.port,
+        max_payload_mb=settings.max_payload_mb,
+        timeout_seconds=settings.timeout_seconds,
+    )
+
+
+def gunicorn_command(settings: ServingSettings, socket_path: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"unix:{socket_path}",
+        "--workers", str(settings.workers),
+        "--worker-class", "sync",
+        "--timeout", str(settings.timeout_seconds),
+        "--graceful-timeout", str(int(SHUTDOWN_DEADLINE_SECONDS - 5)),
+        "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir(),
+        "--backlog", "2048",
+        # gunicorn's control socket (for gunicornc, unused here) defaults to ~/.gunicorn, which a read-only
+        # root or a user without a writable home cannot create.
+        "--no-control-socket",
+        "--log-level", "info",
+        "--error-logfile", "-",
+        "lightsage.serving.app:create_app()",
+    ]  # fmt: skip
+
+
+class Supervisor:
+    def __init__(self, settings: ServingSettings, runtime_dir: Path) -> None:
+        self.settings = settings
+        self.runtime_dir = runtime_dir
+        # nginx workers run as an unprivileged user and must reach the gunicorn socket in here.
+        self.runtime_dir.chmod(0o755)
+        self.socket_path = self.runtime_dir / "gunicorn.sock"
+        self.readiness = Readiness(self.runtime_dir, settings.workers)
+        self.stopping = False
+        self.gunicorn: subprocess.Popen[bytes] | None = None
+        self.nginx: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        config = self.runtime_dir / "nginx.conf"
+        config.write_text(
+            render_nginx_config(self.settings, self.runtime_dir, self.socket_path, self.readiness.flag)
+        )
+        settings = self.settings
+        log(
+            f"port {settings.port}, {settings.workers} worker(s), timeout {settings.timeout_seconds} s, "
+            f"max payload {settings.max_payload_mb} MB"
+        )
+        self.gunicorn = subprocess.Popen(
+            gunicorn_command(self.settings, self.socket_path),
+            env={**os.environ, READINESS_DIR_VARIABLE: str(self.readiness.markers_dir)},
+        )
+        self.nginx = subprocess.Popen(["nginx", "-c", str(config), "-e", "stderr"])
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stopping:
+            log(f"received {signal.Signals(signum).name}: draining in-flight requests, then stopping")
+        self.stopping = True
+
+    def wait(self) -> int:
+        """Block until a stop is requested (exit 0) or a child exits on its own (exit 1)."""
+        children = {"nginx": self.nginx, "gunicorn": self.gunicorn}
+        ready = False
+        while not self.stopping:
+            for name, child in children.items():
+                if child is not None and child.poll() is not None:
+                    log(f"{name} exited with status {child.returncode}; stopping")
+                    self.shutdown()
+                    return 1
+            if not ready and self.gunicorn is not None and self.readiness.update(self.gunicorn.pid):
+                ready = True
+                log(f"the model is loaded in all {self.settings.workers} worker(s): /ping answers 200")
+            time.sleep(POLL_SECONDS)
+        self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        self.readiness.clear()
+        deadline = time.monotonic() + SHUTDOWN_DEADLINE_SECONDS
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            _wait(self.nginx, min(deadline, time.monotonic() + NGINX_DRAIN_SECONDS))
+        if self.gunicorn is not None and self.gunicorn.poll() is None:
+            self.gunicorn.send_signal(signal.SIGTERM)
+        for child in (self.nginx, self.gunicorn):
+            if child is not None and not _wait(child, deadline):
+                child.kill()
+                child.wait()
+        log("stopped")
+
+
+def _wait(child: subprocess.Popen[bytes], deadline: float) -> bool:
+    try:
+        child.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def main() -> int:
+    try:
+        settings = ServingSettings.from_environment()
+    except SettingsError as error:
+        log(f"cannot start: {error}")
+        return 2
+    try:
+        runtime_dir = Path(tempfile.mkdtemp(prefix="byoc-serve-"))
+    except OSError as error:
+        log(
+            f"cannot start: no writable temporary folder for nginx and gunicorn ({error}); "
+            "on a read-only root filesystem mount one, e.g. `docker run --read-only --tmpfs /tmp ...`"
+        )
+        return 2
+    supervisor = Supervisor(settings, runtime_dir)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    supervisor.start()
+    return supervisor.wait()

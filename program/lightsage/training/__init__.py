@@ -1,0 +1,1 @@
+"""The `train` program: plan, recipe passes, features, boosting, checkpoints, warm start."""

@@ -1,0 +1,1 @@
+"""Several instances, one model: joining the hosts, their messages, the watchdog."""

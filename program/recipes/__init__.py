@@ -1,5 +1,0 @@
-"""Recipes: one module per model family, each holding one `byoc.recipe.Recipe` subclass.
-
-`tabular` reads any table; `titanic` is the worked example. Add `NAME.py` here (or COPY it into
-/opt/program/recipes/ in your own Dockerfile) and select it with the hyperparameter `recipe=NAME`.
-"""

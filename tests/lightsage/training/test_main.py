@@ -1,0 +1,317 @@
+"""`train` on the host: success, and every error path writes a named reason and leaves no model behind."""
+
+import gzip
+import io
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+
+from lightsage.contract.paths import MLPaths
+from lightsage.data import channels
+from lightsage.data.channels import DataError
+from lightsage.data.schema import InputSchema
+from lightsage.recipes.base import Recipe, State
+from lightsage.training import main as training
+from lightsage.training.main import main, thread_count, train
+
+from testsupport import REPOSITORY_ROOT, TITANIC_MODEL_FILES, TRAIN_CSV, MLRootFactory, make_ml_root
+from trainingcases import TRAIN_BYTES, VALIDATION, bad_case_channels, with_cell
+
+
+def run_main(root: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("BYOC_ML_ROOT", str(root))
+    return main()
+
+
+def paths_of(root: Path) -> MLPaths:
+    return MLPaths.from_environment({"BYOC_ML_ROOT": str(root)})
+
+
+def failure_reason(root: Path) -> str:
+    return (root / "output" / "failure").read_text()
+
+
+def test_success_writes_the_artifact_as_data(ml_root: MLRootFactory) -> None:
+    root = ml_root(hyperparameters={"n_estimators": "50", "cv_folds": "3"})
+    metrics = train(paths_of(root))
+    model = root / "model"
+    assert sorted(path.name for path in model.iterdir()) == TITANIC_MODEL_FILES
+    saved = json.loads((model / "metrics.json").read_text())
+    assert saved["task"] == "binary" and saved["classes"] == [0, 1]
+    assert saved["validation"]["rows"] == 179 and saved["train"]["rows"] == 712
+    assert saved["hyperparameters"]["n_estimators"] == 50 and saved["iterations"] == 50
+    assert saved["cross_validation"]["folds"] == 3 and 0.8 < saved["cross_validation"]["auc_mean"] < 1
+    assert set(saved["libraries"]) >= {"lightgbm", "scikit-learn", "pandas", "pyarrow", "python"}
+    assert metrics["validation"]["auc"] == saved["validation"]["auc"]
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["recipe"] == {"name": "titanic", "version": 4}
+    assert [c["name"] for c in manifest["inputs"]][:3] == ["PassengerId", "Pclass", "Name"]
+    assert "Survived" not in [c["name"] for c in manifest["inputs"]]
+    roles = {c["name"]: (c["type"], c["role"], c.get("choices")) for c in manifest["inputs"]}
+    assert roles["PassengerId"][1] == "ignored" and roles["Age"] == ("number", "feature", None)
+    assert roles["Sex"] == ("string", "feature", ["male", "female"])
+    assert "model.txt" and (model / "model.txt").read_text().startswith("tree")
+    assert not (root / "output" / "failure").exists()
+
+
+def test_default_hyperparameters_meet_the_quality_bar(trained_model_dir: Path) -> None:
+    validation = json.loads((trained_model_dir / "metrics.json").read_text())["validation"]
+    assert validation["auc"] >= 0.85
+    assert validation["accuracy"] >= 0.82
+
+
+def test_without_validation_channel_a_stratified_holdout_is_used(
+    ml_root: MLRootFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = ml_root(channels={"train": [("train.csv", TRAIN_BYTES)]})
+    metrics = train(paths_of(root))
+    assert "stratified 20% hold-out" in metrics["validation_source"]
+    assert metrics["validation"]["rows"] == math.ceil(712 * 0.2)
+    assert "no 'validation' channel" in capsys.readouterr().out
+
+
+def test_csv_gzip_parquet_and_markers_mix_in_a_channel(ml_root: MLRootFactory) -> None:
+    lines = TRAIN_CSV.read_text().splitlines(keepends=True)
+    parquet = io.BytesIO()
+    pd.read_csv(io.StringIO(lines[0] + "".join(lines[500:])), dtype=str).to_parquet(parquet)
+    root = ml_root(
+        channels={
+            "train": [
+                ("part-1.csv", (lines[0] + "".join(lines[1:300])).encode()),
+                ("part-2", gzip.compress((lines[0] + "".join(lines[300:500])).encode())),
+                ("part-3.parquet", parquet.getvalue()),
+                ("_SUCCESS", b""),
+                ("part-4.csv", b""),
+            ],
+            "validation": VALIDATION,
+        }
+    )
+    assert train(paths_of(root))["train"]["rows"] == 712
+
+
+def test_missing_value_markers_in_a_declared_number_column_read_as_missing(tmp_path: Path) -> None:
+    """Titanic declares Age and Fare as numbers: `NA` and `?` there give the model empty cells give."""
+    models = []
+    for name, (age, fare) in {"marked": ("NA", "?"), "empty": ("", "")}.items():
+        body = with_cell(5, "Age", age, with_cell(9, "Fare", fare))
+        root = make_ml_root(
+            tmp_path / name,
+            {"n_estimators": "20"},
+            {"train": [("train.csv", body)], "validation": VALIDATION},
+        )
+        train(paths_of(root))
+        models.append((root / "model" / "model.txt").read_bytes())
+    assert models[0] == models[1]
+
+
+def test_block_size_does_not_change_the_model(
+    ml_root: MLRootFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = train(paths_of(ml_root()))
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)
+    blocks = train(paths_of(make_ml_root(tmp_path / "blocks")))
+    assert blocks["train"] == whole["train"] and blocks["validation"] == whole["validation"]
+
+
+class CountingRecipe(Recipe):
+    """Summaries are lists of batch numbers; combining counts how often each batch is combined."""
+
+    name = "counting"
+    combined_times: ClassVar[dict[int, int]] = {}
+
+    def combine(self, summaries: Sequence[State]) -> State:
+        batches = [batch for summary in summaries for batch in summary["batches"]]
+        for batch in batches:
+            self.combined_times[batch] = self.combined_times.get(batch, 0) + 1
+        return {"batches": batches}
+
+
+@pytest.mark.parametrize("batches", [0, 1, 3, 4, 17, 300])
+def test_summaries_combine_in_order_and_each_only_a_few_times(
+    batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "COMBINE_EVERY", 4)
+    recipe = CountingRecipe({}, InputSchema(()))
+    CountingRecipe.combined_times = {}
+    combined = training.combine_all(recipe, ({"batches": [batch]} for batch in range(batches)))
+    if batches == 0:
+        assert combined is None
+        return
+    assert combined == {"batches": list(range(batches))}
+    assert max(CountingRecipe.combined_times.values()) <= math.ceil(math.log(batches, 4)) + 1
+
+
+def test_threads_grow_with_the_data_and_never_pass_the_cpus() -> None:
+    assert thread_count(712, 10, 2) == 1
+    assert thread_count(10_000_000, 10, 2) == 2
+    assert thread_count(10_000_000, 10, 1) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing_train", "channel 'train' is missing"),
+        (
+            "header_only",
+            "channel 'train' has no rows: its 1 data file(s) hold a header only or no rows (train.csv)",
+        ),
+        ("not_data", "channel 'train' has no data file"),
+        ("garbage_parquet", "channel 'train', file 'train.parquet' is not a readable parquet file"),
+        ("binary_garbage", "channel 'train', file 'train.csv'"),
+        ("no_target", "channel 'train' has no target column 'Survived'; its columns: PassengerId, Label"),
+        ("missing_column", "the data lacks column(s) recipe 'titanic' needs: Cabin"),
+        ("bad_number", "channel 'train', file 'train.csv', row 5, column 'Age': 'old' is not a number"),
+        ("closed_vocabulary", "file 'train.csv', row 7, column 'Sex': 'unknown' is not one of male, female"),
+        ("different_headers", "file 'b.csv' has different columns than 'a.csv'"),
+        ("duplicated_header", "the header names these columns more than once: Age"),
+        (
+            "truncated_mid_row",
+            "row 712 has 4 field(s) but the header has 12 (it is the last row: the file looks truncated)",
+        ),
+        ("truncated_gzip", "file 'train.csv.gz' is not readable"),
+        ("one_class", "target column 'Survived' has one class only (0 in all 712 labelled rows)"),
+        ("no_labels", "target column 'Survived' has no values: every one of its 5 rows is empty"),
+        (
+            "unknown_validation_class",
+            "channel 'validation': target column 'Survived' holds 2, which is not a class",
+        ),
+    ],
+)
+def test_bad_input_fails_with_a_named_reason_and_an_empty_model_folder(
+    case: str, expected: str, ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = ml_root(channels=bad_case_channels(case))
+    assert run_main(root, monkeypatch) == 1
+    reason = failure_reason(root)
+    assert expected in reason.splitlines()[0]
+    assert len(reason.encode()) <= 1024
+    assert list((root / "model").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "expected"),
+    [
+        ({"n_estimators": "many"}, "hyperparameter 'n_estimators': 'many' is not a valid int"),
+        ({"learning_rat": "0.1"}, "unknown hyperparameter 'learning_rat' (did you mean 'learning_rate'?)"),
+        ({"random_state": "-1"}, "hyperparameter 'random_state': '-1' must be between 0 and 2147483647"),
+        ({"recipe": "nosuch"}, "hyperparameter 'recipe': unknown recipe 'nosuch'; available: "),
+        (
+            {"target": "Pclass"},
+            "recipe 'titanic' (binary targets only) needs exactly two classes, but 'Pclass' has 3",
+        ),
+        ({"task": "regression"}, "task regression: recipe 'titanic' handles binary targets only"),
+    ],
+)
+def test_bad_hyperparameters_fail_naming_the_key(
+    hyperparameters: dict[str, str],
+    expected: str,
+    ml_root: MLRootFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = ml_root(hyperparameters=hyperparameters, channels={"train": [("train.csv", TRAIN_BYTES)]})
+    assert run_main(root, monkeypatch) == 1
+    assert expected in failure_reason(root).splitlines()[0]
+    assert list((root / "model").iterdir()) == []
+    stderr = capsys.readouterr().err
+    assert "[train] FAILED: " + expected in stderr and "Traceback" not in stderr
+
+
+def test_an_unexpected_error_is_reported_with_its_traceback(
+    ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = ml_root()
+
+    def broken_recipe(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(training, "learn_state", broken_recipe)
+    assert run_main(root, monkeypatch) == 1
+    assert failure_reason(root).startswith("unexpected error: ZeroDivisionError: division by zero")
+    stderr = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in stderr and "broken_recipe" in stderr
+
+
+def test_malformed_hyperparameters_file_fails_naming_it(
+    ml_root: MLRootFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = ml_root()
+    (root / "input" / "config" / "hyperparameters.json").write_text("{oops")
+    assert run_main(root, monkeypatch) == 1
+    assert "hyperparameters.json is not valid JSON" in failure_reason(root)
+
+
+def test_sigterm_stops_training_promptly_with_a_reason_and_no_model(
+    ml_root: MLRootFactory, tmp_path: Path
+) -> None:
+    root = ml_root(hyperparameters={"n_estimators": "100000", "learning_rate": "0.001"})
+    log_path = tmp_path / "train.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(REPOSITORY_ROOT / "program" / "train")],
+            env={**os.environ, "BYOC_ML_ROOT": str(root)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while b"training on" not in log_path.read_bytes():
+                assert time.monotonic() < deadline, "training never started fitting"
+                assert process.poll() is None, log_path.read_text()
+                time.sleep(0.1)
+            time.sleep(1.0)
+            sent = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 1
+            assert time.monotonic() - sent < 10
+        finally:
+            process.kill()
+    assert "stopped by SIGTERM" in failure_reason(root).splitlines()[0]
+    assert list((root / "model").iterdir()) == []
+
+
+def test_in_order_keeps_the_order_runs_the_first_alone_and_bounds_the_items_in_flight() -> None:
+    lock = threading.Lock()
+    running, most, read = [0], [0], []
+
+    def slow_square(value: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.01 * (value % 3))
+        with lock:
+            running[0] -= 1
+        return value * value
+
+    def items() -> Iterator[int]:
+        for value in range(40):
+            read.append(value)
+            yield value
+
+    results = training.in_order(slow_square, items(), workers=2)
+    assert next(results) == 0 and read == [0]  # the first item alone, before any other is read
+    assert list(results) == [value * value for value in range(1, 40)]
+    assert most[0] == 2
+    assert list(training.in_order(slow_square, [], workers=2)) == []
+    assert list(training.in_order(slow_square, [3, 4], workers=1)) == [9, 16]
+
+
+def test_in_order_passes_a_workers_error_on() -> None:
+    def fails_on_five(value: int) -> int:
+        if value == 5:
+            raise DataError("batch 5 is bad")
+        return value
+
+    with pytest.raises(DataError, match="batch 5 is bad"):
+        list(training.in_order(fails_on_five, range(10), workers=2))
