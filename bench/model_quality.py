@@ -59,8 +59,11 @@ from lightsage.contract.paths import MLPaths  # noqa: E402
 from lightsage.model import boosting  # noqa: E402
 from lightsage.recipes.titanic import FEATURE_NAMES, Titanic  # noqa: E402
 from lightsage.tasks import Task, evaluate  # noqa: E402
-from lightsage.training.main import Plan, cross_validate, fit, plan, train, typed_batches  # noqa: E402
+from lightsage.training.fit import cross_validate, fit  # noqa: E402
+from lightsage.training.main import train  # noqa: E402
 from lightsage.training.memory import MemoryGuard  # noqa: E402
+from lightsage.training.passes import typed_batches  # noqa: E402
+from lightsage.training.plan import Plan, plan  # noqa: E402
 
 from testsupport import TITANIC_CSV, make_ml_root  # noqa: E402
 

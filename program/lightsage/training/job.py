@@ -1,4 +1,4 @@
-"""One training job across its hosts, as `training.fit` asks it at a few marked places.
+"""One training job across its hosts, as `fit` (lightsage.training.fit) asks it at a few marked places.
 
 It knows the team of hosts (`lightsage.training.hosts.scaleout`), where boosting starts (a checkpoint of this
 very job, an earlier model from the `model` channel, or nothing), the callbacks that stop early and write

@@ -9,6 +9,7 @@
 - `return_freed_blocks()` makes glibc give large freed blocks back to the system at once.
 - `provisional_reason` is written to the failure file while the job runs, so even a kill (which no process
   survives to explain) leaves the stage and memory figures behind; a finished job replaces or removes it.
+- `timed` logs how long a step of the job took and the process's memory peak so far (`peak_rss_mib`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from __future__ import annotations
 import _thread
 import ctypes
 import os
+import resource
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lightsage.logs import log
 
 MIB = 2**20
 GIB = 2**30
@@ -96,6 +101,19 @@ def return_freed_blocks() -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@contextmanager
+def timed(step: str) -> Iterator[None]:
+    """Log how long a step of the job took, and the memory peak so far."""
+    started = time.monotonic()
+    yield
+    log(f"{step}: {time.monotonic() - started:.1f} s (peak memory {peak_rss_mib():.0f} MiB)")
 
 
 def gib(count: float) -> str:

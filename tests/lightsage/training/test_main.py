@@ -8,22 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
 
 import pandas as pd
 import pytest
 
 from lightsage.contract.paths import MLPaths
 from lightsage.data import channels
-from lightsage.data.channels import DataError
-from lightsage.data.schema import InputSchema
-from lightsage.recipes.base import Recipe, State
-from lightsage.training import main as training
-from lightsage.training.main import main, thread_count, train
+from lightsage.training import fit
+from lightsage.training.main import main, train
 
 from testsupport import REPOSITORY_ROOT, TITANIC_MODEL_FILES, TRAIN_CSV, MLRootFactory, make_ml_root
 from trainingcases import TRAIN_BYTES, VALIDATION, bad_case_channels, with_cell
@@ -124,40 +118,6 @@ def test_block_size_does_not_change_the_model(
     assert blocks["train"] == whole["train"] and blocks["validation"] == whole["validation"]
 
 
-class CountingRecipe(Recipe):
-    """Summaries are lists of batch numbers; combining counts how often each batch is combined."""
-
-    name = "counting"
-    combined_times: ClassVar[dict[int, int]] = {}
-
-    def combine(self, summaries: Sequence[State]) -> State:
-        batches = [batch for summary in summaries for batch in summary["batches"]]
-        for batch in batches:
-            self.combined_times[batch] = self.combined_times.get(batch, 0) + 1
-        return {"batches": batches}
-
-
-@pytest.mark.parametrize("batches", [0, 1, 3, 4, 17, 300])
-def test_summaries_combine_in_order_and_each_only_a_few_times(
-    batches: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(training, "COMBINE_EVERY", 4)
-    recipe = CountingRecipe({}, InputSchema(()))
-    CountingRecipe.combined_times = {}
-    combined = training.combine_all(recipe, ({"batches": [batch]} for batch in range(batches)))
-    if batches == 0:
-        assert combined is None
-        return
-    assert combined == {"batches": list(range(batches))}
-    assert max(CountingRecipe.combined_times.values()) <= math.ceil(math.log(batches, 4)) + 1
-
-
-def test_threads_grow_with_the_data_and_never_pass_the_cpus() -> None:
-    assert thread_count(712, 10, 2) == 1
-    assert thread_count(10_000_000, 10, 2) == 2
-    assert thread_count(10_000_000, 10, 1) == 1
-
-
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
@@ -236,7 +196,7 @@ def test_an_unexpected_error_is_reported_with_its_traceback(
     def broken_recipe(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(training, "learn_state", broken_recipe)
+    monkeypatch.setattr(fit, "learn_state", broken_recipe)
     assert run_main(root, monkeypatch) == 1
     assert failure_reason(root).startswith("unexpected error: ZeroDivisionError: division by zero")
     stderr = capsys.readouterr().err
@@ -279,39 +239,3 @@ def test_sigterm_stops_training_promptly_with_a_reason_and_no_model(
             process.kill()
     assert "stopped by SIGTERM" in failure_reason(root).splitlines()[0]
     assert list((root / "model").iterdir()) == []
-
-
-def test_in_order_keeps_the_order_runs_the_first_alone_and_bounds_the_items_in_flight() -> None:
-    lock = threading.Lock()
-    running, most, read = [0], [0], []
-
-    def slow_square(value: int) -> int:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.01 * (value % 3))
-        with lock:
-            running[0] -= 1
-        return value * value
-
-    def items() -> Iterator[int]:
-        for value in range(40):
-            read.append(value)
-            yield value
-
-    results = training.in_order(slow_square, items(), workers=2)
-    assert next(results) == 0 and read == [0]  # the first item alone, before any other is read
-    assert list(results) == [value * value for value in range(1, 40)]
-    assert most[0] == 2
-    assert list(training.in_order(slow_square, [], workers=2)) == []
-    assert list(training.in_order(slow_square, [3, 4], workers=1)) == [9, 16]
-
-
-def test_in_order_passes_a_workers_error_on() -> None:
-    def fails_on_five(value: int) -> int:
-        if value == 5:
-            raise DataError("batch 5 is bad")
-        return value
-
-    with pytest.raises(DataError, match="batch 5 is bad"):
-        list(training.in_order(fails_on_five, range(10), workers=2))

@@ -20,7 +20,8 @@ from lightsage.tasks import Task, class_values, class_weights, infer_task
 from lightsage.training.hosts import wire
 from lightsage.training.hosts.cluster import Cluster
 from lightsage.training.hosts.scaleout import Team, agree, merged_profile, own_rows
-from lightsage.training.main import Channel, learn_state, profile_channel
+from lightsage.training.passes import learn_state
+from lightsage.training.plan import Channel, profile_channel
 
 from clustersupport import on_hosts
 from testsupport import TRAIN_CSV

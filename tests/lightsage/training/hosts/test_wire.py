@@ -14,7 +14,8 @@ from lightsage.data.channels import ChannelReader, channel_files
 from lightsage.recipes.base import Recipe, State, resolve
 from lightsage.tasks import class_values, infer_task
 from lightsage.training.hosts import wire
-from lightsage.training.main import Channel, profile_channel, typed_batches
+from lightsage.training.passes import typed_batches
+from lightsage.training.plan import Channel, profile_channel
 
 from testsupport import TRAIN_CSV
 

@@ -1,0 +1,163 @@
+"""The recipe's passes over a channel: typed batches of the chosen rows, the recipe's state learnt from their
+summaries, and their features.
+
+Each pass streams the channel in Arrow batches; a pool of threads (`in_order`) runs the recipe on the next
+batches while this one is stored.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from lightsage.data.channels import DataError, RawBatch
+from lightsage.data.schema import ColumnValueError, InputSchema
+from lightsage.model import boosting
+from lightsage.recipes.base import Recipe, State
+from lightsage.training import memory
+from lightsage.training.hosts import scaleout
+from lightsage.training.memory import MemoryGuard
+from lightsage.training.plan import Channel
+
+COMBINE_EVERY = 16
+
+
+def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueError) -> DataError:
+    position = int(rows[error.row]) if rows is not None else error.row
+    more = f" ({error.count} such values in rows {batch.first_row + 1} to {batch.first_row + batch.rows})"
+    return DataError(
+        f"{batch.file.where}, row {batch.first_row + position + 1}, column '{error.column}': "
+        f"{error.value!r} is not {error.expected}" + (more if error.count > 1 else "")
+    )
+
+
+def typed_batches(
+    channel: Channel, schema: InputSchema, selection: np.ndarray
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels."""
+    offset = 0
+    for batch in channel.reader.batches(list(schema.feature_names)):
+        chosen = selection[offset : offset + batch.rows]
+        labels = channel.labels[offset : offset + batch.rows][chosen]
+        offset += batch.rows
+        if not chosen.any():
+            continue
+        rows = np.flatnonzero(chosen) if not chosen.all() else None
+        table = batch.table.filter(pa.array(chosen)) if rows is not None else batch.table
+        try:
+            typed = schema.typed_table(table)
+        except ColumnValueError as error:
+            raise _value_error(batch, rows, error) from None
+        # One pandas block per column, each Arrow column freed as it is converted: no consolidated copy.
+        yield typed.to_pandas(split_blocks=True, self_destruct=True), labels
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def in_order(function: Callable[[Item], Result], items: Iterable[Item], workers: int) -> Iterator[Result]:
+    """`function` of each item, in the items' order, on up to `workers` threads with as many items in flight.
+
+    The recipe's batch work is Arrow and numpy, which release the GIL, so a second CPU computes the next batch
+    while this one reads and stores. The first item runs alone: a recipe may build its lookups on first use.
+    """
+    iterator = iter(items)
+    for first in iterator:
+        yield function(first)
+        break
+    if workers <= 1:
+        yield from map(function, iterator)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="recipe") as pool:
+        pending: deque[Future[Result]] = deque()
+        for item in iterator:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def combine_all(recipe: Recipe, summaries: Iterable[State]) -> State | None:
+    """One summary of many, combining as they arrive, oldest rows first (None for no summaries).
+
+    levels[n] holds summaries of COMBINE_EVERY**n batches each, so every row is combined about
+    log(batches) times; one running summary would combine the earliest rows again at every combine.
+    """
+    levels: list[list[State]] = []
+    for summary in summaries:
+        level = 0
+        while True:
+            if level == len(levels):
+                levels.append([])
+            levels[level].append(summary)
+            if len(levels[level]) < COMBINE_EVERY:
+                break
+            summary, levels[level] = recipe.combine(levels[level]), []
+            level += 1
+    remaining = [summary for level in reversed(levels) for summary in level]
+    return recipe.combine(remaining) if remaining else None
+
+
+def learn_state(
+    recipe: Recipe,
+    channel: Channel,
+    selection: np.ndarray,
+    team: scaleout.Team | None = None,
+    workers: int = 1,
+) -> State:
+    schema = recipe.schema
+    if recipe.learned_from is not None:
+        schema = InputSchema(
+            tuple(column for column in schema.features if column.name in recipe.learned_from)
+        )
+    summaries = in_order(
+        lambda batch: recipe.summarise(*batch), typed_batches(channel, schema, selection), workers
+    )
+    summary = combine_all(recipe, summaries)
+    if summary is None:
+        raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
+    if team is not None:  # scale-out: every host's summary, combined in host order
+        summary = team.combined(recipe, summary)
+    return recipe.learn(summary)
+
+
+def features_of(
+    recipe: Recipe,
+    channel: Channel,
+    selection: np.ndarray,
+    *,
+    own_labels: bool,
+    guard: MemoryGuard | None = None,
+    still_needed: float = 0.0,
+    workers: int = 1,
+) -> boosting.FeatureMatrix:
+    """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
+
+    With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
+    for what follows, and stops the job as soon as that clearly cannot fit.
+    """
+    matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
+    total = int(selection.sum())
+
+    def transformed(batch: tuple[pd.DataFrame, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        frame, labels = batch
+        return recipe.transform(frame, labels if own_labels else None), labels
+
+    for features, labels in in_order(transformed, typed_batches(channel, recipe.schema, selection), workers):
+        matrix.add(features, labels)
+        if guard is not None and matrix.rows:
+            remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)
+            guard.check_fits(
+                f"compute the features of channel '{channel.name}'",
+                {"the remaining features": remaining, "what follows (LightGBM's dataset)": still_needed},
+                f"channel '{channel.name}' ({memory.gib(channel.reader.size)}, {total:,} rows)",
+            )
+    return matrix

@@ -1,0 +1,78 @@
+"""lightsage.training.passes: the recipe's summaries combined in order, and the thread pool that keeps it."""
+
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
+
+import pytest
+
+from lightsage.data.channels import DataError
+from lightsage.data.schema import InputSchema
+from lightsage.recipes.base import Recipe, State
+from lightsage.training import passes
+
+
+class CountingRecipe(Recipe):
+    """Summaries are lists of batch numbers; combining counts how often each batch is combined."""
+
+    name = "counting"
+    combined_times: ClassVar[dict[int, int]] = {}
+
+    def combine(self, summaries: Sequence[State]) -> State:
+        batches = [batch for summary in summaries for batch in summary["batches"]]
+        for batch in batches:
+            self.combined_times[batch] = self.combined_times.get(batch, 0) + 1
+        return {"batches": batches}
+
+
+@pytest.mark.parametrize("batches", [0, 1, 3, 4, 17, 300])
+def test_summaries_combine_in_order_and_each_only_a_few_times(
+    batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(passes, "COMBINE_EVERY", 4)
+    recipe = CountingRecipe({}, InputSchema(()))
+    CountingRecipe.combined_times = {}
+    combined = passes.combine_all(recipe, ({"batches": [batch]} for batch in range(batches)))
+    if batches == 0:
+        assert combined is None
+        return
+    assert combined == {"batches": list(range(batches))}
+    assert max(CountingRecipe.combined_times.values()) <= math.ceil(math.log(batches, 4)) + 1
+
+
+def test_in_order_keeps_the_order_runs_the_first_alone_and_bounds_the_items_in_flight() -> None:
+    lock = threading.Lock()
+    running, most, read = [0], [0], []
+
+    def slow_square(value: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.01 * (value % 3))
+        with lock:
+            running[0] -= 1
+        return value * value
+
+    def items() -> Iterator[int]:
+        for value in range(40):
+            read.append(value)
+            yield value
+
+    results = passes.in_order(slow_square, items(), workers=2)
+    assert next(results) == 0 and read == [0]  # the first item alone, before any other is read
+    assert list(results) == [value * value for value in range(1, 40)]
+    assert most[0] == 2
+    assert list(passes.in_order(slow_square, [], workers=2)) == []
+    assert list(passes.in_order(slow_square, [3, 4], workers=1)) == [9, 16]
+
+
+def test_in_order_passes_a_workers_error_on() -> None:
+    def fails_on_five(value: int) -> int:
+        if value == 5:
+            raise DataError("batch 5 is bad")
+        return value
+
+    with pytest.raises(DataError, match="batch 5 is bad"):
+        list(passes.in_order(fails_on_five, range(10), workers=2))
