@@ -449,9 +449,17 @@ def load_predictor(model_dir: Path, threads: int = 1) -> Any:
     return Predictor(artifact.load(model_dir), threads=threads)
 
 
+def encoder_for(predictor: Any) -> Any:
+    """The encoder /invocations uses for the predictor's model (`lightsage.serving.encode.Encoder`)."""
+    from lightsage.serving.encode import Encoder
+
+    manifest = predictor.manifest
+    return Encoder(manifest.task, manifest.classes, manifest.features)
+
+
 def decode_csv(predictor: Any, body: bytes) -> Any:
-    """A CSV body decoded as /invocations decodes it (`lightsage.serving.payloads.decode`)."""
-    from lightsage.serving.payloads import decode
+    """A CSV body decoded as /invocations decodes it (`lightsage.serving.decode.decode`)."""
+    from lightsage.serving.decode import decode
 
     return decode(body, CSV, predictor.manifest.inputs, predictor.manifest.target)
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 from mlflow.models import set_model
 
 from lightsage.model import artifact
-from lightsage.serving.payloads import Decoded
+from lightsage.serving.decode import Decoded
 from lightsage.serving.predictor import Predictor
 
 

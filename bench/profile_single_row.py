@@ -11,7 +11,7 @@ Inside the image, with its exact libraries (MODEL_DIR holding manifest.json, mod
 Calls the WSGI app directly, as a gunicorn worker does, with the garbage collector on (as in a worker), on CSV
 bodies with a header row: one validation passenger for 1 row, rows drawn from data/titanic.csv (seed 42) for
 more. It times each stage by wrapping the functions the app calls: Accept negotiation, decoding
-(`lightsage.serving.payloads.decode`), features (`Predictor.features`: the recipe's transform),
+(`lightsage.serving.decode.decode`), features (`Predictor.features`: the recipe's transform),
 `Booster.predict` and encoding (`Encoder.encode`); the rest is Flask/Werkzeug request handling, reading the
 body and garbage collection. It also times GET /execution-parameters, the smallest Flask round trip. Figures
 are wall time of one thread: use a quiet machine. `--cprofile` adds the top functions by own time.
@@ -35,7 +35,7 @@ import common
 import lightgbm as lgb
 
 import lightsage.serving.app  # after common, which puts this checkout's program/ first on sys.path
-from lightsage.serving.payloads import Encoder
+from lightsage.serving.encode import Encoder
 from lightsage.serving.predictor import Predictor
 from lightsage.serving.settings import ServingSettings
 
@@ -58,8 +58,8 @@ def timed(stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 STAGES = (
-    (lightsage.serving.app, "_response_type", "Accept negotiation"),
-    (lightsage.serving.app, "decode", "decode CSV (lightsage.serving.payloads.decode)"),
+    (lightsage.serving.app, "answer_format", "Accept negotiation"),
+    (lightsage.serving.app, "decode", "decode CSV (lightsage.serving.decode.decode)"),
     (Predictor, "features", "features (recipe transform)"),
     (lgb.Booster, "predict", "booster.predict"),
     (Encoder, "encode", "encode JSON"),

@@ -140,11 +140,10 @@ def batch_figures(
     decoded = common.decode_csv(predictor, body)
     features = predictor.features(decoded)
     booster = predictor.model.booster
+    encoder = common.encoder_for(predictor)
 
     def whole_path() -> str:
-        return predictor.encoder.encode(
-            predictor.scores(common.decode_csv(predictor, body)), "application/json"
-        )
+        return encoder.encode(predictor.scores(common.decode_csv(predictor, body)), "application/json")
 
     url = f"{server.url}/invocations"
     figures: dict[str, Any] = {

@@ -23,7 +23,7 @@ from botocore.validate import validate_parameters
 
 from lightsage.contract.paths import MLPaths
 from lightsage.model import artifact
-from lightsage.serving.payloads import decode_csv
+from lightsage.serving.decode import decode_csv
 from lightsage.training.main import train
 from lightsage_deploy import project
 from lightsage_deploy.errors import DeployError

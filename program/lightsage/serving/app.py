@@ -2,6 +2,11 @@
 
 `create_app()` loads the model before it returns, so a worker only serves once its model is in memory, and a
 worker whose model cannot load never starts (gunicorn then stops and `serve` exits non-zero).
+
+The routes only read the request and write the response. An invocation passes through pure functions, as
+SageMaker's inference toolkit lays them out: negotiate (lightsage.serving.negotiate: the answer's media type
+and the explain flag) -> decode (lightsage.serving.decode: the body into typed rows) -> predict
+(lightsage.serving.predictor) -> encode (lightsage.serving.encode). Errors become JSON bodies here.
 """
 
 from __future__ import annotations
@@ -17,39 +22,47 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from lightsage.contract.paths import MLPaths
 from lightsage.model import artifact
-from lightsage.serving.payloads import (
-    JSON,
-    RESPONSE_TYPES,
-    AnswerFormat,
-    PayloadError,
-    answer_format,
-    decode,
-    decompressed,
-)
+from lightsage.serving.decode import decode, decompressed
+from lightsage.serving.encode import Encoder
+from lightsage.serving.negotiate import JSON, AnswerFormat, PayloadError, answer_format
 from lightsage.serving.predictor import Predictor
 from lightsage.serving.readiness import report_model_loaded
 from lightsage.serving.settings import ServingSettings
 
 logger = logging.getLogger("lightsage.serving.app")
-# The Accept values clients send most often, answered without parsing the header.
-_EXACT_ACCEPT = {media: AnswerFormat(media) for media in RESPONSE_TYPES} | {"*/*": AnswerFormat(JSON)}
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+def answer(
+    predictor: Predictor,
+    encoder: Encoder,
+    wanted: AnswerFormat,
+    body: bytes,
+    content_type: str,
+    content_encoding: str | None,
+    limit: int,
+) -> str:
+    """One invocation once its answer's form is chosen: decode -> predict -> encode. PayloadError for a client
+    mistake."""
+    manifest = predictor.manifest
+    decoded = decode(
+        decompressed(body, content_encoding, limit), content_type, manifest.inputs, manifest.target
+    )
+    if wanted.explain:
+        scores, contributions = predictor.explained(decoded)
+        return encoder.encode(scores, wanted.media_type, contributions)
+    return encoder.encode(predictor.scores(decoded), wanted.media_type)
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, mimetype=JSON)
 
 
-def _answer_format(accept_header: str | None, attributes: str | None) -> AnswerFormat:
-    if accept_header in _EXACT_ACCEPT and not attributes:
-        return _EXACT_ACCEPT[accept_header]
-    return answer_format(accept_header, attributes)
-
-
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
     settings = settings or ServingSettings.from_environment()
     predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir, logger.warning))
     manifest = predictor.manifest
+    encoder = Encoder(manifest.task, manifest.classes, manifest.features)
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
     gc.collect()
     gc.freeze()
@@ -73,22 +86,18 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
 
     @app.post("/invocations")
     def invocations() -> Response:
-        answer = _answer_format(request.headers.get("Accept"), request.headers.get(CUSTOM_ATTRIBUTES))
-        body = decompressed(
-            request.get_data(cache=False), request.headers.get("Content-Encoding"), settings.max_payload_bytes
+        headers = request.headers
+        wanted = answer_format(headers.get("Accept"), headers.get(CUSTOM_ATTRIBUTES))
+        body = answer(
+            predictor,
+            encoder,
+            wanted,
+            request.get_data(cache=False),
+            headers.get("Content-Type", ""),
+            headers.get("Content-Encoding"),
+            settings.max_payload_bytes,
         )
-        decoded = decode(
-            body,
-            request.headers.get("Content-Type", ""),
-            manifest.inputs,
-            manifest.target,
-        )
-        if answer.explain:
-            scores, contributions = predictor.explained(decoded)
-            body = predictor.encoder.encode(scores, answer.media_type, contributions)
-        else:
-            body = predictor.encoder.encode(predictor.scores(decoded), answer.media_type)
-        return Response(body, status=200, mimetype=answer.media_type)
+        return Response(body, status=200, mimetype=wanted.media_type)
 
     @app.errorhandler(PayloadError)
     def client_mistake(error: PayloadError) -> Response:

@@ -1,4 +1,5 @@
-"""From decoded rows to the model's answers: the recipe's features, then the booster.
+"""The predict seam: from decoded rows (lightsage.serving.decode) to the model's scores, which
+lightsage.serving.encode writes out. The recipe's features, then the booster.
 
 Single rows take the recipe's scalar `transform_row` when it has one; batches take its vectorised
 `transform`. Both give float32 features, as training did.
@@ -11,7 +12,7 @@ import pyarrow as pa
 
 from lightsage.model.artifact import Model
 from lightsage.model.boosting import RowScorer, as_features
-from lightsage.serving.payloads import Decoded, Encoder
+from lightsage.serving.decode import Decoded
 
 # Requests up to this many rows use the recipe's row-by-row path when it has one.
 ROW_PATH_MAX_ROWS = 16
@@ -23,7 +24,6 @@ class Predictor:
         self.manifest = model.manifest
         self.schema = model.manifest.inputs
         self.threads = threads
-        self.encoder = Encoder(model.manifest.task, model.manifest.classes, model.manifest.features)
         self.row_scorer = RowScorer(model.booster, len(model.manifest.features))
         self._arrow_schema = pa.schema(
             [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in self.schema.features]

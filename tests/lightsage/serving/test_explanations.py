@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from lightsage.contract.paths import MLPaths
 from lightsage.serving.app import create_app
-from lightsage.serving.payloads import AnswerFormat, PayloadError, answer_format
+from lightsage.serving.negotiate import AnswerFormat, PayloadError, answer_format
 from lightsage.serving.settings import ServingSettings
 from lightsage.training.main import train
 

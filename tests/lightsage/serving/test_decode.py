@@ -1,4 +1,4 @@
-"""Request decoding and answer encoding; the row-by-row and Arrow engines give the same rows and errors."""
+"""Request decoding; the row-by-row and Arrow engines give the same rows and errors."""
 
 import csv
 import gzip
@@ -10,7 +10,6 @@ import tracemalloc
 import zlib
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -19,18 +18,15 @@ from lightsage.data.profile import TableProfile
 from lightsage.data.schema import Column, InputSchema, number, text
 from lightsage.data.values import NUMBER_SYNTAX
 from lightsage.recipes.base import load_recipe
-from lightsage.serving import payloads
-from lightsage.serving.payloads import (
-    PayloadError,
+from lightsage.serving import decode as decoding
+from lightsage.serving.decode import (
     decode,
     decode_csv_columns,
     decode_csv_rows,
     decode_records,
     decompressed,
-    media_type,
-    response_type,
 )
-from lightsage.tasks import Task
+from lightsage.serving.negotiate import PayloadError
 
 from requestcases import BAD_REQUESTS, COLUMNS, RECORD, ROW
 
@@ -48,7 +44,7 @@ REORDERED_WITH_LABEL = (
 )
 
 
-def rows_of(decoded: payloads.Decoded) -> list[dict[str, Any]]:
+def rows_of(decoded: decoding.Decoded) -> list[dict[str, Any]]:
     return decoded.records if decoded.records is not None else decoded.table.to_pylist()
 
 
@@ -127,7 +123,7 @@ def test_large_bodies_take_the_arrow_engine_with_the_same_errors() -> None:
     rows = [ROW] * 400
     rows[350] = ROW.replace(",22,", ",old,")
     body = ("\n".join(rows) + "\n").encode()
-    assert len(body) > payloads.SMALL_BODY_BYTES
+    assert len(body) > decoding.SMALL_BODY_BYTES
     error = assert_error(body, "text/csv", 400, "row 351, column 'Age': 'old' is not a number")
     assert error.details == {"row": 351, "column": "Age"}
     rows[350] = "1,2,3"
@@ -178,70 +174,18 @@ def test_json_records_small_and_large_paths_agree(records: list[dict[str, Any]])
     numbers = range(1, len(records) + 1)
     outcomes = []
     for small in (True, False):
-        original = payloads.SMALL_BODY_BYTES
-        payloads.SMALL_BODY_BYTES = 10**9 if small else 0
+        original = decoding.SMALL_BODY_BYTES
+        decoding.SMALL_BODY_BYTES = 10**9 if small else 0
         try:
             outcomes.append(("ok", rows_of(decode_records(records, SCHEMA, numbers, "record"))))
         except PayloadError as error:
             outcomes.append(("error", error.status, error.message))
         finally:
-            payloads.SMALL_BODY_BYTES = original
+            decoding.SMALL_BODY_BYTES = original
     if outcomes[0][0] == outcomes[1][0] == "ok":
         assert same(outcomes[0][1], outcomes[1][1])
     else:
         assert outcomes[0] == outcomes[1]
-
-
-@pytest.mark.parametrize(
-    ("accept", "expected"),
-    [
-        (None, "application/json"),
-        ("", "application/json"),
-        ("*/*", "application/json"),
-        ("application/json; charset=utf-8", "application/json"),
-        ("text/csv;q=0.9, application/json;q=0.5", "text/csv"),
-        ("application/json;q=0, text/*", "text/csv"),
-        ("application/x-jsonlines", "application/x-jsonlines"),
-        ("application/jsonlines;q=1, */*;q=0.1", "application/jsonlines"),
-        ("text/html, application/*;q=0.2", "application/json"),
-    ],
-)
-def test_accept_honours_parameters_q_values_and_aliases(accept: str | None, expected: str) -> None:
-    assert response_type(accept) == expected
-
-
-@pytest.mark.parametrize("accept", ["text/html", "application/json;q=0", "image/*"])
-def test_unacceptable_accept_is_406(accept: str) -> None:
-    with pytest.raises(PayloadError) as caught:
-        response_type(accept)
-    assert caught.value.status == 406 and "accept one of application/json, text/csv" in caught.value.message
-
-
-def test_media_types_compare_without_parameters() -> None:
-    assert media_type("Text/CSV ; charset=utf-8") == "text/csv"
-    assert media_type(None) == ""
-
-
-def test_answers_per_task_in_every_format() -> None:
-    binary = payloads.Encoder(Task.BINARY, ["no", "yes"])
-    scores = np.array([0.75, 0.125])
-    expected = [{"label": "yes", "probability": 0.75}, {"label": "no", "probability": 0.125}]
-    assert json.loads(binary.encode(scores, "application/json")) == {"predictions": expected}
-    assert binary.encode(scores, "text/csv") == "yes,0.75\nno,0.125\n"
-    assert [
-        json.loads(line) for line in binary.encode(scores, "application/jsonlines").splitlines()
-    ] == expected
-    multiclass = payloads.Encoder(Task.MULTICLASS, ["Adelie", "Gentoo", 'a "quoted", name'])
-    probabilities = np.array([[0.25, 0.5, 0.25]])
-    assert json.loads(multiclass.encode(probabilities, "application/json"))["predictions"] == [
-        {"label": "Gentoo", "probabilities": {"Adelie": 0.25, "Gentoo": 0.5, 'a "quoted", name': 0.25}}
-    ]
-    assert multiclass.encode(probabilities, "text/csv") == "Gentoo,0.25,0.5,0.25\n"
-    regression = payloads.Encoder(Task.REGRESSION, [])
-    assert json.loads(regression.encode(np.array([1.5, -2.0]), "application/json")) == {
-        "predictions": [{"prediction": 1.5}, {"prediction": -2.0}]
-    }
-    assert regression.encode(np.array([1.5]), "text/csv") == "1.5\n"
 
 
 # -- which first row is a header ----------------------------------------------------------------------------
@@ -277,7 +221,7 @@ def test_a_first_row_is_a_header_only_when_it_names_the_columns(
 
 def test_large_bodies_follow_the_same_first_row_rule() -> None:
     rows = "2,0,1\n" * 4000
-    assert len(rows) > payloads.SMALL_BODY_BYTES
+    assert len(rows) > decoding.SMALL_BODY_BYTES
     for body, count in ((rows, 4000), ("0,1,2\n" + rows, 4000), ("1,2,0\n" + rows, 4001)):
         decoded = decode(body.encode(), "text/csv", NUMBERED, "target")
         assert decoded.table is not None and decoded.rows == count

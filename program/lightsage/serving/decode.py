@@ -1,11 +1,11 @@
-"""Request and response bodies of /invocations: CSV, JSON and JSON Lines in (plain, gzip or deflate); JSON,
-CSV and JSON Lines out.
+"""Request bodies of /invocations: CSV, JSON and JSON Lines (plain, gzip or deflate) into the model's typed
+input rows.
 
-Decoding turns a body into the model's typed input columns, checked against the manifest's input schema with
-the rules `train` applies to files (`lightsage.data.schema`, `lightsage.data.values`). Small bodies go through
-Python's csv and json modules row by row; large ones through Arrow, vectorised. Both give the same rows and
-the same errors (property tests hold them together). Every client mistake raises PayloadError naming the row
-(or line), column and value; nothing from a request is unpickled or evaluated.
+Decoding checks a body against the manifest's input schema with the rules `train` applies to files
+(`lightsage.data.schema`, `lightsage.data.values`). Small bodies go through Python's csv and json modules row
+by row; large ones through Arrow, vectorised. Both give the same rows and the same errors (property tests hold
+them together). Every client mistake raises PayloadError naming the row (or line), column and value; nothing
+from a request is unpickled or evaluated.
 """
 
 from __future__ import annotations
@@ -19,52 +19,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from lightsage.data.channels import DataError, check_header, ends_inside_quotes
 from lightsage.data.schema import ColumnValueError, InputSchema
 from lightsage.data.values import NUMBER_SYNTAX, shown
-from lightsage.tasks import ClassValue, Task
-
-CSV = "text/csv"
-JSON = "application/json"
-JSON_LINES = "application/jsonlines"
-JSON_LINES_ALIASES = (
-    "application/jsonlines",
-    "application/x-jsonlines",
-    "application/jsonl",
-    "application/x-ndjson",
+from lightsage.serving.negotiate import (
+    CSV,
+    JSON,
+    JSON_LINES,
+    REQUEST_TYPES,
+    PayloadError,
+    bad_request,
+    media_type,
 )
-REQUEST_TYPES = (CSV, JSON, *JSON_LINES_ALIASES)
-RESPONSE_TYPES = (JSON, CSV, *JSON_LINES_ALIASES)
+
 # Bodies up to this size are decoded row by row in Python; larger ones with Arrow.
 SMALL_BODY_BYTES = 16_384
 _POSITIONS = re.compile(r"\d+")
 _NUMBER = re.compile(NUMBER_SYNTAX)
-
-
-class PayloadError(Exception):
-    """A client mistake: becomes a JSON error body with this status."""
-
-    def __init__(self, status: int, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.message, **self.details}
-
-
-def bad_request(message: str, **details: Any) -> PayloadError:
-    return PayloadError(400, message, **details)
-
-
-def media_type(header: str | None) -> str:
-    """`text/csv; charset=utf-8` -> `text/csv`; media types compare without parameters or case."""
-    return (header or "").split(";", 1)[0].strip().lower()
 
 
 @dataclass(frozen=True)
@@ -467,211 +441,3 @@ def decode(body: bytes, content_type: str, schema: InputSchema, target: str) -> 
         return decode_csv(body, schema, target)
     text = _text(body)
     return decode_json(text, schema) if kind == JSON else decode_json_lines(text, schema)
-
-
-# -- responses ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Range:
-    media_type: str
-    quality: float
-    order: int
-    parameters: dict[str, str]
-
-    @property
-    def specificity(self) -> int:
-        return 0 if self.media_type == "*/*" else 1 if self.media_type.endswith("/*") else 2
-
-    def matches(self, candidate: str) -> bool:
-        if self.media_type == "*/*":
-            return True
-        if self.media_type.endswith("/*"):
-            return candidate.startswith(self.media_type[:-1])
-        return candidate == self.media_type
-
-
-def _parameters(pieces: Sequence[str]) -> dict[str, str]:
-    parameters = {}
-    for piece in pieces:
-        name, _, value = piece.partition("=")
-        if name.strip():
-            parameters[name.strip().lower()] = value.strip().strip('"')
-    return parameters
-
-
-def _ranges(accept: str) -> list[_Range]:
-    ranges = []
-    for order, part in enumerate(accept.split(",")):
-        kind, *pieces = (piece.strip() for piece in part.split(";"))
-        if not kind:
-            continue
-        parameters = _parameters(pieces)
-        try:
-            quality = min(max(float(parameters.pop("q", "1")), 0.0), 1.0)
-        except ValueError:
-            quality = 0.0
-        ranges.append(_Range(kind.lower(), quality, order, parameters))
-    return ranges
-
-
-@dataclass(frozen=True)
-class AnswerFormat:
-    """How to answer: the media type, and whether to add each row's feature contributions."""
-
-    media_type: str
-    explain: bool = False
-
-
-_EXPLAIN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def _explain_flag(value: str | None, where: str) -> bool:
-    if value is None:
-        return False
-    flag = _EXPLAIN_WORDS.get(value.strip().lower())
-    if flag is None:
-        raise bad_request(f"{where}: explain={value!r} must be true or false")
-    return flag
-
-
-def custom_attributes(header: str | None) -> dict[str, str]:
-    """SageMaker's X-Amzn-SageMaker-Custom-Attributes (InvokeEndpoint's CustomAttributes): `key=value` pairs
-    separated by commas or semicolons."""
-    return _parameters((header or "").replace(";", ",").split(","))
-
-
-def answer_format(accept: str | None, attributes: str | None = None) -> AnswerFormat:
-    """The answer's media type for an Accept header (q-values honoured, JSON by default), and whether to
-    explain it: the chosen Accept entry's `explain` parameter, or `explain` in the custom attributes."""
-    explain = _explain_flag(
-        custom_attributes(attributes).get("explain"), "X-Amzn-SageMaker-Custom-Attributes"
-    )
-    if not accept or not accept.strip():
-        return AnswerFormat(JSON, explain)
-    best: tuple[float, int, int] | None = None
-    chosen: tuple[str, _Range] | None = None
-    ranges = _ranges(accept)
-    for candidate in RESPONSE_TYPES:
-        matching = [entry for entry in ranges if entry.matches(candidate)]
-        if not matching:
-            continue
-        entry = max(matching, key=lambda e: (e.specificity, -e.order))
-        if entry.quality <= 0:
-            continue
-        rank = (entry.quality, entry.specificity, -entry.order)
-        if best is None or rank > best:
-            best, chosen = rank, (candidate, entry)
-    if chosen is None:
-        raise PayloadError(
-            406,
-            f"cannot answer with Accept {accept!r}; accept one of {', '.join((JSON, CSV, JSON_LINES))}",
-            supported=[JSON, CSV, JSON_LINES],
-        )
-    media, entry = chosen
-    return AnswerFormat(media, explain or _explain_flag(entry.parameters.get("explain"), "Accept"))
-
-
-def response_type(accept: str | None) -> str:
-    return answer_format(accept).media_type
-
-
-class Encoder:
-    """Writes a task's answers: one record per input row, in input order, in JSON, CSV or JSON Lines.
-
-    With contributions (LightGBM's pred_contrib: one value per feature plus the base value, per class for
-    multiclass, in raw score units: log-odds, per-class raw scores or target units), each answer also carries
-    them, keyed by feature name.
-    """
-
-    def __init__(self, task: Task, classes: Sequence[ClassValue], features: Sequence[str] = ()) -> None:
-        self.task = task
-        self.classes = list(classes)
-        self.label_json = [json.dumps(value) for value in classes]
-        self.label_csv = [_csv_field(str(value)) for value in classes]
-        self.class_keys = [json.dumps(str(value)) for value in classes]
-        self.feature_keys = [json.dumps(name) for name in features]
-
-    def records(self, scores: np.ndarray) -> list[str]:
-        """Each row's answer as the text of a JSON object without its closing brace."""
-        if self.task is Task.REGRESSION:
-            return [f'{{"prediction": {value!r}' for value in scores.tolist()]
-        if self.task is Task.BINARY:
-            labels = (scores >= 0.5).astype(int).tolist()
-            return [
-                f'{{"label": {self.label_json[label]}, "probability": {probability!r}'
-                for label, probability in zip(labels, scores.tolist(), strict=True)
-            ]
-        labels = scores.argmax(axis=1).tolist()
-        return [
-            f'{{"label": {self.label_json[label]}, "probabilities": {{'
-            + ", ".join(f"{key}: {p!r}" for key, p in zip(self.class_keys, row, strict=True))
-            + "}"
-            for label, row in zip(labels, scores.tolist(), strict=True)
-        ]
-
-    def _per_class(self, contributions: np.ndarray) -> np.ndarray:
-        """(rows, classes, features + 1): LightGBM lays a multiclass row out class after class."""
-        return contributions.reshape(len(contributions), -1, len(self.feature_keys) + 1)
-
-    def _explanations(self, contributions: np.ndarray) -> list[str]:
-        def values(row: list[float]) -> str:
-            return (
-                "{"
-                + ", ".join(f"{key}: {value!r}" for key, value in zip(self.feature_keys, row, strict=False))
-                + "}"
-            )
-
-        if self.task is not Task.MULTICLASS:
-            return [
-                f', "contributions": {values(row)}, "base_value": {row[-1]!r}'
-                for row in contributions.tolist()
-            ]
-        texts = []
-        for row in self._per_class(contributions).tolist():
-            per_class = ", ".join(
-                f"{key}: {values(part)}" for key, part in zip(self.class_keys, row, strict=True)
-            )
-            bases = ", ".join(f"{key}: {part[-1]!r}" for key, part in zip(self.class_keys, row, strict=True))
-            texts.append(f', "contributions": {{{per_class}}}, "base_value": {{{bases}}}')
-        return texts
-
-    def csv_lines(self, scores: np.ndarray) -> list[str]:
-        if self.task is Task.REGRESSION:
-            return [f"{value!r}" for value in scores.tolist()]
-        if self.task is Task.BINARY:
-            labels = (scores >= 0.5).astype(int).tolist()
-            return [
-                f"{self.label_csv[label]},{p!r}" for label, p in zip(labels, scores.tolist(), strict=True)
-            ]
-        labels = scores.argmax(axis=1).tolist()
-        return [
-            self.label_csv[label] + "," + ",".join(repr(p) for p in row)
-            for label, row in zip(labels, scores.tolist(), strict=True)
-        ]
-
-    def encode(self, scores: np.ndarray, accept: str, contributions: np.ndarray | None = None) -> str:
-        if accept == CSV:
-            lines = self.csv_lines(scores)
-            if contributions is not None:
-                # Each feature's contribution, then the base value; class after class for multiclass.
-                lines = [
-                    line + "," + ",".join(repr(value) for value in row)
-                    for line, row in zip(lines, contributions.tolist(), strict=True)
-                ]
-            return "".join(line + "\n" for line in lines)
-        records = self.records(scores)
-        if contributions is not None:
-            records = [
-                record + extra
-                for record, extra in zip(records, self._explanations(contributions), strict=True)
-            ]
-        if accept in JSON_LINES_ALIASES:
-            return "".join(record + "}\n" for record in records)
-        return '{"predictions": [' + ", ".join(record + "}" for record in records) + "]}"
-
-
-def _csv_field(text: str) -> str:
-    if any(character in text for character in ',"\r\n') or text != text.strip():
-        return '"' + text.replace('"', '""') + '"'
-    return text
