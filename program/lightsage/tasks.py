@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lightsage.errors import UserError
+
 MAX_CLASSES = 100
 MAX_INTEGER_CLASSES = 20
 Direction = Literal["Maximize", "Minimize"]
@@ -25,7 +27,7 @@ class Task(StrEnum):
     REGRESSION = "regression"
 
 
-class TargetError(ValueError):
+class TargetError(UserError, ValueError):
     """The target column cannot be learnt from; the message says why."""
 
 

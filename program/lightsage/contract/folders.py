@@ -15,8 +15,10 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from lightsage.errors import UserError
 
-class UnsafeFile(OSError):
+
+class UnsafeFile(UserError, OSError):
     """A path in a folder that is not a regular file (a symbolic link, a folder, a FIFO, a device)."""
 
 

@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from lightsage.errors import UserError
+
 REQUIRED: Any = object()
 Scaling = Literal["Auto", "Linear", "Logarithmic"]
 
 
-class HyperparameterError(ValueError):
+class HyperparameterError(UserError, ValueError):
     """A hyperparameter is unknown, missing or its value does not parse; the message names the key."""
 
 

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lightsage.errors import PlatformError
+
 DEFAULT_ML_ROOT = Path("/opt/ml")
 ML_ROOT_VARIABLE = "BYOC_ML_ROOT"
 CHECKPOINT_DIR_VARIABLE = "BYOC_CHECKPOINT_DIR"
 FAILURE_REASON_LIMIT_BYTES = 1024
 
 
-class ContractError(Exception):
+class ContractError(PlatformError):
     """A SageMaker config file is unreadable or malformed."""
 
 

@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from lightsage.errors import UserError
+
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 CSV_SUFFIXES = (".csv", ".csv.gz", ".gz", ".txt")
@@ -40,7 +42,7 @@ Log = Callable[[str], None]
 Format = Literal["csv", "parquet"]
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Training data is missing or unusable; the message names the channel, file, row, column or value."""
 
 

@@ -25,6 +25,7 @@ from lightsage.data.values import (
     text_from_value,
     texts_from_arrow,
 )
+from lightsage.errors import UserError
 
 Kind = Literal["number", "string"]
 Role = Literal["feature", "ignored"]
@@ -32,7 +33,7 @@ KINDS: tuple[Kind, ...] = ("number", "string")
 ROLES: tuple[Role, ...] = ("feature", "ignored")
 
 
-class ColumnValueError(ValueError):
+class ColumnValueError(UserError, ValueError):
     """A value in a named column breaks the column's rule; `row` counts from 0 within the converted rows."""
 
     def __init__(self, column: str, bad: BadValue) -> None:

@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lightsage.errors import UserError
+
 ASCII_WHITESPACE = " \t\r\n\f\v"
 NUMBER_SYNTAX = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER = re.compile(NUMBER_SYNTAX)
@@ -34,7 +36,7 @@ _MARKER_SET = pa.array(sorted(_MARKERS), pa.string())
 _MARKER_BYTES = max(len(marker) for marker in _MARKERS)
 
 
-class BadValue(ValueError):
+class BadValue(UserError, ValueError):
     """A value breaks its column's rule; `index` is its position in the array or request."""
 
     def __init__(self, index: int, value: Any, expected: str, count: int = 1) -> None:

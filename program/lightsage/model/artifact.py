@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 from lightsage.contract import folders
 from lightsage.contract import hyperparameters as hp
 from lightsage.data.schema import Column, InputSchema
+from lightsage.errors import UserError
 from lightsage.model import markers
 from lightsage.model.boosting import as_features
 from lightsage.recipes.base import Recipe, RecipeError, State, load_recipe
@@ -74,11 +75,11 @@ _MIXED = "(copy all of one model's files together, or retrain)"
 Log = Callable[[str], None]
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(UserError):
     """The model folder does not hold a usable model; the message says which file and why."""
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(UserError, ValueError):
     """A manifest of another format, or of a format version this version of the image does not read."""
 
 

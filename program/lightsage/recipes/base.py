@@ -28,6 +28,7 @@ import pandas as pd
 from lightsage.contract import hyperparameters as hp
 from lightsage.data.profile import TableProfile
 from lightsage.data.schema import Column, InputSchema
+from lightsage.errors import UserError
 from lightsage.tasks import Task
 
 DEFAULT_RECIPE_VARIABLE = "BYOC_DEFAULT_RECIPE"
@@ -39,7 +40,7 @@ _RECIPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 State = dict[str, Any]
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError, ValueError):
     """A recipe cannot be found, or the data does not fit it; the message says what to change."""
 
 

@@ -6,7 +6,11 @@ worker whose model cannot load never starts (gunicorn then stops and `serve` exi
 The routes only read the request and write the response. An invocation passes through pure functions, as
 SageMaker's inference toolkit lays them out: negotiate (lightsage.serving.negotiate: the answer's media type
 and the explain flag) -> decode (lightsage.serving.decode: the body into typed rows) -> predict
-(lightsage.serving.predictor) -> encode (lightsage.serving.encode). Errors become JSON bodies here.
+(lightsage.serving.predictor) -> encode (lightsage.serving.encode).
+
+Errors become JSON bodies here, their status by who is to blame (lightsage.errors): the client's mistake
+(PayloadError, or any UserError) its 4xx, a platform fault 503, anything else (a bug) 500 without details,
+its traceback in the log.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from lightsage.contract.paths import MLPaths
+from lightsage.errors import PlatformError, UserError
 from lightsage.model import artifact
 from lightsage.serving.decode import decode, decompressed
 from lightsage.serving.encode import Encoder
-from lightsage.serving.negotiate import JSON, AnswerFormat, PayloadError, answer_format
+from lightsage.serving.negotiate import JSON, AnswerFormat, answer_format
 from lightsage.serving.predictor import Predictor
 from lightsage.serving.readiness import report_model_loaded
 from lightsage.serving.settings import ServingSettings
@@ -99,8 +104,13 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
         )
         return Response(body, status=200, mimetype=wanted.media_type)
 
-    @app.errorhandler(PayloadError)
-    def client_mistake(error: PayloadError) -> Response:
+    @app.errorhandler(UserError)
+    def client_mistake(error: UserError) -> Response:
+        return _json_response(error.status, error.body())
+
+    @app.errorhandler(PlatformError)
+    def platform_fault(error: PlatformError) -> Response:
+        logger.warning("answered %d: %s", error.status, error)
         return _json_response(error.status, error.body())
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -119,7 +129,7 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:
-        logger.exception("prediction failed")
+        logger.exception("prediction failed: a bug in lightsage or in the recipe's code; please report it")
         return _json_response(500, {"error": f"internal error while predicting: {type(error).__name__}"})
 
     # Under `serve`, /ping (answered by nginx) turns 200 once every worker has got here.

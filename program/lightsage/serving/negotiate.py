@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lightsage.errors import UserError
+
 CSV = "text/csv"
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -23,7 +25,7 @@ REQUEST_TYPES = (CSV, JSON, *JSON_LINES_ALIASES)
 RESPONSE_TYPES = (JSON, CSV, *JSON_LINES_ALIASES)
 
 
-class PayloadError(Exception):
+class PayloadError(UserError):
     """A client mistake: becomes a JSON error body with this status."""
 
     def __init__(self, status: int, message: str, **details: Any) -> None:

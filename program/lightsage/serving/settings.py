@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lightsage.contract.resources import available_cpus
+from lightsage.errors import UserError
 
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_SECONDS = 60
@@ -15,7 +16,7 @@ LARGEST_MAX_PAYLOAD_MB = 100
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """An environment variable holds a value serve cannot use; the message names it."""
 
 

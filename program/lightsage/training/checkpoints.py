@@ -30,6 +30,7 @@ from typing import Any
 import lightgbm as lgb
 
 from lightsage.contract import folders
+from lightsage.errors import UserError
 from lightsage.training.early_stopping import Best, EarlyStopping
 
 KEEP = 3
@@ -51,7 +52,7 @@ FREE_HYPERPARAMETERS = (
 Log = Callable[[str], None]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """The checkpoints present belong to another job; the message names the difference."""
 
 

@@ -16,25 +16,20 @@ import time
 import traceback
 from typing import Any
 
-from lightsage.contract.hyperparameters import HyperparameterError
-from lightsage.contract.paths import ContractError, MLPaths, read_hyperparameters, write_failure_reason
+from lightsage.contract.paths import MLPaths, read_hyperparameters, write_failure_reason
 from lightsage.contract.resources import available_cpus
-from lightsage.data.channels import DataError
+from lightsage.errors import failure_reason, is_bug
 from lightsage.logs import log
 from lightsage.model import artifact
-from lightsage.recipes.base import RecipeError
-from lightsage.tasks import TargetError
 from lightsage.training import memory, signals, warm_start
-from lightsage.training.checkpoints import CheckpointError, CheckpointStore
+from lightsage.training.checkpoints import CheckpointStore
 from lightsage.training.fit import fit, thread_count
 from lightsage.training.hosts import scaleout
-from lightsage.training.hosts.cluster import Cluster, ClusterError
+from lightsage.training.hosts.cluster import Cluster
 from lightsage.training.job import Job
-from lightsage.training.memory import MemoryGuard, OutOfMemory
+from lightsage.training.memory import MemoryGuard
 from lightsage.training.plan import Plan, plan
 from lightsage.training.report import metrics_of, save_model
-from lightsage.training.signals import TrainingInterrupted
-from lightsage.training.warm_start import WarmStartError
 
 
 def job_identity(the_plan: Plan) -> dict[str, Any]:
@@ -128,21 +123,6 @@ def start_clean(paths: MLPaths) -> None:
         )
 
 
-# Errors whose message is the whole story (bad input, a stop, a lost peer): no traceback is printed for them.
-EXPLAINED_ERRORS = (
-    HyperparameterError,
-    DataError,
-    ContractError,
-    RecipeError,
-    TargetError,
-    TrainingInterrupted,
-    ClusterError,
-    CheckpointError,
-    WarmStartError,
-    OutOfMemory,
-)
-
-
 def main() -> int:
     started = time.monotonic()
     memory.return_freed_blocks()
@@ -151,10 +131,8 @@ def main() -> int:
     try:
         signals.stop_on_sigterm(started)
         train(paths, peers)
-    except EXPLAINED_ERRORS as error:
-        return fail(paths, str(error), peers, error)
     except Exception as error:
-        return fail(paths, f"unexpected error: {type(error).__name__}: {error}", peers, error)
+        return fail(paths, failure_reason(error), peers, error)
     finally:
         peers.close()
     return 0
@@ -163,14 +141,14 @@ def main() -> int:
 def fail(
     paths: MLPaths, reason: str, peers: Cluster | None = None, error: BaseException | None = None
 ) -> int:
-    """First line of the failure file is the reason SageMaker shows; an unexpected error's traceback goes to
-    stderr.
+    """First line of the failure file is the reason SageMaker shows; a bug's traceback goes to stderr (see
+    lightsage.errors: the class of the error says who is to blame).
 
     Every host writes its own failure file; the other hosts are told the reason (scale-out). A SIGTERM that
     arrives meanwhile (local mode stops every host once one ends) waits until the reason is written.
     """
     with signals.sigterm_held():
-        if error is not None and not isinstance(error, EXPLAINED_ERRORS):
+        if error is not None and is_bug(error):
             traceback.print_exception(error, file=sys.stderr)
         print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
         try:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lightsage.errors import PlatformError
 from lightsage.logs import log
 
 MIB = 2**20
@@ -49,7 +50,7 @@ INSTANCE_MEMORY_GIB: tuple[tuple[str, int], ...] = (
 )
 
 
-class OutOfMemory(Exception):
+class OutOfMemory(PlatformError):
     """The job cannot finish within the container's memory; the message gives the numbers and what to do."""
 
 

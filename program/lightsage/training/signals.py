@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from lightsage.errors import PlatformError
 
-class TrainingInterrupted(Exception):
+
+class TrainingInterrupted(PlatformError):
     """SIGTERM arrived: SageMaker sends it on StopTrainingJob and on spot interruption."""
 
 

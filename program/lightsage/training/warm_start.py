@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lightsage.contract import folders
+from lightsage.errors import UserError
 from lightsage.model import artifact
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import ClassValue, Task
@@ -42,7 +43,7 @@ SHOWN_MEMBERS = 8
 Log = Callable[[str], None]
 
 
-class WarmStartError(ValueError):
+class WarmStartError(UserError, ValueError):
     """The `model` channel holds no usable model, or one that does not fit this job."""
 
 

@@ -14,10 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lightsage.contract.paths import MLPaths
+from lightsage.data.channels import DataError
 from lightsage.model.artifact import ModelLoadError
 from lightsage.serving.app import create_app
+from lightsage.serving.negotiate import PayloadError
 from lightsage.serving.settings import ServingSettings
+from lightsage.training.hosts.cluster import ClusterError
 from lightsage.training.main import train
+from lightsage.training.memory import OutOfMemory
 
 from requestcases import BAD_REQUESTS, ROW
 from testsupport import VALIDATION_CSV, in_process_scores, make_ml_root
@@ -141,6 +145,42 @@ def test_internal_faults_are_500_json_without_details(
     response = post(client, ROW, "text/csv")
     assert response.status_code == 500
     assert response.get_json() == {"error": "internal error while predicting: RuntimeError"}
+
+
+def test_a_bug_is_logged_with_its_traceback(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(*args: object) -> None:
+        raise KeyError("secret detail")
+
+    monkeypatch.setattr("lightsage.serving.app.decode", explode)
+    assert post(client, ROW, "text/csv").status_code == 500
+    [record] = [record for record in caplog.records if record.name == "lightsage.serving.app"]
+    assert "a bug" in record.getMessage() and record.exc_info and record.exc_info[0] is KeyError
+
+
+@pytest.mark.parametrize(
+    ("raised", "status"),
+    [
+        (DataError("column 'Age': the client's data"), 400),
+        (PayloadError(415, "unsupported Content-Type"), 415),
+        (OutOfMemory("the instance's memory"), 503),
+        (ClusterError("a platform fault"), 503),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_the_status_follows_from_the_class_of_the_error(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, raised: Exception, status: int
+) -> None:
+    """A user error answers its 4xx, a platform fault 503, each with its message; a bug 500 (above)."""
+
+    def failing(*args: object) -> None:
+        raise raised
+
+    monkeypatch.setattr("lightsage.serving.app.decode", failing)
+    response = post(client, ROW, "text/csv")
+    assert response.status_code == status
+    assert response.get_json() == {"error": str(raised)}
 
 
 def test_an_app_without_a_model_does_not_start(tmp_path: Path) -> None:

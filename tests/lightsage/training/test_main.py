@@ -14,10 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lightsage.contract.paths import MLPaths
+from lightsage import errors
+from lightsage.contract.paths import ContractError, MLPaths
 from lightsage.data import channels
+from lightsage.data.channels import DataError
 from lightsage.training import fit
+from lightsage.training.hosts.cluster import ClusterError
 from lightsage.training.main import main, train
+from lightsage.training.memory import OutOfMemory
+from lightsage.training.signals import TrainingInterrupted
 
 from testsupport import REPOSITORY_ROOT, TITANIC_MODEL_FILES, TRAIN_CSV, MLRootFactory, make_ml_root
 from trainingcases import TRAIN_BYTES, VALIDATION, bad_case_channels, with_cell
@@ -201,6 +206,43 @@ def test_an_unexpected_error_is_reported_with_its_traceback(
     assert failure_reason(root).startswith("unexpected error: ZeroDivisionError: division by zero")
     stderr = capsys.readouterr().err
     assert "Traceback (most recent call last)" in stderr and "broken_recipe" in stderr
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        DataError("channel 'train': the user's data"),
+        ContractError("config file resourceconfig.json: the platform's configuration"),
+        OutOfMemory("the instance's memory"),
+        TrainingInterrupted("a stop"),
+        ClusterError("host 'algo-2' left the job"),
+        KeyError("a bug"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_the_reason_and_the_traceback_follow_from_the_class_of_the_error(
+    raised: Exception,
+    ml_root: MLRootFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """User errors and platform faults are their message, without a traceback; anything else is a bug."""
+    root = ml_root()
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(fit, "learn_state", failing)
+    assert run_main(root, monkeypatch) == 1
+    reason = failure_reason(root).splitlines()[0]
+    stderr = capsys.readouterr().err
+    assert reason == errors.failure_reason(raised)
+    if errors.is_bug(raised):
+        assert reason.startswith("unexpected error: KeyError: 'a bug' (a bug in lightsage or in the recipe's")
+        assert "Traceback (most recent call last)" in stderr
+    else:
+        assert reason == str(raised) and "Traceback" not in stderr
+    assert f"[train] FAILED: {reason}" in stderr
 
 
 def test_malformed_hyperparameters_file_fails_naming_it(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightsage.contract.paths import ResourceConfig
+from lightsage.errors import PlatformError
 
 EXCHANGE_PORT_OFFSET = 1
 RETRY_SECONDS = 1.0
@@ -41,7 +42,7 @@ _LENGTH = struct.Struct("!Q")
 Log = Callable[[str], None]
 
 
-class ClusterError(RuntimeError):
+class ClusterError(PlatformError):
     """A host failed, left, cannot be reached or disagrees; the message names the host.
 
     `origin` is the host where the failure started (a peer's own reason is passed on unchanged).
