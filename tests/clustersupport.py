@@ -36,7 +36,7 @@ def on_hosts(
     def run(name: str) -> None:
         cluster = Cluster()
         try:
-            cluster.join(ResourceConfig(name, names), port, timeout, lambda message: None)
+            cluster.join(ResourceConfig(name, names), port, timeout)
             results[name] = work(cluster)
         except Exception as error:
             cluster.abort(str(error), error)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lightsage import logs
 from lightsage.contract.paths import MLPaths
 from lightsage.training.main import train
 
@@ -15,6 +16,9 @@ from testsupport import TEST_DIR, MLRootFactory, docker, make_ml_root
 
 # As in the image (its Dockerfile sets it): without a `recipe` hyperparameter, train the Titanic recipe.
 os.environ.setdefault("BYOC_DEFAULT_RECIPE", "titanic")
+# As `train`'s main does: lightsage's log lines as `[train] ...`, also where a test calls `train` itself. The
+# handlers write to the current sys.stdout and sys.stderr, which pytest's capsys replaces.
+logs.configure("train")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import subprocess
 import threading
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # The `ml_root` fixture (conftest.py): builds an /opt/ml tree under the test's temporary folder.
@@ -56,6 +59,18 @@ def make_ml_root(
     (root / "model").mkdir()
     (root / "output").mkdir()
     return root
+
+
+@contextmanager
+def lightsage_log(caplog: pytest.LogCaptureFixture) -> Iterator[list[str]]:
+    """The messages lightsage's loggers write inside the block (INFO and above), in order."""
+    said: list[str] = []
+    with caplog.at_level(logging.INFO, logger="lightsage"):
+        start = len(caplog.records)
+        yield said
+        said.extend(
+            record.getMessage() for record in caplog.records[start:] if record.name.startswith("lightsage.")
+        )
 
 
 def docker(*arguments: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,8 @@ import codecs
 import csv
 import gzip
 import io
-from collections.abc import Callable, Iterable, Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from lightsage.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -38,7 +41,6 @@ PARQUET_BATCH_ROWS = 131_072
 _SCAN_BYTES = 8 << 20
 UNNAMED_PREFIX = "Unnamed:"
 
-Log = Callable[[str], None]
 Format = Literal["csv", "parquet"]
 
 
@@ -86,7 +88,7 @@ def _format_of(path: Path) -> tuple[Format, bool] | None:
     return None
 
 
-def channel_files(channel_dir: Path, channel: str, log: Log) -> list[DataFile]:
+def channel_files(channel_dir: Path, channel: str) -> list[DataFile]:
     """The data files of a channel, sorted by path; markers, empty and other files are logged and skipped."""
     if not channel_dir.is_dir():
         raise DataError(f"channel '{channel}' is missing: no folder at {channel_dir}")
@@ -106,7 +108,7 @@ def channel_files(channel_dir: Path, channel: str, log: Log) -> list[DataFile]:
         else:
             found.append(DataFile(path, channel, name, kind[0], kind[1]))
     if skipped:
-        log(f"channel '{channel}': skipped {len(skipped)} file(s): {', '.join(skipped[:10])}")
+        logger.info(f"channel '{channel}': skipped {len(skipped)} file(s): {', '.join(skipped[:10])}")
     if not found:
         listed = ", ".join(skipped[:5]) or "nothing"
         raise DataError(
@@ -326,7 +328,7 @@ class ChannelReader:
     """All files of a channel with rows, read in order; every one must have the first one's columns, in its
     order. Files without rows are skipped with a log line."""
 
-    def __init__(self, files: list[DataFile], log: Log) -> None:
+    def __init__(self, files: list[DataFile]) -> None:
         readers = [FileReader(data_file) for data_file in files]
         self.readers = [reader for reader in readers if reader.has_rows()]
         channel = files[0].channel
@@ -337,7 +339,7 @@ class ChannelReader:
                 f"rows ({', '.join(empty[:5])}{', ...' if len(empty) > 5 else ''})"
             )
         if empty:
-            log(
+            logger.info(
                 f"channel '{channel}': skipped {len(empty)} file(s) without rows (header only or zero "
                 f"rows, as Spark and Glue write for empty partitions): {', '.join(empty[:10])}"
                 + (", ..." if len(empty) > 10 else "")

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
+from lightsage import logs
 from lightsage.data.profile import TargetColumn
 from lightsage.tasks import TargetError, Task, infer_task
 
@@ -91,6 +92,7 @@ def split_table(
 
 
 def main(argv: list[str] | None = None) -> None:
+    logs.configure("split")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

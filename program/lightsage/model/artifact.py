@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ from lightsage.model import markers
 from lightsage.model.boosting import as_features
 from lightsage.recipes.base import Recipe, RecipeError, State, load_recipe
 from lightsage.tasks import ClassValue, Task
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "byoc-model"
 FORMAT_VERSION = 3
@@ -71,8 +74,6 @@ PROBE_ROWS = 12
 # A recipe's two paths must agree on them; float noise between scalar and vectorised math is no fault.
 PROBE_TOLERANCE = 1e-6
 _MIXED = "(copy all of one model's files together, or retrain)"
-
-Log = Callable[[str], None]
 
 
 class ModelLoadError(UserError):
@@ -509,7 +510,7 @@ def _recipe_settings(recipe_class: type[Recipe], manifest: Manifest, path: Path)
     return {**manifest.settings, **typed}
 
 
-def load(model_dir: Path, log: Log | None = None) -> Model:
+def load(model_dir: Path) -> Model:
     """The model in the folder, checked through; ModelLoadError naming the file and the reason otherwise."""
     try:
         folders.check_folder(model_dir)
@@ -525,8 +526,8 @@ def load(model_dir: Path, log: Log | None = None) -> Model:
     recipe_class = _recipe_class(manifest, manifest_path)
     settings = _recipe_settings(recipe_class, manifest, manifest_path)
     checked = manifest.format_version >= FIRST_VERSION_WITH_DIGESTS
-    if not checked and log is not None:
-        log(
+    if not checked:
+        logger.warning(
             f"{manifest_path}: format version {manifest.format_version} records no digests, so this model's "
             "files are not checked against each other; retrain it with this image to have them checked"
         )

@@ -94,9 +94,7 @@ class Recipe:
         return None if cls.input_columns is None else []
 
     @classmethod
-    def select_inputs(
-        cls, profile: TableProfile, target: str, settings: Mapping[str, Any], log: Any
-    ) -> InputSchema:
+    def select_inputs(cls, profile: TableProfile, target: str, settings: Mapping[str, Any]) -> InputSchema:
         """The model's input columns in file order: the declared ones as features, every other as ignored."""
         cls.check_columns(profile.names)
         declared = {column.name: column for column in cls.input_columns or ()}
@@ -276,6 +274,8 @@ if __name__ == "__main__":
 
     # Run as a script this file is `__main__`; the recipes subclass the importable
     # `lightsage.recipes.base.Recipe`.
+    from lightsage import logs
     from lightsage.recipes import base as recipe
 
+    logs.configure("recipes")
     print(recipe.hyperparameter_table(sys.argv[1:] or recipe.available_recipes()))

@@ -15,9 +15,10 @@ their rows, and the three ways out.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +30,8 @@ from lightsage.data.profile import ColumnProfile, TableProfile
 from lightsage.data.schema import Column, InputSchema
 from lightsage.data.values import MISSING_MARKERS
 from lightsage.recipes.base import Recipe, RecipeError, State
+
+logger = logging.getLogger(__name__)
 
 MOSTLY_UNIQUE_SHARE = 0.9
 MOSTLY_UNIQUE_MIN_ROWS = 20
@@ -99,9 +102,7 @@ class Tabular(Recipe):
     )
 
     @classmethod
-    def select_inputs(
-        cls, profile: TableProfile, target: str, settings: Mapping[str, Any], log: Callable[[str], None]
-    ) -> InputSchema:
+    def select_inputs(cls, profile: TableProfile, target: str, settings: Mapping[str, Any]) -> InputSchema:
         categorical, ignored = settings["categorical_columns"], settings["ignore_columns"]
         _unknown_columns(categorical, profile.names, "categorical_columns")
         _unknown_columns(ignored, profile.names, "ignore_columns")
@@ -124,7 +125,7 @@ class Tabular(Recipe):
             if name in ignored:
                 reason = "ignore_columns names it"
             if reason is not None:
-                log(f"recipe tabular: not using column '{name}': {reason}")
+                logger.info(f"recipe tabular: not using column '{name}': {reason}")
             columns.append(Column(name, kind, role="ignored" if reason else "feature"))
         if not any(column.role == "feature" for column in columns):
             raise RecipeError(

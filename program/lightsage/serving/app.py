@@ -34,7 +34,7 @@ from lightsage.serving.predictor import Predictor
 from lightsage.serving.readiness import report_model_loaded
 from lightsage.serving.settings import ServingSettings
 
-logger = logging.getLogger("lightsage.serving.app")
+logger = logging.getLogger(__name__)
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
@@ -65,7 +65,7 @@ def _json_response(status: int, body: dict[str, Any]) -> Response:
 
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
     settings = settings or ServingSettings.from_environment()
-    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir, logger.warning))
+    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir))
     manifest = predictor.manifest
     encoder = Encoder(manifest.task, manifest.classes, manifest.features)
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.

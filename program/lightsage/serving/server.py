@@ -13,6 +13,7 @@ filesystem and as any user.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 from string import Template
 from types import FrameType
 
+from lightsage import logs
 from lightsage.serving.readiness import READINESS_DIR_VARIABLE, Readiness
 from lightsage.serving.settings import ServingSettings, SettingsError
 
@@ -31,9 +33,7 @@ SHUTDOWN_DEADLINE_SECONDS = 25.0
 NGINX_DRAIN_SECONDS = 15.0
 POLL_SECONDS = 0.05
 
-
-def log(message: str) -> None:
-    print(f"[serve] {message}", file=sys.stderr, flush=True)
+logger = logging.getLogger(__name__)
 
 
 def render_nginx_config(
@@ -64,6 +64,8 @@ def gunicorn_command(settings: ServingSettings, socket_path: Path) -> list[str]:
         "--no-control-socket",
         "--log-level", "info",
         "--error-logfile", "-",
+        # each worker writes lightsage's log records as serve does
+        "--config", "python:lightsage.serving.workers",
         "lightsage.serving.app:create_app()",
     ]  # fmt: skip
 
@@ -86,7 +88,7 @@ class Supervisor:
             render_nginx_config(self.settings, self.runtime_dir, self.socket_path, self.readiness.flag)
         )
         settings = self.settings
-        log(
+        logger.info(
             f"port {settings.port}, {settings.workers} worker(s), timeout {settings.timeout_seconds} s, "
             f"max payload {settings.max_payload_mb} MB"
         )
@@ -98,7 +100,7 @@ class Supervisor:
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         if not self.stopping:
-            log(f"received {signal.Signals(signum).name}: draining in-flight requests, then stopping")
+            logger.info(f"received {signal.Signals(signum).name}: draining in-flight requests, then stopping")
         self.stopping = True
 
     def wait(self) -> int:
@@ -108,12 +110,14 @@ class Supervisor:
         while not self.stopping:
             for name, child in children.items():
                 if child is not None and child.poll() is not None:
-                    log(f"{name} exited with status {child.returncode}; stopping")
+                    logger.info(f"{name} exited with status {child.returncode}; stopping")
                     self.shutdown()
                     return 1
             if not ready and self.gunicorn is not None and self.readiness.update(self.gunicorn.pid):
                 ready = True
-                log(f"the model is loaded in all {self.settings.workers} worker(s): /ping answers 200")
+                logger.info(
+                    f"the model is loaded in all {self.settings.workers} worker(s): /ping answers 200"
+                )
             time.sleep(POLL_SECONDS)
         self.shutdown()
         return 0
@@ -130,7 +134,7 @@ class Supervisor:
             if child is not None and not _wait(child, deadline):
                 child.kill()
                 child.wait()
-        log("stopped")
+        logger.info("stopped")
 
 
 def _wait(child: subprocess.Popen[bytes], deadline: float) -> bool:
@@ -142,15 +146,16 @@ def _wait(child: subprocess.Popen[bytes], deadline: float) -> bool:
 
 
 def main() -> int:
+    logs.configure("serve")
     try:
         settings = ServingSettings.from_environment()
     except SettingsError as error:
-        log(f"cannot start: {error}")
+        logger.error(f"cannot start: {error}")
         return 2
     try:
         runtime_dir = Path(tempfile.mkdtemp(prefix="byoc-serve-"))
     except OSError as error:
-        log(
+        logger.error(
             f"cannot start: no writable temporary folder for nginx and gunicorn ({error}); "
             "on a read-only root filesystem mount one, e.g. `docker run --read-only --tmpfs /tmp ...`"
         )

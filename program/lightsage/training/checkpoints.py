@@ -19,10 +19,11 @@ a symbolic link; an unreadable checkpoint (torn, nested too deeply, a link) is s
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ import lightgbm as lgb
 from lightsage.contract import folders
 from lightsage.errors import UserError
 from lightsage.training.early_stopping import Best, EarlyStopping
+
+logger = logging.getLogger(__name__)
 
 KEEP = 3
 PREFIX = "checkpoint-"
@@ -48,8 +51,6 @@ FREE_HYPERPARAMETERS = (
     "network_timeout_seconds",
     "cv_folds",
 )
-
-Log = Callable[[str], None]
 
 
 class CheckpointError(UserError, ValueError):
@@ -170,7 +171,7 @@ class CheckpointStore:
             old.unlink(missing_ok=True)
         return path
 
-    def latest(self, job: Mapping[str, Any], log: Log, most_rounds: int | None = None) -> Checkpoint | None:
+    def latest(self, job: Mapping[str, Any], most_rounds: int | None = None) -> Checkpoint | None:
         """The newest readable checkpoint of at most `most_rounds` rounds; CheckpointError when it belongs
         to another job, or when every checkpoint of this job holds more rounds."""
         if folders.kind_of(self.directory) not in ("folder", "missing"):
@@ -192,20 +193,24 @@ class CheckpointStore:
                     raise ValueError("it has no fingerprint")
                 found = differences(saved_job, job)
             except folders.UnsafeFile as error:
-                log(f"skipping checkpoint {path.name}: {error.strerror}")
+                logger.warning(f"skipping checkpoint {path.name}: {error.strerror}")
                 continue
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-                log(f"skipping checkpoint {path.name}: it is not readable ({type(error).__name__}: {error})")
+                logger.warning(
+                    f"skipping checkpoint {path.name}: it is not readable ({type(error).__name__}: {error})"
+                )
                 continue
             except RecursionError:
-                log(f"skipping checkpoint {path.name}: it is not readable (its JSON is nested too deeply)")
+                logger.warning(
+                    f"skipping checkpoint {path.name}: it is not readable (its JSON is nested too deeply)"
+                )
                 continue
             if found:
                 raise CheckpointError(
                     f"{path} is a checkpoint of another job: {'; '.join(found[:3])}; {self.fresh_start()}"
                 )
             if most_rounds is not None and rounds > most_rounds:
-                log(
+                logger.info(
                     f"passing over checkpoint {path.name}: it holds {rounds} rounds; "
                     f"this job trains {most_rounds}"
                 )
@@ -214,10 +219,10 @@ class CheckpointStore:
             try:
                 booster = lgb.Booster(model_str=model)
             except lgb.basic.LightGBMError as error:
-                log(f"skipping checkpoint {path.name}: its model does not load ({error})")
+                logger.warning(f"skipping checkpoint {path.name}: its model does not load ({error})")
                 continue
             if booster.current_iteration() != rounds:
-                log(
+                logger.warning(
                     f"skipping checkpoint {path.name}: "
                     f"it holds {booster.current_iteration()} rounds, not {rounds}"
                 )
@@ -249,14 +254,12 @@ class Checkpointer:
         every_rounds: int,
         every_seconds: float,
         stopping: EarlyStopping | None,
-        log: Log,
     ) -> None:
         self.store = store
         self.job = job
         self.every_rounds = every_rounds
         self.every_seconds = every_seconds
         self.stopping = stopping
-        self.log = log
         self.booster: lgb.Booster | None = None
         self.saved_rounds = -1
         self.saved_at = time.monotonic()
@@ -292,5 +295,5 @@ class Checkpointer:
             return f"; the checkpoint could not be written: {error}"
         if rounds is None:
             return ""
-        self.log(f"checkpoint of round {rounds} written to {self.store.directory} on stop")
+        logger.info(f"checkpoint of round {rounds} written to {self.store.directory} on stop")
         return f"; round {rounds} is checkpointed in {self.store.directory}: a restarted job resumes from it"

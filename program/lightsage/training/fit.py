@@ -15,7 +15,6 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from lightsage.data.channels import DataError
-from lightsage.logs import log
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import Task, evaluate
@@ -74,7 +73,7 @@ def fit(
     `job` (scale-out, spot, warm start): the other hosts, checkpoints, an earlier model; none for a CV fold.
     """
     settings = plan.settings
-    job = job or Job.fold(settings, log)
+    job = job or Job.fold(settings)
     # warm start: the earlier model's recipe, state and columns; its training rows are new rows to it
     recipe = job.warm_recipe or plan.recipe_class(settings, plan.schema)
     ahead = _memory_ahead(plan, recipe, int(train_rows.sum()), int(valid_rows.sum()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from lightsage.training.hosts.scaleout import Team
 from lightsage.training.hosts.watchdog import Watchdog
 from lightsage.training.warm_start import WarmStart
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ def data_digest(matrix: boosting.FeatureMatrix) -> str:
 class Job:
     team: Team
     settings: Mapping[str, Any]
-    log: Log
     paths: MLPaths | None = None
     # The checkpoints' fingerprint, but for what only the data can tell (features, data digest).
     identity: Mapping[str, Any] | None = None
@@ -74,8 +74,8 @@ class Job:
     checkpointer: checkpoints.Checkpointer | None = None
 
     @classmethod
-    def fold(cls, settings: Mapping[str, Any], log: Log) -> Job:
-        return cls(Team.alone(), settings, log)
+    def fold(cls, settings: Mapping[str, Any]) -> Job:
+        return cls(Team.alone(), settings)
 
     @property
     def warm_recipe(self) -> Recipe | None:
@@ -103,7 +103,6 @@ class Job:
                     self.settings["checkpoint_interval"],
                     self.settings["checkpoint_seconds"],
                     None,
-                    self.log,
                 )
         if self.settings["early_stopping_rounds"]:
             self.stopping = EarlyStopping(self.settings["early_stopping_rounds"], start.best)
@@ -117,7 +116,7 @@ class Job:
         """This job's own checkpoint of at most `most_rounds` rounds (warm start's included), if any."""
         chosen: dict[str, Any] | None = None
         if self.team.cluster.first:
-            found = store.latest(job, self.log, most_rounds)
+            found = store.latest(job, most_rounds)
             if found is not None:
                 chosen = {
                     "rounds": found.rounds,
@@ -130,7 +129,7 @@ class Job:
         )
         if chosen is None:
             return start
-        self.log(
+        logger.info(
             f"resuming from checkpoint {store.directory / chosen['file']}: {chosen['rounds']} of "
             f"{most_rounds} rounds are done, by an earlier run of this same job (same data and "
             f"hyperparameters); {store.fresh_start()}"
@@ -154,7 +153,7 @@ class Job:
         """lightgbm.train from `start` for `rounds` rounds, with early stopping (on `validation`, scored only
         for it), checkpoints and the watchdog."""
         if rounds == 0 and start.booster is not None:
-            self.log(f"no round left to train: the model already holds {start.rounds}")
+            logger.info(f"no round left to train: the model already holds {start.rounds}")
             return start.booster
         callbacks = [callback for callback in (self.stopping, self.checkpointer) if callback is not None]
         try:
@@ -179,7 +178,7 @@ class Job:
             yield
             return
         timeout = self.settings["network_timeout_seconds"]
-        self.log(
+        logger.info(
             f"boosting on {self.team.cluster.count} hosts (LightGBM data-parallel learning on port "
             f"{self.settings['network_port']}); a host silent for {timeout} s fails the job"
         )
@@ -203,7 +202,7 @@ class Job:
         if not self.team.many:
             return
         mine = f"{booster.current_iteration()} rounds, best {best}, trees {trees_digest(booster)}"
-        self.log(f"trained {mine}")
+        logger.info(f"trained {mine}")
         cluster = self.team.cluster
         gathered = cluster.all_gather("models trained", mine.encode())
         for host, theirs in zip(cluster.hosts.names, gathered, strict=True):

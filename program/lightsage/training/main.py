@@ -11,15 +11,14 @@ LightGBM bins into its Dataset, after which they are dropped.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
-import traceback
 from typing import Any
 
+from lightsage import logs
 from lightsage.contract.paths import MLPaths, read_hyperparameters, write_failure_reason
 from lightsage.contract.resources import available_cpus
 from lightsage.errors import failure_reason, is_bug
-from lightsage.logs import log
 from lightsage.model import artifact
 from lightsage.training import memory, signals, warm_start
 from lightsage.training.checkpoints import CheckpointStore
@@ -30,6 +29,8 @@ from lightsage.training.job import Job
 from lightsage.training.memory import MemoryGuard
 from lightsage.training.plan import Plan, plan
 from lightsage.training.report import metrics_of, save_model
+
+logger = logging.getLogger(__name__)
 
 
 def job_identity(the_plan: Plan) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def job_identity(the_plan: Plan) -> dict[str, Any]:
 
 def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
     """Warm start, shares and agreement between the hosts, checkpoints: the job `fit` runs."""
-    warm = warm_start.load(paths.channel_dir(warm_start.CHANNEL), log)
+    warm = warm_start.load(paths.channel_dir(warm_start.CHANNEL))
     if warm is not None:
         warm_start.check(
             warm, the_plan.recipe_class.name, the_plan.settings["target"], the_plan.task, the_plan.classes,
@@ -56,7 +57,7 @@ def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
         # The model's columns, state and recipe hyperparameters stay; the manifest records those.
         the_plan.schema = warm.model.manifest.inputs
         the_plan.settings = warm_start.kept_settings(
-            warm, the_plan.recipe_class, the_plan.settings, set(read_hyperparameters(paths)), log
+            warm, the_plan.recipe_class, the_plan.settings, set(read_hyperparameters(paths))
         )
     settings = the_plan.settings
     the_plan.train_rows = scaleout.own_rows(peers, the_plan.train_rows, the_plan.train_sharded)
@@ -69,7 +70,7 @@ def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
         int(the_plan.validation_rows.sum()),
         the_plan.validation_per_host,
     )
-    return Job(team, settings, log, paths, identity, warm)
+    return Job(team, settings, paths, identity, warm)
 
 
 def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
@@ -80,13 +81,13 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     peers = peers or Cluster()
     guard = MemoryGuard(report=lambda reason: write_failure_reason(paths, reason + "\n"))
     guard.enter("reading its channels")
-    log(f"memory limit {memory.gib(guard.limit.bytes)} ({guard.limit.source})")
+    logger.info(f"memory limit {memory.gib(guard.limit.bytes)} ({guard.limit.source})")
     with guard.watch():
         the_plan = plan(paths, peers)
         job = prepare(paths, the_plan, peers)  # scale-out, spot, warm start
         train_rows, validation_rows = int(the_plan.train_rows.sum()), int(the_plan.validation_rows.sum())
         threads = thread_count(train_rows, len(the_plan.schema.features), available_cpus())
-        log(
+        logger.info(
             f"training on {train_rows} rows, validating on {validation_rows} ({the_plan.validation_source}), "
             f"{threads} thread(s)"
         )
@@ -97,9 +98,11 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
     if peers.first:  # scale-out: only the first host writes the model and the metric lines
         save_model(paths, the_plan, fitted, metrics)
     else:
-        log(f"trained as host {peers.hosts.rank + 1} of {peers.count}; the first host saves the model")
+        logger.info(
+            f"trained as host {peers.hosts.rank + 1} of {peers.count}; the first host saves the model"
+        )
     paths.failure_file.unlink(missing_ok=True)
-    peers.finish(log)
+    peers.finish()
     return metrics
 
 
@@ -109,7 +112,7 @@ def start_clean(paths: MLPaths) -> None:
     a local /opt/ml keeps the last run's)."""
     store = CheckpointStore(paths.checkpoint_dir)
     if store.found():
-        log(
+        logger.info(
             f"checkpoints found in {store.directory} ({', '.join(store.found())}): this job resumes from "
             "them if an earlier run of this same job (same data and hyperparameters) left them, and fails if "
             f"another job did; {store.fresh_start()}"
@@ -117,7 +120,7 @@ def start_clean(paths: MLPaths) -> None:
     warm_start.check_separate(paths.channel_dir(warm_start.CHANNEL), paths.model_dir)
     removed = artifact.clear(paths.model_dir)
     if removed:
-        log(
+        logger.info(
             f"removed the previous model from {paths.model_dir} ({', '.join(removed)}): a job that fails "
             "leaves no model behind"
         )
@@ -125,6 +128,7 @@ def start_clean(paths: MLPaths) -> None:
 
 def main() -> int:
     started = time.monotonic()
+    logs.configure("train")
     memory.return_freed_blocks()
     paths = MLPaths.from_environment()
     peers = Cluster()  # scale-out: the other hosts, once joined; told why this one fails
@@ -141,20 +145,18 @@ def main() -> int:
 def fail(
     paths: MLPaths, reason: str, peers: Cluster | None = None, error: BaseException | None = None
 ) -> int:
-    """First line of the failure file is the reason SageMaker shows; a bug's traceback goes to stderr (see
-    lightsage.errors: the class of the error says who is to blame).
+    """First line of the failure file is the reason SageMaker shows; the log says it too, with a bug's
+    traceback (see lightsage.errors: the class of the error says who is to blame).
 
     Every host writes its own failure file; the other hosts are told the reason (scale-out). A SIGTERM that
     arrives meanwhile (local mode stops every host once one ends) waits until the reason is written.
     """
     with signals.sigterm_held():
-        if error is not None and is_bug(error):
-            traceback.print_exception(error, file=sys.stderr)
-        print(f"[train] FAILED: {reason}", file=sys.stderr, flush=True)
+        logger.error(f"FAILED: {reason}", exc_info=error if error is not None and is_bug(error) else None)
         try:
             write_failure_reason(paths, reason + "\n")
         except OSError as failure:
-            print(f"[train] could not write {paths.failure_file}: {failure}", file=sys.stderr, flush=True)
+            logger.error(f"could not write {paths.failure_file}: {failure}")
         if peers is not None:
             peers.abort(reason, error)
     return 1

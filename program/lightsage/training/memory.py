@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import _thread
 import ctypes
+import logging
 import os
 import resource
 import threading
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightsage.errors import PlatformError
-from lightsage.logs import log
+
+logger = logging.getLogger(__name__)
 
 MIB = 2**20
 GIB = 2**30
@@ -114,7 +116,7 @@ def timed(step: str) -> Iterator[None]:
     """Log how long a step of the job took, and the memory peak so far."""
     started = time.monotonic()
     yield
-    log(f"{step}: {time.monotonic() - started:.1f} s (peak memory {peak_rss_mib():.0f} MiB)")
+    logger.info(f"{step}: {time.monotonic() - started:.1f} s (peak memory {peak_rss_mib():.0f} MiB)")
 
 
 def gib(count: float) -> str:

@@ -8,6 +8,7 @@ not.
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,13 @@ from lightsage.data.channels import ChannelReader, DataError, channel_files
 from lightsage.data.profile import TableProfile, TargetColumn, marker_lines
 from lightsage.data.schema import InputSchema
 from lightsage.data.values import is_missing_marker
-from lightsage.logs import log
 from lightsage.recipes.base import Recipe, resolve
 from lightsage.tasks import ClassValue, TargetError, Task, TaskChoice, choose_task, class_values
 from lightsage.training.hosts import scaleout
 from lightsage.training.hosts.cluster import Cluster
 from lightsage.training.memory import timed
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -152,19 +154,19 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     channels = read_input_data_config(paths)
     resources = read_resource_config(paths)
     target = settings["target"]
-    log(
+    logger.info(
         f"host {resources.current_host} of {len(resources.hosts)}; "
         f"channels configured: {', '.join(sorted(channels)) or 'none'}"
     )
-    log(f"recipe {recipe_class.name} (version {recipe_class.version}); hyperparameters: "
+    logger.info(f"recipe {recipe_class.name} (version {recipe_class.version}); hyperparameters: "
         + ", ".join(f"{key}={value}" for key, value in settings.items()))  # fmt: skip
     # scale-out: resolve and connect the other hosts (nothing to do on one host)
     peers = peers or Cluster()
-    peers.join(resources, settings["network_port"], settings["network_timeout_seconds"], log)
+    peers.join(resources, settings["network_port"], settings["network_timeout_seconds"])
     scaleout.check_settings(peers, settings)
     train_sharded = scaleout.sharded(channels, "train")
 
-    train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train", log), log)
+    train_reader = ChannelReader(channel_files(paths.channel_dir("train"), "train"))
     recipe_class.check_columns(train_reader.names)
     with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
         profile, target_column = profile_channel(
@@ -173,25 +175,25 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     if train_sharded:  # scale-out: each host profiled its own files; merge, so all infer the same
         profile, target_column = scaleout.merged_profile(peers, profile, target_column)
     for line in marker_lines("train", [*profile.columns.values(), target_column.profile]):
-        log(line)
+        logger.info(line)
     target_profile = target_column.target_profile()
     choice = choose_task(target_profile, target, settings["task"], recipe_class.tasks, recipe_class.name)
     task = choice.task
-    log(str(choice))
+    logger.info(str(choice))
     classes = class_values(target_profile, task)
     train = Channel("train", train_reader, target_column.labels(task, classes))
     labelled = train.labelled
     if not labelled.all():
-        log(f"channel 'train': dropping {int((~labelled).sum())} row(s) without a '{target}' value")
-    schema = recipe_class.select_inputs(profile, target, settings, log)
+        logger.info(f"channel 'train': dropping {int((~labelled).sum())} row(s) without a '{target}' value")
+    schema = recipe_class.select_inputs(profile, target, settings)
     described = ", ".join(f"{value!r}" for value in classes[:10]) + (", ..." if len(classes) > 10 else "")
-    log(f"{'classes ' + described if classes else 'numeric target'}; "
+    logger.info(f"{'classes ' + described if classes else 'numeric target'}; "
         f"{len(schema.features)} input column(s): {', '.join(schema.feature_names)}")  # fmt: skip
 
     validation_dir = paths.channel_dir("validation")
     if validation_dir.exists():
         validation = validation_channel(
-            ChannelReader(channel_files(validation_dir, "validation", log), log),
+            ChannelReader(channel_files(validation_dir, "validation")),
             target,
             task,
             classes,
@@ -203,7 +205,9 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
         )  # fmt: skip
     fraction = settings["validation_fraction"]
     held_out = holdout(train.labels, labelled, task, fraction, settings["random_state"], classes)
-    log(f"no 'validation' channel: holding out {int(held_out.sum())} of the train rows for validation")
+    logger.info(
+        f"no 'validation' channel: holding out {int(held_out.sum())} of the train rows for validation"
+    )
     kind = "stratified " if task is not Task.REGRESSION else ""
     return Plan(
         recipe_class, settings, task, classes, schema, train, labelled & ~held_out, train, held_out,
@@ -220,7 +224,7 @@ def validation_channel(
         raise DataError(f"channel 'validation' lacks column(s) the model reads: {', '.join(missing)}")
     _, target_column = profile_channel(reader, target, columns=[])
     for line in marker_lines("validation", [target_column.profile]):
-        log(line)
+        logger.info(line)
     try:
         labels = target_column.labels(task, classes)
     except TargetError as error:
@@ -228,5 +232,5 @@ def validation_channel(
     channel = Channel("validation", reader, labels)
     dropped = int((~channel.labelled).sum())
     if dropped:
-        log(f"channel 'validation': dropping {dropped} row(s) without a '{target}' value")
+        logger.info(f"channel 'validation': dropping {dropped} row(s) without a '{target}' value")
     return channel

@@ -7,6 +7,7 @@ definitions match them there.
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from collections.abc import Mapping
@@ -14,13 +15,14 @@ from importlib import metadata
 from typing import Any
 
 from lightsage.contract.paths import MLPaths
-from lightsage.logs import log
 from lightsage.model import artifact
 from lightsage.tasks import CV_PREFIX, METRIC_SPLITS, METRICS, Task, metric_line
 from lightsage.training.fit import Fitted, cross_validate
 from lightsage.training.job import Job
 from lightsage.training.memory import MemoryGuard, peak_rss_mib
 from lightsage.training.plan import Plan
+
+logger = logging.getLogger(__name__)
 
 REPORTED_LIBRARIES = ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow")
 
@@ -50,7 +52,7 @@ def metrics_of(
         "validation_source": the_plan.validation_source,
     }
     if settings["cv_folds"]:
-        log(f"cross-validating with {settings['cv_folds']} folds on train")
+        logger.info(f"cross-validating with {settings['cv_folds']} folds on train")
         scores["cross_validation"] = cross_validate(the_plan, threads, guard)
     scores.update(
         iterations=booster.current_iteration(),
@@ -93,19 +95,19 @@ def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str
     )
     saved = artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
     report(task, metrics)
-    log(f"saved {', '.join(saved)} to {paths.model_dir}")
-    log(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
+    logger.info(f"saved {', '.join(saved)} to {paths.model_dir}")
+    logger.info(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")
 
 
 def report(task: Task, metrics: Mapping[str, Any]) -> None:
     """Each split's scores as a log line, then one metric line per score (cross-validation: the means)."""
     names = [entry.name for entry in METRICS[task]]
     if metrics.get("task_rule"):
-        log(f"metrics of task {task} ({metrics['task_rule']})")
+        logger.info(f"metrics of task {task} ({metrics['task_rule']})")
     for split in METRIC_SPLITS:
         values = metrics[split]
         summary = ", ".join(f"{name} {values[name]:.4f}" for name in names if values[name] is not None)
-        log(f"{split} ({values['rows']} rows): {summary}")
+        logger.info(f"{split} ({values['rows']} rows): {summary}")
     for split in METRIC_SPLITS:
         for name in names:
             if metrics[split][name] is not None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,11 +37,11 @@ from lightsage.model import artifact
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import ClassValue, Task
 
+logger = logging.getLogger(__name__)
+
 CHANNEL = "model"
 PACKING = "pack the model's files themselves, not their folder: tar -C model -czf model.tar.gz ."
 SHOWN_MEMBERS = 8
-
-Log = Callable[[str], None]
 
 
 class WarmStartError(UserError, ValueError):
@@ -102,7 +103,7 @@ def check_separate(channel_dir: Path, model_dir: Path) -> None:
         )
 
 
-def load(channel_dir: Path, log: Log) -> WarmStart | None:
+def load(channel_dir: Path) -> WarmStart | None:
     """The model in the `model` channel, or None when the job has no such channel."""
     kind = folders.kind_of(channel_dir)
     if kind == "missing":
@@ -130,14 +131,14 @@ def load(channel_dir: Path, log: Log) -> WarmStart | None:
         else:
             model_dir = channel_dir
         try:
-            model = artifact.load(model_dir, log)
+            model = artifact.load(model_dir)
         except artifact.ModelLoadError as error:
             shown = str(error).replace(str(staging), f"{archives[0]} (unpacked)") if archives else str(error)
             raise WarmStartError(f"channel 'model': {shown}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     source = archives[0] if archives else "its files"
-    log(
+    logger.info(
         f"warm start: continuing the {model.booster.current_iteration()}-round model in channel 'model' "
         f"({source}), recipe {model.manifest.recipe} version {model.manifest.recipe_version}"
     )
@@ -146,7 +147,7 @@ def load(channel_dir: Path, log: Log) -> WarmStart | None:
 
 
 def kept_settings(
-    warm: WarmStart, recipe_class: type[Recipe], settings: Mapping[str, Any], given: Collection[str], log: Log
+    warm: WarmStart, recipe_class: type[Recipe], settings: Mapping[str, Any], given: Collection[str]
 ) -> dict[str, Any]:
     """This job's hyperparameters with the recipe's own taken from the earlier model (the rule above);
     WarmStartError naming each one this job sets to another value."""
@@ -166,7 +167,7 @@ def kept_settings(
         )
     inherited = [name for name in own if name not in given and settings[name] != earlier[name]]
     if inherited:
-        log(
+        logger.info(
             "warm start: keeping the model's "
             + ", ".join(f"{name}={_shown(earlier[name])}" for name in inherited)
         )

@@ -10,6 +10,8 @@ import pytest
 
 from lightsage.data.channels import ChannelReader, DataError, channel_files, check_header, readable_type
 
+from testsupport import lightsage_log
+
 HEADER = "a,b,c\n"
 
 
@@ -21,18 +23,20 @@ def write(folder: Path, name: str | bytes, content: bytes) -> Path:
 
 
 def rows_of(folder: Path) -> list[dict[str, str]]:
-    reader = ChannelReader(channel_files(folder, "train", print), print)
+    reader = ChannelReader(channel_files(folder, "train"))
     return [row for batch in reader.batches() for row in batch.table.to_pylist()]
 
 
-def test_markers_empty_and_unknown_files_are_skipped_with_a_log_line(tmp_path: Path) -> None:
+def test_markers_empty_and_unknown_files_are_skipped_with_a_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     write(tmp_path, "part-0001.csv", (HEADER + "1,2,3\n").encode())
     write(tmp_path, "_SUCCESS", b"")
     write(tmp_path, "part-0002.csv", b"")
     write(tmp_path, ".part-0001.csv.crc", b"xx")
     write(tmp_path, "notes.md", b"hello")
-    logged: list[str] = []
-    files = channel_files(tmp_path, "train", logged.append)
+    with lightsage_log(caplog) as logged:
+        files = channel_files(tmp_path, "train")
     assert [f.name for f in files] == ["part-0001.csv"]
     assert (
         "skipped 4 file(s)" in logged[0] and "_SUCCESS" in logged[0] and "part-0002.csv (empty)" in logged[0]
@@ -42,9 +46,9 @@ def test_markers_empty_and_unknown_files_are_skipped_with_a_log_line(tmp_path: P
 def test_a_channel_with_nothing_left_says_what_it_found(tmp_path: Path) -> None:
     write(tmp_path, "_SUCCESS", b"")
     with pytest.raises(DataError, match=r"channel 'train' has no data file .*found: _SUCCESS"):
-        channel_files(tmp_path, "train", print)
+        channel_files(tmp_path, "train")
     with pytest.raises(DataError, match="channel 'validation' is missing"):
-        channel_files(tmp_path / "nope", "validation", print)
+        channel_files(tmp_path / "nope", "validation")
 
 
 def test_csv_gzip_and_parquet_files_mix_in_one_channel(tmp_path: Path) -> None:
@@ -62,7 +66,7 @@ def test_headers_must_match_across_files(tmp_path: Path) -> None:
     with pytest.raises(
         DataError, match=r"file '2.csv' has different columns than '1.csv': same columns in another"
     ):
-        ChannelReader(channel_files(tmp_path, "train", print), print)
+        ChannelReader(channel_files(tmp_path, "train"))
 
 
 @pytest.mark.parametrize(
@@ -142,12 +146,14 @@ def empty_partitions(folder: Path) -> list[str]:
     ]
 
 
-def test_files_without_rows_are_skipped_with_a_log_line_beside_files_with_rows(tmp_path: Path) -> None:
+def test_files_without_rows_are_skipped_with_a_log_line_beside_files_with_rows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     names = empty_partitions(tmp_path)
     write(tmp_path, "part-00000.csv", (HEADER + "1,2,3\n").encode())
     pd.DataFrame({"a": [4], "b": ["5"], "c": [6]}).to_parquet(tmp_path / "part-00007.parquet")
-    logged: list[str] = []
-    reader = ChannelReader(channel_files(tmp_path, "train", logged.append), logged.append)
+    with lightsage_log(caplog) as logged:
+        reader = ChannelReader(channel_files(tmp_path, "train"))
     assert [data_file.name for data_file in reader.files] == ["part-00000.csv", "part-00007.parquet"]
     assert [row["b"] for batch in reader.batches() for row in batch.table.to_pylist()] == ["2", "5"]
     assert logged == [

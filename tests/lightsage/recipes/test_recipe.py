@@ -68,7 +68,7 @@ def test_a_table_without_the_recipes_columns_names_them_and_suggests_tabular() -
     profile = TableProfile.empty(["mean radius", "target"])
     titanic = load_recipe("titanic")
     with pytest.raises(RecipeError) as caught:
-        titanic.select_inputs(profile, "target", {}, print)
+        titanic.select_inputs(profile, "target", {})
     message = str(caught.value)
     assert "lacks column(s) recipe 'titanic' needs: Pclass, Name, Sex" in message
     assert "recipe=tabular" in message
@@ -78,9 +78,7 @@ def test_declared_columns_are_features_and_the_rest_are_kept_as_ignored_inputs()
     names = ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare",
              "Cabin",
              "Embarked", "Boat"]  # fmt: skip
-    schema: InputSchema = load_recipe("titanic").select_inputs(
-        TableProfile.empty(names), "Survived", {}, print
-    )
+    schema: InputSchema = load_recipe("titanic").select_inputs(TableProfile.empty(names), "Survived", {})
     assert schema.names == tuple(name for name in names if name != "Survived")
     assert [c.name for c in schema.columns if c.role == "ignored"] == ["PassengerId", "Boat"]
 

@@ -16,6 +16,8 @@ from lightsage.model.boosting import as_features
 from lightsage.recipes.base import RecipeError, resolve
 from lightsage.recipes.tabular import Tabular, named_like_id
 
+from testsupport import lightsage_log
+
 
 def profile_of(frame: pd.DataFrame) -> TableProfile:
     profile = TableProfile.empty(frame.columns)
@@ -42,9 +44,9 @@ TABLE = pd.DataFrame(
 )
 
 
-def test_columns_are_chosen_and_every_drop_is_logged() -> None:
-    logged: list[str] = []
-    schema = Tabular.select_inputs(profile_of(TABLE), "y", settings_for(), logged.append)
+def test_columns_are_chosen_and_every_drop_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with lightsage_log(caplog) as logged:
+        schema = Tabular.select_inputs(profile_of(TABLE), "y", settings_for())
     kinds = {c.name: (c.kind, c.role) for c in schema.columns}
     assert kinds == {
         "row_id": ("number", "ignored"),
@@ -62,7 +64,7 @@ def test_columns_are_chosen_and_every_drop_is_logged() -> None:
 
 def test_categorical_and_ignore_columns_override_the_choice() -> None:
     settings = settings_for(categorical_columns="zip", ignore_columns="size")
-    schema = Tabular.select_inputs(profile_of(TABLE), "y", settings, print)
+    schema = Tabular.select_inputs(profile_of(TABLE), "y", settings)
     kinds = {c.name: (c.kind, c.role) for c in schema.columns}
     assert kinds["zip"] == ("number", "feature") and kinds["size"] == ("number", "ignored")
     assert Tabular(settings, schema).categorical_features() == ("colour", "zip")
@@ -71,9 +73,9 @@ def test_categorical_and_ignore_columns_override_the_choice() -> None:
         match=r"'ignore_columns' names column\(s\) the table does not have: 'colur' "
         r"\(did you mean 'colour'\?\)",
     ):
-        Tabular.select_inputs(profile_of(TABLE), "y", settings_for(ignore_columns="colur"), print)
+        Tabular.select_inputs(profile_of(TABLE), "y", settings_for(ignore_columns="colur"))
     with pytest.raises(RecipeError, match="no column is left to learn from"):
-        Tabular.select_inputs(profile_of(TABLE[["name", "y"]]), "y", settings_for(), print)
+        Tabular.select_inputs(profile_of(TABLE[["name", "y"]]), "y", settings_for())
 
 
 def test_id_names() -> None:
@@ -85,7 +87,7 @@ def test_id_names() -> None:
 
 def trained(frame: pd.DataFrame, **raw: str) -> Tabular:
     settings = settings_for(**raw)
-    schema = Tabular.select_inputs(profile_of(frame), "y", settings, print)
+    schema = Tabular.select_inputs(profile_of(frame), "y", settings)
     recipe = Tabular(settings, schema)
     types = [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in schema.features]
     typed = schema.typed_table(

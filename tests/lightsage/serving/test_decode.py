@@ -31,7 +31,7 @@ from lightsage.serving.negotiate import PayloadError
 from requestcases import BAD_REQUESTS, COLUMNS, RECORD, ROW
 
 SCHEMA = load_recipe("titanic").select_inputs(
-    TableProfile.empty(["PassengerId", "Survived", *COLUMNS[1:]]), "Survived", {}, print
+    TableProfile.empty(["PassengerId", "Survived", *COLUMNS[1:]]), "Survived", {}
 )
 TARGET = "Survived"
 EXPECTED = {

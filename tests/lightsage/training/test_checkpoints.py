@@ -21,6 +21,8 @@ from lightsage.training.checkpoints import (
 )
 from lightsage.training.early_stopping import EarlyStopping
 
+from testsupport import lightsage_log
+
 PARAMS = {"objective": "binary", "metric": "auc", "verbose": -1, "seed": 1, "num_threads": 1, "num_leaves": 7}
 
 
@@ -87,7 +89,9 @@ def test_the_store_keeps_the_newest_three_readable_files_and_no_temporaries(tmp_
     assert all((tmp_path / "checkpoints" / name).stat().st_mode & stat.S_IROTH for name in names)
 
 
-def test_the_newest_readable_checkpoint_is_found_and_a_torn_one_skipped(tmp_path: Path) -> None:
+def test_the_newest_readable_checkpoint_is_found_and_a_torn_one_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = CheckpointStore(tmp_path)
     train, valid = datasets()
     for rounds in (3, 6):
@@ -95,11 +99,11 @@ def test_the_newest_readable_checkpoint_is_found_and_a_torn_one_skipped(tmp_path
         store.save(rounds, booster.model_to_string(), None, job())
     newest = tmp_path / "checkpoint-000000006.json"
     newest.write_text(newest.read_text()[:1000])  # as a sync cut short would leave it
-    skipped: list[str] = []
-    found = store.latest(job(), skipped.append)
+    with lightsage_log(caplog) as skipped:
+        found = store.latest(job())
     assert found is not None and found.rounds == 3 and found.booster.current_iteration() == 3
     assert skipped and "checkpoint-000000006.json" in skipped[0]
-    assert CheckpointStore(tmp_path / "none").latest(job(), print) is None
+    assert CheckpointStore(tmp_path / "none").latest(job()) is None
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,7 @@ def test_a_checkpoint_of_another_job_is_refused_naming_the_difference(
     train, valid = datasets()
     store.save(2, lgb.train(PARAMS, train, 2, valid_sets=[valid]).model_to_string(), None, job())
     with pytest.raises(CheckpointError, match="is a checkpoint of another job") as refused:
-        store.latest(job(**changed), print)
+        store.latest(job(**changed))
     assert named in str(refused.value)
 
 
@@ -128,7 +132,7 @@ def test_rounds_and_the_checkpoint_settings_may_change_between_restarts() -> Non
 
 def test_checkpoints_follow_the_interval_and_a_stop_writes_the_current_round(tmp_path: Path) -> None:
     store = CheckpointStore(tmp_path)
-    checkpointer = Checkpointer(store, job(), 10, 3600, None, print)
+    checkpointer = Checkpointer(store, job(), 10, 3600, None)
     train, valid = datasets()
     lgb.train(PARAMS, train, 35, valid_sets=[valid], callbacks=[checkpointer])
     assert [path.name[11:20] for path in store.paths()] == ["000000010", "000000020", "000000030"]
@@ -140,8 +144,8 @@ def test_checkpoints_follow_the_interval_and_a_stop_writes_the_current_round(tmp
 
 
 def test_seconds_also_trigger_a_checkpoint_and_interval_zero_writes_none(tmp_path: Path) -> None:
-    every_round = Checkpointer(CheckpointStore(tmp_path / "a"), job(), 1000, 0.0, None, print)
-    never = Checkpointer(CheckpointStore(tmp_path / "b"), job(), 0, 0.0, None, print)
+    every_round = Checkpointer(CheckpointStore(tmp_path / "a"), job(), 1000, 0.0, None)
+    never = Checkpointer(CheckpointStore(tmp_path / "b"), job(), 0, 0.0, None)
     train, valid = datasets()
     lgb.train(PARAMS, train, 4, valid_sets=[valid], callbacks=[every_round, never])
     assert len(every_round.store.paths()) == 3
@@ -168,11 +172,11 @@ def test_a_resumed_run_stops_at_the_same_round_with_the_same_trees(tmp_path: Pat
 
     store = CheckpointStore(tmp_path)
     stopping = EarlyStopping(10)
-    checkpointer = Checkpointer(store, job(), 20, 3600, stopping, print)
+    checkpointer = Checkpointer(store, job(), 20, 3600, stopping)
     train, valid = datasets()
     lgb.train(PARAMS, train, 25, valid_sets=[valid], callbacks=[stopping, checkpointer])  # then stopped
 
-    found = store.latest(job(), print)
+    found = store.latest(job())
     assert found is not None and found.rounds == 20 and found.best is not None
     train, valid = datasets(init=found.booster)
     stopping = EarlyStopping(10, found.best)
@@ -198,33 +202,37 @@ def test_a_resumed_run_stops_at_the_same_round_with_the_same_trees(tmp_path: Pat
     ],
     ids=["nested 100,000 deep", "nested fingerprint", "no fingerprint", "bad best", "a list"],
 )
-def test_an_unreadable_checkpoint_of_any_shape_is_skipped(tmp_path: Path, content: str) -> None:
+def test_an_unreadable_checkpoint_of_any_shape_is_skipped(
+    tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Issue 18, item 12: deeply nested checkpoint JSON failed the job with a RecursionError."""
     store = CheckpointStore(tmp_path)
     train, valid = datasets()
     store.save(3, lgb.train(PARAMS, train, 3, valid_sets=[valid]).model_to_string(), None, job())
     (tmp_path / "checkpoint-000000006.json").write_text(content)
-    skipped: list[str] = []
-    found = store.latest(job(), skipped.append)
+    with lightsage_log(caplog) as skipped:
+        found = store.latest(job())
     assert found is not None and found.rounds == 3
     assert len(skipped) == 1 and skipped[0].startswith(
         "skipping checkpoint checkpoint-000000006.json: it is not"
     )
 
 
-def test_a_checkpoint_of_more_rounds_than_asked_is_passed_over_for_an_older_one(tmp_path: Path) -> None:
+def test_a_checkpoint_of_more_rounds_than_asked_is_passed_over_for_an_older_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = CheckpointStore(tmp_path)
     train, valid = datasets()
     for rounds in (4, 8):
         store.save(
             rounds, lgb.train(PARAMS, train, rounds, valid_sets=[valid]).model_to_string(), None, job()
         )
-    said: list[str] = []
-    found = store.latest(job(), said.append, most_rounds=6)
+    with lightsage_log(caplog) as said:
+        found = store.latest(job(), most_rounds=6)
     assert found is not None and found.rounds == 4
     assert said == ["passing over checkpoint checkpoint-000000008.json: it holds 8 rounds; this job trains 6"]
-    assert store.latest(job(), print, most_rounds=8).rounds == 8  # type: ignore[union-attr]
+    assert store.latest(job(), most_rounds=8).rounds == 8  # type: ignore[union-attr]
     with pytest.raises(
         CheckpointError, match=r"holds more rounds than the 3 this job trains.*to start fresh, empty"
     ):
-        store.latest(job(), print, most_rounds=3)
+        store.latest(job(), most_rounds=3)

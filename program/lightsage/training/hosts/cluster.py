@@ -16,17 +16,20 @@ passes the reason on, so every host fails with the first failure's reason, named
 from __future__ import annotations
 
 import json
+import logging
 import math
 import signal
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lightsage.contract.paths import ResourceConfig
 from lightsage.errors import PlatformError
+
+logger = logging.getLogger(__name__)
 
 EXCHANGE_PORT_OFFSET = 1
 RETRY_SECONDS = 1.0
@@ -38,8 +41,6 @@ HELLO_SECONDS = 10.0
 MAX_HELLO_BYTES = 1 << 16
 _COUNT = struct.Struct("!I")
 _LENGTH = struct.Struct("!Q")
-
-Log = Callable[[str], None]
 
 
 class ClusterError(PlatformError):
@@ -95,7 +96,7 @@ class Hosts:
         return tuple(name for name in self.names if name != self.current)
 
 
-def resolve(host: str, deadline: float, log: Log) -> str:
+def resolve(host: str, deadline: float) -> str:
     """The IPv4 address of `host`, retrying until `deadline` (time.monotonic()) while DNS comes up."""
     attempts = 0
     while True:
@@ -110,7 +111,7 @@ def resolve(host: str, deadline: float, log: Log) -> str:
                     origin=host,
                 ) from None
             if attempts == 1:
-                log(f"waiting for host name '{host}' to resolve ({error})")
+                logger.info(f"waiting for host name '{host}' to resolve ({error})")
             time.sleep(RETRY_SECONDS)
 
 
@@ -220,7 +221,7 @@ class Exchange:
         self.timeout = timeout
 
     @classmethod
-    def open(cls, hosts: Hosts, leader_address: str, port: int, timeout: float, log: Log) -> Exchange:
+    def open(cls, hosts: Hosts, leader_address: str, port: int, timeout: float) -> Exchange:
         deadline = time.monotonic() + timeout
         if hosts.first:
             return cls(hosts, _accept_all(hosts, port, deadline, timeout), timeout)
@@ -387,7 +388,7 @@ class Cluster:
     def first(self) -> bool:
         return self.hosts.first
 
-    def join(self, resources: ResourceConfig, port: int, timeout: float, log: Log) -> None:
+    def join(self, resources: ResourceConfig, port: int, timeout: float) -> None:
         """Resolve every host's name and connect the exchange (no-op for one host)."""
         self.hosts = Hosts.from_resources(resources)
         self.port, self.timeout = port, float(timeout)
@@ -395,9 +396,9 @@ class Cluster:
             return
         started = time.monotonic()
         deadline = started + timeout
-        addresses = {name: resolve(name, deadline, log) for name in self.hosts.names}
+        addresses = {name: resolve(name, deadline) for name in self.hosts.names}
         self.exchange = Exchange.open(
-            self.hosts, addresses[self.hosts.leader], port + EXCHANGE_PORT_OFFSET, timeout, log
+            self.hosts, addresses[self.hosts.leader], port + EXCHANGE_PORT_OFFSET, timeout
         )
         # LightGBM's machine list is the first host's view; a host it resolves differently could not find
         # itself in that list, so that is refused here with both addresses.
@@ -412,7 +413,7 @@ class Cluster:
                 origin=current,
             )
         self.addresses = agreed
-        log(
+        logger.info(
             f"joined {self.hosts.count} hosts in {time.monotonic() - started:.1f} s: "
             + ", ".join(f"{name}={agreed[name]}" for name in self.hosts.names)
             + f"; this is host {self.hosts.rank + 1} ({current})"
@@ -438,7 +439,7 @@ class Cluster:
         else:
             self.exchange.abort(self.hosts.current, reason)
 
-    def finish(self, log: Log) -> None:
+    def finish(self) -> None:
         """The other hosts end only once the first host has saved the model: SageMaker local mode stops every
         container when one ends. From then on the job has succeeded, and a stop (SIGTERM) changes nothing."""
         if self.exchange is None:
@@ -451,7 +452,7 @@ class Cluster:
         try:
             self.all_gather("the saved model", b"")
         except ClusterError as error:  # the model is saved: a host that leaves now fails only itself
-            log(f"the model is saved; {error}")
+            logger.info(f"the model is saved; {error}")
 
     def close(self) -> None:
         if self.exchange is not None:

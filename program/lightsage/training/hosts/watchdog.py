@@ -18,11 +18,11 @@ other hosts, and ends the process.
 from __future__ import annotations
 
 import _thread
+import logging
 import os
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 from types import FrameType, TracebackType
@@ -31,6 +31,8 @@ import lightgbm as lgb
 
 from lightsage.contract.paths import MLPaths, write_failure_reason
 from lightsage.training.hosts.cluster import DATA, ERROR, HEADER, Cluster, ClusterError, receive
+
+logger = logging.getLogger(__name__)
 
 GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.5
@@ -177,16 +179,10 @@ class Watchdog:
     def _give_up(self, error: ClusterError) -> None:
         """The main thread is stuck inside LightGBM: fail from here."""
         reason = str(error)
-        print(
-            f"[train] FAILED: {reason} (LightGBM did not return; ending the process)",
-            file=sys.stderr,
-            flush=True,
-        )
+        logger.error(f"FAILED: {reason} (LightGBM did not return; ending the process)")
         try:
             write_failure_reason(self.paths, reason + "\n")
         except OSError as failure:
-            print(
-                f"[train] could not write {self.paths.failure_file}: {failure}", file=sys.stderr, flush=True
-            )
+            logger.error(f"could not write {self.paths.failure_file}: {failure}")
         self.cluster.abort(reason, error)
         os._exit(1)

@@ -81,7 +81,7 @@ def test_parts_pack_and_unpack(parts: list[bytes]) -> None:
 
 def test_one_host_needs_no_network() -> None:
     cluster = Cluster()
-    cluster.join(ResourceConfig("algo-1", ("algo-1",)), 12400, 10, print)
+    cluster.join(ResourceConfig("algo-1", ("algo-1",)), 12400, 10)
     assert (cluster.count, cluster.first, cluster.exchange) == (1, True, None)
     assert cluster.all_gather("anything", b"x") == [b"x"]
     assert cluster.lightgbm_parameters() == {}
@@ -154,7 +154,7 @@ def leader_in_thread(port: int, work: Callable[[Exchange], object] | None = None
 
     def lead() -> None:
         try:
-            exchange = Exchange.open(Hosts(hosts, hosts[0]), "127.0.0.1", port, 5, print)
+            exchange = Exchange.open(Hosts(hosts, hosts[0]), "127.0.0.1", port, 5)
             outcome["result"] = work(exchange) if work is not None else exchange
         except ClusterError as error:
             outcome["result"] = error
@@ -168,7 +168,7 @@ def test_a_host_whose_connection_closes_is_named() -> None:
     port = free_port()
     thread, leader = leader_in_thread(port, lambda exchange: exchange.all_gather("bin sample", b"x"))
     hosts = loopback_hosts(2)
-    worker = Exchange.open(Hosts(hosts, hosts[1]), "127.0.0.1", port, 5, print)
+    worker = Exchange.open(Hosts(hosts, hosts[1]), "127.0.0.1", port, 5)
     worker.close()  # as a crashed host's kernel does
     thread.join(10)
     assert "host '127.0.0.2' closed its connection during bin sample: it stopped or crashed" in str(

@@ -43,7 +43,7 @@ def halves(tmp_path: Path) -> list[Path]:
 
 
 def profiled(folder: Path, target: str) -> tuple[ChannelReader, TableProfile, TargetColumn]:
-    reader = ChannelReader(channel_files(folder, "train", print), print)
+    reader = ChannelReader(channel_files(folder, "train"))
     return reader, *profile_channel(reader, target)
 
 
@@ -56,13 +56,13 @@ def test_sharded_hosts_merge_their_profiles_into_the_one_of_all_rows(tmp_path: P
         _, profile, target = profiled(folders[cluster.hosts.rank], "Survived")
         profile, target = merged_profile(cluster, profile, target)
         task = infer_task(target.target_profile(), "Survived")
-        schema = recipe_class.select_inputs(profile, "Survived", settings, print)
+        schema = recipe_class.select_inputs(profile, "Survived", settings)
         return profile, target.target_profile(), task, class_values(target.target_profile(), task), schema
 
     for profile, target_profile, task, classes, schema in on_hosts(2, work).values():
         assert (profile.rows, target_profile) == (whole.rows, whole_target.target_profile())
         assert (task, classes) == ("binary", [0, 1])
-        assert schema == recipe_class.select_inputs(whole, "Survived", settings, print)
+        assert schema == recipe_class.select_inputs(whole, "Survived", settings)
         for name, column in whole.columns.items():
             merged = profile.columns[name]
             assert (merged.present, merged.missing, merged.numeric, merged.integer, merged.distinct) == (
@@ -91,7 +91,7 @@ def test_every_host_learns_the_state_of_all_rows(tmp_path: Path, settings: dict[
             profile, target = merged_profile(team.cluster, profile, target)
         task = infer_task(target.target_profile(), "Survived")
         channel = Channel("train", reader, target.labels(task, class_values(target.target_profile(), task)))
-        recipe = recipe_class(parsed, recipe_class.select_inputs(profile, "Survived", parsed, print))
+        recipe = recipe_class(parsed, recipe_class.select_inputs(profile, "Survived", parsed))
         return wire.encode(learn_state(recipe, channel, channel.labelled, team))
 
     alone = state_of(TRAIN_CSV.parent, None)

@@ -23,11 +23,11 @@ from testsupport import TRAIN_CSV
 def summary_of(recipe_name: str, settings: dict[str, str]) -> tuple[Recipe, State]:
     """A real recipe's summary of a batch of the committed train split, as `train` makes it."""
     recipe_class, parsed = resolve({"recipe": recipe_name, **settings})
-    reader = ChannelReader(channel_files(TRAIN_CSV.parent, "train", print), print)
+    reader = ChannelReader(channel_files(TRAIN_CSV.parent, "train"))
     profile, target = profile_channel(reader, parsed["target"])
     task = infer_task(target.target_profile(), parsed["target"])
     labels = target.labels(task, class_values(target.target_profile(), task))
-    schema = recipe_class.select_inputs(profile, parsed["target"], parsed, print)
+    schema = recipe_class.select_inputs(profile, parsed["target"], parsed)
     channel = Channel("train", reader, labels)
     frame, batch_labels = next(typed_batches(channel, schema, channel.labelled))
     recipe = recipe_class(parsed, schema)
