@@ -27,7 +27,7 @@ LOGGER = "lightsage"
 Stream = Literal["stdout", "stderr"]
 
 
-class CurrentStream(logging.StreamHandler):  # type: ignore[type-arg]
+class CurrentStream(logging.StreamHandler):
     """A handler for sys.stdout or sys.stderr as they are at each record, not as they were at set-up."""
 
     def __init__(self, which: Stream, level: int = logging.NOTSET) -> None:
@@ -35,8 +35,8 @@ class CurrentStream(logging.StreamHandler):  # type: ignore[type-arg]
         self.which = which
 
     @property
-    def stream(self) -> TextIO:  # type: ignore[override]
-        return getattr(sys, self.which)  # type: ignore[no-any-return]
+    def stream(self) -> TextIO:  # type: ignore[override]  # StreamHandler sets it as an attribute
+        return getattr(sys, self.which)
 
 
 class _Below(logging.Filter):
@@ -51,7 +51,6 @@ class _Below(logging.Filter):
 def _handler(which: Stream, program: str, level: int = logging.NOTSET) -> logging.Handler:
     handler = CurrentStream(which, level)
     handler.setFormatter(logging.Formatter(f"[{program}] %(message)s"))
-    handler.lightsage = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -60,7 +59,7 @@ def configure(program: str) -> logging.Logger:
     the first installed."""
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
-        if getattr(handler, "lightsage", False):
+        if isinstance(handler, CurrentStream):
             logger.removeHandler(handler)
     logger.setLevel(logging.INFO)
     if program == "train":

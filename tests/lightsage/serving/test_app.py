@@ -15,9 +15,13 @@ from hypothesis import strategies as st
 
 from lightsage.contract.paths import MLPaths
 from lightsage.data.channels import DataError
+from lightsage.model import artifact
 from lightsage.model.artifact import ModelLoadError
+from lightsage.serving import app as serving
 from lightsage.serving.app import create_app
-from lightsage.serving.negotiate import PayloadError
+from lightsage.serving.encode import Encoder
+from lightsage.serving.negotiate import AnswerFormat, PayloadError
+from lightsage.serving.predictor import Predictor
 from lightsage.serving.settings import ServingSettings
 from lightsage.training.hosts.cluster import ClusterError
 from lightsage.training.main import train
@@ -181,6 +185,23 @@ def test_the_status_follows_from_the_class_of_the_error(
     response = post(client, ROW, "text/csv")
     assert response.status_code == status
     assert response.get_json() == {"error": str(raised)}
+
+
+def test_an_invocation_is_a_function_of_the_body_and_headers_apart_from_flask(
+    client: FlaskClient, trained_model_dir: Path
+) -> None:
+    predictor = Predictor(artifact.load(trained_model_dir))
+    manifest = predictor.manifest
+    encoder = Encoder(manifest.task, manifest.classes, manifest.features)
+    body = gzip.compress((ROW + "\n" + ROW + "\n").encode())
+    for wanted in (AnswerFormat("text/csv"), AnswerFormat("application/json", explain=True)):
+        answered = serving.answer(
+            predictor, encoder, wanted, body, "text/csv", "gzip", SETTINGS.max_payload_bytes
+        )
+        headers = {"Content-Type": "text/csv", "Content-Encoding": "gzip", "Accept": wanted.media_type}
+        if wanted.explain:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = "explain=true"
+        assert answered == client.post("/invocations", data=body, headers=headers).get_data(as_text=True)
 
 
 def test_an_app_without_a_model_does_not_start(tmp_path: Path) -> None:
