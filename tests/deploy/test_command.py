@@ -1,4 +1,4 @@
-"""`byoc`: one console script, a subcommand per step, each the same as its `python -m deploy.*` module."""
+"""`byoc`: one console script, a subcommand per step, each also `python -m lightsage_deploy COMMAND`."""
 
 from __future__ import annotations
 

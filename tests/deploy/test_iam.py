@@ -17,6 +17,7 @@ from cfnlint.decode.decode import decode
 from parliament import analyze_policy_string
 
 from lightsage_deploy import project
+from lightsage_deploy.cli import iam as iam_command
 from lightsage_deploy.iam import policies as iam
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -341,7 +342,7 @@ def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> N
             f"deploy/iam/policies/{name} is out of date: "
             "run `byoc iam --example --out-dir deploy/iam/policies`"
         )
-    assert iam.main(["--example", "--out-dir", str(tmp_path / "cli")]) == 0
+    assert iam_command.main(["--example", "--out-dir", str(tmp_path / "cli")]) == 0
     assert {path.name: path.read_text() for path in (tmp_path / "cli").iterdir()} == committed
 
 
@@ -349,7 +350,7 @@ def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> N
 
 
 def test_cli_writes_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = iam.main(
+    exit_code = iam_command.main(
         ["--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET, "--out-dir", str(tmp_path)]
     )
 
@@ -366,7 +367,7 @@ def test_cli_writes_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     completed = subprocess.run(
         [
-            *(sys.executable, "-m", "lightsage_deploy.iam.policies"),
+            *(sys.executable, "-m", "lightsage_deploy", "iam"),
             *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
             *("--out-dir", str(tmp_path)),
         ],
@@ -381,7 +382,7 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
 
 
 def test_cli_prints_the_documents_with_custom_names(capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = iam.main(
+    exit_code = iam_command.main(
         [
             *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
             *("--prefix", "teams/ml/titanic", "--repository", "ml/titanic"),
@@ -396,7 +397,7 @@ def test_cli_prints_the_documents_with_custom_names(capsys: pytest.CaptureFixtur
 
 
 def test_cli_rejects_an_invalid_account_id(capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = iam.main(["--account-id", "not-an-account", "--region", REGION, "--bucket", BUCKET])
+    exit_code = iam_command.main(["--account-id", "not-an-account", "--region", REGION, "--bucket", BUCKET])
 
     assert exit_code == 2
     assert "account_id" in capsys.readouterr().err

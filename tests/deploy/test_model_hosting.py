@@ -26,6 +26,8 @@ from lightsage.model import artifact
 from lightsage.serving.payloads import decode_csv
 from lightsage.training.main import train
 from lightsage_deploy import project
+from lightsage_deploy.cli import batch as batch_command
+from lightsage_deploy.cli import deploy as deploy_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import batch as batch_transform
 from lightsage_deploy.steps import endpoint, predict, rows
@@ -225,7 +227,7 @@ def printed_requests(
 
 
 def endpoint_requests(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, dict[str, Any]]:
-    requests = printed_requests(capsys, endpoint.main, argv)
+    requests = printed_requests(capsys, deploy_command.main, argv)
     assert list(requests) == ["create-model", "create-endpoint-config", "create-endpoint"]
     return requests
 
@@ -275,7 +277,7 @@ def test_an_asynchronous_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.usefixtures("nothing_listens")
 def test_a_batch_transform_job(capsys: pytest.CaptureFixture[str]) -> None:
-    requests = printed_requests(capsys, batch_transform.main, ["--bucket", "my-bucket"])
+    requests = printed_requests(capsys, batch_command.main, ["--bucket", "my-bucket"])
     assert list(requests) == ["create-model", "create-transform-job"]
     job = requests["create-transform-job"]
     assert job["ModelName"] == requests["create-model"]["ModelName"] == job["TransformJobName"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lightsage_deploy.cli import offline as offline_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.targets import docker as docker_cli
 from lightsage_deploy.targets import offline
@@ -24,20 +25,20 @@ def _answers(url: str) -> int:
 def test_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     registry_port, s3_port = free_port(), free_port()
     flags = ["--state-dir", str(tmp_path), "--registry-port", str(registry_port), "--s3-port", str(s3_port)]
-    assert offline.main(["up", *flags]) == 0
+    assert offline_command.main(["up", *flags]) == 0
     try:
         assert _answers(f"http://127.0.0.1:{registry_port}/v2/") == 200  # no auth block
         assert _answers(f"http://127.0.0.1:{s3_port}/") == 200
         assert f"addr: 127.0.0.1:{registry_port}" in (tmp_path / "registry-config.yml").read_text()
-        assert offline.main(["status", "--state-dir", str(tmp_path)]) == 0
+        assert offline_command.main(["status", "--state-dir", str(tmp_path)]) == 0
         with pytest.raises(DeployError, match="already running"):
-            offline.main(["up", *flags])
+            offline_command.main(["up", *flags])
     finally:
-        assert offline.main(["down", "--state-dir", str(tmp_path)]) == 0
+        assert offline_command.main(["down", "--state-dir", str(tmp_path)]) == 0
     output = capsys.readouterr().out
     assert f"--registry localhost:{registry_port} --s3-endpoint http://127.0.0.1:{s3_port}" in output
     assert "stopped registry" in output and "s3 (pid" in output
-    assert offline.main(["status", "--state-dir", str(tmp_path)]) == 1
+    assert offline_command.main(["status", "--state-dir", str(tmp_path)]) == 1
     with pytest.raises(OSError):
         _answers(f"http://127.0.0.1:{s3_port}/")
 

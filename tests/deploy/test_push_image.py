@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lightsage_deploy import project
+from lightsage_deploy.cli import push as push_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.targets import base_image
@@ -117,7 +118,7 @@ def test_the_local_default_image_needs_no_aws() -> None:
 
 
 def test_build_options_from_the_command_line(example_project: project.Project) -> None:
-    arguments = push_image.build_parser().parse_args(
+    arguments = push_command.build_parser().parse_args(
         [
             "--local",
             "--build-arg",
@@ -128,7 +129,7 @@ def test_build_options_from_the_command_line(example_project: project.Project) -
             "--immutable-tags",
         ]
     )
-    options = push_image.options_from(arguments, example_project)
+    options = push_command.options_from(arguments, example_project)
     assert (options.repository, options.tags) == (
         "titanic-byoc",
         ({"Key": "project", "Value": "titanic-byoc"},),
@@ -142,7 +143,7 @@ def test_build_options_from_the_command_line(example_project: project.Project) -
 @pytest.mark.parametrize("argv", [["--no-build"], ["--source-image", "titanic-byoc:dev"]])
 def test_no_build_and_source_image_go_together(argv: list[str], example_project: project.Project) -> None:
     with pytest.raises(DeployError, match="go together"):
-        push_image.options_from(push_image.build_parser().parse_args(argv), example_project)
+        push_command.options_from(push_command.build_parser().parse_args(argv), example_project)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from lightsage.tasks import Task
 from lightsage_deploy import project
 from lightsage_deploy.aws.progress import MIB, UploadProgress
 from lightsage_deploy.aws.s3 import delete_prefix, list_keys, parse_s3_uri, put_bytes, read_model_archive
+from lightsage_deploy.cli import upload as upload_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import cleanup
 from lightsage_deploy.steps import upload as upload_data
@@ -196,7 +197,7 @@ def test_a_missing_repository_is_not_an_error() -> None:
 def test_upload_splits_at_random_for_a_recipe_whose_only_task_is_regression(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert upload_data.main(["--bucket", "houses-unit", "--create-bucket"]) == 0
+    assert upload_command.main(["--bucket", "houses-unit", "--create-bucket"]) == 0
     printed = capsys.readouterr().out
     assert "(32 rows, random split)" in printed
     assert "stratified" not in printed
@@ -238,7 +239,7 @@ def test_every_progress_and_result_line_is_written_whole_with_its_line_break(
     results, progress = WriteRecorder(), WriteRecorder()
     monkeypatch.setattr("sys.stdout", results)
     monkeypatch.setattr("sys.stderr", progress)
-    assert upload_data.main(["--bucket", "titanic-unit", "--create-bucket"]) == 0
+    assert upload_command.main(["--bucket", "titanic-unit", "--create-bucket"]) == 0
     big = UploadProgress("big.csv", 20 * MIB)
     big(20 * MIB // 2)
     big.done()

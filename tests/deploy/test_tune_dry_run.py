@@ -18,6 +18,7 @@ from lightsage.recipes.base import resolve
 from lightsage.tasks import Task
 from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
+from lightsage_deploy.cli import tune as tune_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import hyperparameters, metrics, tune
 
@@ -30,7 +31,7 @@ def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def tuning_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[dict[str, Any], str]:
     """The request `byoc tune --dry-run` prints, checked against the API model; and what went to stderr."""
-    assert tune.main(["--dry-run", *argv]) == 0
+    assert tune_command.main(["--dry-run", *argv]) == 0
     printed = capsys.readouterr()
     words = shlex.split(printed.out)
     assert words[:4] == ["aws", "sagemaker", "create-hyper-parameter-tuning-job", "--cli-input-json"]

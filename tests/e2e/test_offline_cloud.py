@@ -1,6 +1,6 @@
 """The whole cloud path, offline: a local registry for ECR, moto_server for S3, SageMaker local mode for jobs.
 
-Every step goes through the function the matching `python -m deploy.NAME --local` command calls.
+Every step goes through the function the matching `byoc NAME --local` command calls.
 """
 
 from __future__ import annotations
