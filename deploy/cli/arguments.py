@@ -12,19 +12,19 @@ from pathlib import Path
 from lightsage.tasks import Task
 from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
+from lightsage_deploy.aws.ecr import default_image_uri
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.iam.roles import resolve_role, role_for
-from lightsage_deploy.steps import hyperparameters
+from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.jobs.channels import channel_content_type
+from lightsage_deploy.jobs.rows import payload_rows, sample_rows
 from lightsage_deploy.steps.endpoint import EndpointKind, EndpointOptions, model_data_of_job
-from lightsage_deploy.steps.image import default_image_uri
-from lightsage_deploy.steps.rows import payload_rows, sample_rows
 from lightsage_deploy.steps.train import (
     DEFAULT_MAX_RUN_SECONDS,
     DEFAULT_MAX_WAIT_SECONDS,
     TrainingOptions,
     warm_start_uri,
 )
-from lightsage_deploy.steps.upload import channel_content_type
 from lightsage_deploy.targets import target as settings
 
 DEFAULT_ROWS = 5

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import subprocess
@@ -13,12 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from lightsage_deploy import project
-from lightsage_deploy.errors import DeployError, aws_error_code
+from lightsage_deploy.aws.ecr import docker_login_to_ecr, ensure_ecr_repository
+from lightsage_deploy.errors import DeployError
 from lightsage_deploy.targets import base_image
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, docker_streaming, ensure_docker_running
@@ -90,41 +87,6 @@ def image_tags(commit: str, immutable: bool, now: datetime | None = None) -> tup
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
         return (f"{commit}-{stamp}",)
     return (commit,)
-
-
-def ensure_ecr_repository(
-    ecr: Any, name: str, immutable_tags: bool, tags: Sequence[dict[str, str]] = ()
-) -> str:
-    """The repository URI, creating the repository (scan on push) when it does not exist yet."""
-    try:
-        repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
-        wanted = "IMMUTABLE" if immutable_tags else "MUTABLE"
-        if repository.get("imageTagMutability", "MUTABLE") != wanted:
-            print(
-                f"note: repository {name} exists with {repository['imageTagMutability']} tags; "
-                f"it is left as it is (not {wanted})"
-            )
-        return str(repository["repositoryUri"])
-    except ClientError as error:
-        if aws_error_code(error) != "RepositoryNotFoundException":
-            raise
-    created = ecr.create_repository(
-        repositoryName=name,
-        imageScanningConfiguration={"scanOnPush": True},
-        imageTagMutability="IMMUTABLE" if immutable_tags else "MUTABLE",
-        tags=[{"Key": tag["Key"], "Value": tag["Value"]} for tag in tags],
-    )
-    print(f"created ECR repository {name}")
-    return str(created["repository"]["repositoryUri"])
-
-
-def docker_login_to_ecr(ecr: Any) -> str:
-    """`aws ecr get-login-password | docker login --password-stdin`, without the AWS CLI."""
-    authorization = ecr.get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(authorization["authorizationToken"]).decode().split(":", 1)
-    endpoint = authorization["proxyEndpoint"]
-    docker("login", "--username", user, "--password-stdin", endpoint, input_text=password, timeout=60)
-    return str(endpoint)
 
 
 def check_registry_answers(registry: str) -> None:
@@ -203,16 +165,6 @@ def push_tags(source_image: str, repository_uri: str, tags: Sequence[str]) -> Pu
         output = docker_streaming("push", reference, timeout=PUSH_TIMEOUT_SECONDS)
         digest = pushed_digest(repository_uri, output, reference)
     return PushedImage(repository_uri=repository_uri, tags=tuple(tags), digest=digest)
-
-
-def default_image_uri(target: settings.DeployTarget, repository: str, registry: str | None = None) -> str:
-    """REPOSITORY:latest in the plain registry (--local or --registry), else in this account's ECR."""
-    plain_registry = registry or (target.local.registry if target.local is not None else None)
-    if plain_registry is not None:
-        return f"{plain_registry}/{repository}:latest"
-    account = target.client("sts").get_caller_identity()["Account"]
-    domain = "amazonaws.com.cn" if target.region.startswith("cn-") else "amazonaws.com"
-    return f"{account}.dkr.ecr.{target.region}.{domain}/{repository}:latest"
 
 
 def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedImage:

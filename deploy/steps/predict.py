@@ -10,11 +10,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lightsage_deploy.aws.progress import elapsed
-from lightsage_deploy.aws.s3 import parse_s3_uri, put_bytes, read_bytes
-from lightsage_deploy.errors import DeployError, aws_error_code
+from lightsage_deploy.aws.s3 import object_exists, put_bytes, read_bytes
+from lightsage_deploy.errors import DeployError
 from lightsage_deploy.targets import target as settings
 
 ASYNC_TIMEOUT_SECONDS = 900
@@ -69,17 +67,6 @@ def predict(target: settings.DeployTarget, endpoint_name: str, csv_rows: str) ->
     return parse_predictions(predictor(target, endpoint_name).predict(csv_rows))
 
 
-def _exists(s3: Any, uri: str) -> bool:
-    bucket, key = parse_s3_uri(uri)
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if aws_error_code(error) in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
 def predict_async(
     target: settings.DeployTarget,
     endpoint_name: str,
@@ -113,8 +100,8 @@ def answer_async(
     )
     output, failure = response["OutputLocation"], response.get("FailureLocation")
     started = time.monotonic()
-    while not _exists(s3, output):
-        if failure and _exists(s3, failure):
+    while not object_exists(s3, output):
+        if failure and object_exists(s3, failure):
             reason = read_bytes(s3, failure).decode("utf-8", "replace")
             raise DeployError(f"the asynchronous request failed: {reason}")
         if time.monotonic() - started > timeout_seconds:

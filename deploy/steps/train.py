@@ -13,7 +13,7 @@ from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.aws.s3 import ModelArchive, read_model_archive
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps import metrics
+from lightsage_deploy.jobs import metrics
 from lightsage_deploy.targets import target as settings
 
 if TYPE_CHECKING:

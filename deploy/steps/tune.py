@@ -14,7 +14,7 @@ from lightsage.tasks import Task
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps import hyperparameters, metrics
+from lightsage_deploy.jobs import hyperparameters, metrics
 from lightsage_deploy.steps.train import TrainingOptions, build_estimator, training_inputs
 from lightsage_deploy.targets import target as settings
 

@@ -15,23 +15,11 @@ from lightsage.data.split import split_table
 from lightsage.tasks import Task
 from lightsage_deploy.aws.s3 import bucket_exists, create_private_bucket, upload_file
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.jobs.channels import channel_content_type
+from lightsage_deploy.jobs.metrics import known_task
 from lightsage_deploy.project import Project
-from lightsage_deploy.steps import hyperparameters
-from lightsage_deploy.steps.metrics import PARQUET_SUFFIXES, known_task
 from lightsage_deploy.targets import target as settings
-
-CSV_CONTENT_TYPE = "text/csv"
-PARQUET_CONTENT_TYPE = "application/x-parquet"
-
-
-def channel_content_type(source: Path) -> str:
-    """The channels' ContentType: the split keeps the source's format."""
-    return PARQUET_CONTENT_TYPE if source.name.lower().endswith(PARQUET_SUFFIXES) else CSV_CONTENT_TYPE
-
-
-def channel_file_name(channel: str, source: Path) -> str:
-    """What lightsage.data.split names a channel's file: train.csv, validation.parquet, ..."""
-    return f"{channel}.parquet" if channel_content_type(source) == PARQUET_CONTENT_TYPE else f"{channel}.csv"
 
 
 @dataclass(frozen=True)

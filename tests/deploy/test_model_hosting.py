@@ -29,8 +29,9 @@ from lightsage_deploy import project
 from lightsage_deploy.cli import batch as batch_command
 from lightsage_deploy.cli import deploy as deploy_command
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.jobs import rows
 from lightsage_deploy.steps import batch as batch_transform
-from lightsage_deploy.steps import endpoint, predict, rows
+from lightsage_deploy.steps import endpoint, predict
 from lightsage_deploy.targets import target as settings
 
 from testsupport import VALIDATION_CSV, make_ml_root

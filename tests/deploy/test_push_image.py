@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lightsage_deploy import project
+from lightsage_deploy.aws import ecr as aws_ecr
 from lightsage_deploy.cli import push as push_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import image as push_image
@@ -60,7 +61,7 @@ def test_an_existing_repository_is_used_as_it_is() -> None:
             {"repositories": [{"repositoryUri": REPOSITORY_URI, "imageTagMutability": "MUTABLE"}]},
             {"repositoryNames": ["titanic-byoc"]},
         )
-        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", immutable_tags=False) == REPOSITORY_URI
+        assert aws_ecr.ensure_ecr_repository(ecr, "titanic-byoc", immutable_tags=False) == REPOSITORY_URI
         stub.assert_no_pending_responses()
 
 
@@ -79,14 +80,14 @@ def test_a_missing_repository_is_created_with_scan_on_push() -> None:
             },
         )
         tags = [{"Key": "project", "Value": "titanic-byoc"}]
-        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", True, tags) == REPOSITORY_URI
+        assert aws_ecr.ensure_ecr_repository(ecr, "titanic-byoc", True, tags) == REPOSITORY_URI
         stub.assert_no_pending_responses()
 
 
 def test_the_login_pipes_the_token_into_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[tuple[str, ...], str | None]] = []
     monkeypatch.setattr(
-        push_image, "docker", lambda *arguments, input_text=None, **_: calls.append((arguments, input_text))
+        aws_ecr, "docker", lambda *arguments, input_text=None, **_: calls.append((arguments, input_text))
     )
     ecr = _ecr()
     token = base64.b64encode(b"AWS:secret-password").decode()
@@ -96,7 +97,7 @@ def test_the_login_pipes_the_token_into_docker(monkeypatch: pytest.MonkeyPatch) 
             "get_authorization_token",
             {"authorizationData": [{"authorizationToken": token, "proxyEndpoint": endpoint}]},
         )
-        assert push_image.docker_login_to_ecr(ecr) == endpoint
+        assert aws_ecr.docker_login_to_ecr(ecr) == endpoint
     assert calls == [(("login", "--username", "AWS", "--password-stdin", endpoint), "secret-password")]
 
 
@@ -112,7 +113,7 @@ def test_an_unreachable_local_registry_says_how_to_start_it() -> None:
 
 def test_the_local_default_image_needs_no_aws() -> None:
     target = settings.DeployTarget(region="us-east-1")
-    assert push_image.default_image_uri(target, "titanic-byoc", "localhost:5001") == (
+    assert aws_ecr.default_image_uri(target, "titanic-byoc", "localhost:5001") == (
         "localhost:5001/titanic-byoc:latest"
     )
 

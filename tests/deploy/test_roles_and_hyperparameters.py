@@ -11,7 +11,7 @@ from lightsage.recipes.base import load_recipe
 from lightsage_deploy import project
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.iam.roles import resolve_role
-from lightsage_deploy.steps import hyperparameters
+from lightsage_deploy.jobs import hyperparameters
 from lightsage_deploy.targets import target as settings
 
 VALID_ROLE = "arn:aws:iam::123456789012:role/titanic-byoc-sagemaker-execution"

@@ -19,6 +19,7 @@ from lightsage_deploy.aws.progress import MIB, UploadProgress
 from lightsage_deploy.aws.s3 import delete_prefix, list_keys, parse_s3_uri, put_bytes, read_model_archive
 from lightsage_deploy.cli import upload as upload_command
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.jobs import channels
 from lightsage_deploy.steps import cleanup
 from lightsage_deploy.steps import upload as upload_data
 from lightsage_deploy.targets import target as settings
@@ -73,7 +74,7 @@ def test_a_parquet_regression_source_is_split_at_random_and_stays_parquet(tmp_pa
         assert (uploaded.train_rows, uploaded.validation_rows) == (40, 10)
         head = s3.head_object(Bucket="houses", Key="houses/validation/validation.parquet")
         assert head["ContentType"] == "application/x-parquet"
-    assert upload_data.channel_file_name("validation", source) == "validation.parquet"
+    assert channels.channel_file_name("validation", source) == "validation.parquet"
     with (
         settings.open_target(local=False) as target,
         pytest.raises(DeployError, match="no target column 'nope'"),

@@ -23,7 +23,7 @@ from lightsage_deploy.aws.s3 import ModelArchive
 from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.cli import train as train_command
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps import metrics
+from lightsage_deploy.jobs import metrics
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.targets import target as settings
 

@@ -20,7 +20,8 @@ from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.cli import tune as tune_command
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps import hyperparameters, metrics, tune
+from lightsage_deploy.jobs import hyperparameters, metrics
+from lightsage_deploy.steps import tune
 
 
 @pytest.fixture

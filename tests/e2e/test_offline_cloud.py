@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 
 from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import bucket_exists, read_model_archive
+from lightsage_deploy.jobs import hyperparameters, rows
 from lightsage_deploy.steps import batch as batch_transform
-from lightsage_deploy.steps import cleanup, endpoint, hyperparameters, rows
+from lightsage_deploy.steps import cleanup, endpoint
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.steps import upload as upload_data
