@@ -20,7 +20,6 @@ from botocore.validate import validate_parameters
 from lightsage.tasks import Task
 from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import ModelArchive
-from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.cli import train as train_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import metrics
@@ -101,20 +100,6 @@ def test_the_local_estimator_drops_spot_and_checkpoints_and_keeps_the_instance_c
         assert estimator.instance_count == 2
 
 
-def test_local_defaults_need_no_aws(offline_aws: None, example_project: project.Project) -> None:
-    arguments = train_command.build_parser().parse_args(
-        ["--local", "--registry", "localhost:5001", "--instance-count", "2"]
-    )
-    with settings.open_target(local=True, registry="localhost:5001") as target:
-        options = cli.training_options_from(arguments, target, example_project)
-    assert options.image_uri == "localhost:5001/titanic-byoc:latest"
-    assert options.role == example_project.local_role_arn
-    assert options.instance_type == "local"
-    assert options.instance_count == 2
-    assert options.layout == settings.S3Layout(example_project.local_bucket, "titanic-byoc")
-    assert options.content_type == "text/csv"
-
-
 def dry_run_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[list[str], dict[str, Any]]:
     """Run `byoc train --dry-run`; return the printed command's words and its request."""
     assert train_command.main(["--dry-run", *argv]) == 0
@@ -128,12 +113,6 @@ def valid_request(operation: str, request: dict[str, Any]) -> None:
     """botocore's own check of a request against the SageMaker API model (raises when invalid)."""
     model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model.operation_model(operation)
     validate_parameters(request, model.input_shape)
-
-
-@pytest.fixture
-def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An endpoint nothing listens on: a request that did go out would fail the run."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
 @pytest.mark.usefixtures("nothing_listens")

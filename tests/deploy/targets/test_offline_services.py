@@ -1,5 +1,4 @@
-"""lightsage_deploy.targets.offline starts, reports and stops the registry and moto_server; docker failures
-read clearly."""
+"""lightsage_deploy.targets.offline starts, reports and stops the registry and moto_server."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import pytest
 
 from lightsage_deploy.cli import offline as offline_command
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.targets import docker as docker_cli
 from lightsage_deploy.targets import offline
 
 from testsupport import free_port
@@ -54,23 +52,3 @@ def test_a_taken_port_is_named(tmp_path: Path) -> None:
         ):
             services.up()
     assert not (tmp_path / offline.STATE_FILE).exists()
-
-
-def test_a_stopped_docker_daemon_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    with pytest.raises(DeployError, match="docker is not running"):
-        docker_cli.ensure_docker_running()
-
-
-def test_a_missing_docker_cli_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(DeployError, match="docker CLI is not installed"):
-        docker_cli.ensure_docker_running()
-
-
-@pytest.mark.parametrize(
-    ("name", "is_local_mode"),
-    [("7sa74wckhp-algo-1-6jb8m", True), ("abcdefghij-algo-12-zzzzz", True), ("byoc-bench-serve-1", False)],
-)
-def test_local_mode_containers_are_recognised_by_name(name: str, is_local_mode: bool) -> None:
-    assert bool(docker_cli.LOCAL_MODE_CONTAINER_NAME.match(name)) is is_local_mode

@@ -1,18 +1,21 @@
-"""`byoc`: one console script, a subcommand per step, each also `python -m lightsage_deploy COMMAND`."""
+"""`byoc`: one console script, a subcommand per step, each also `python -m lightsage_deploy COMMAND`, each
+with its own --help and examples; an expected failure is one line, not a traceback."""
 
 from __future__ import annotations
 
 import importlib
-import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
 
-from lightsage_deploy.aws import progress
 from lightsage_deploy.cli import main as command
+from lightsage_deploy.cli.main import COMMANDS, exit_with
 from lightsage_deploy.errors import DeployError
+
+from testsupport import REPOSITORY_ROOT
 
 BYOC = Path(sys.executable).parent / "byoc"
 
@@ -63,49 +66,41 @@ def test_failures_are_one_line_without_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (DeployError("bucket b does not exist"), "error: bucket b does not exist"),
+        (NoCredentialsError(), "error: no AWS credentials found"),
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "nope"}}, "CreateBucket"),
+            "error: CreateBucket failed with AccessDenied: nope",
+        ),
+    ],
+)
+def test_expected_failures_exit_1_with_one_line(
+    raised: Exception, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def main(argv: object) -> int:
+        raise raised
 
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def test_long_waits_show_each_status_change_and_a_reminder() -> None:
-    clock, shown = Clock(), io.StringIO()
-    states = iter(["Creating"] * 6 + ["InService"])
-    description = progress.wait_for(
-        lambda: {"EndpointStatus": next(states)},
-        "EndpointStatus",
-        ("InService", "Failed"),
-        "endpoint e",
-        poll_seconds=15,
-        out=shown,
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    assert description == {"EndpointStatus": "InService"}
-    assert shown.getvalue().splitlines() == [
-        "[     0s] endpoint e: Creating",
-        "[  1m00s] endpoint e: Creating",
-        "[  1m30s] endpoint e: InService",
-    ]
+    with pytest.raises(SystemExit) as exited:
+        exit_with(main)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith(expected)
 
 
-def test_a_wait_gives_up_after_its_timeout() -> None:
-    clock = Clock()
-    with pytest.raises(DeployError, match="training job j is still InProgress after 2m00s"):
-        progress.wait_for(
-            lambda: {"TrainingJobStatus": "InProgress"},
-            "TrainingJobStatus",
-            ("Completed",),
-            "training job j",
-            timeout_seconds=100,
-            poll_seconds=60,
-            out=io.StringIO(),
-            clock=clock,
-            sleep=clock.sleep,
-        )
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself_with_examples(command: str) -> None:
+    byoc = Path(sys.executable).parent / "byoc"
+    for argv, usage in (
+        ([str(byoc), command, "--help"], f"usage: byoc {command}"),
+        (
+            [sys.executable, "-m", "lightsage_deploy", command, "--help"],
+            f"usage: python -m lightsage_deploy {command}",
+        ),
+    ):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPOSITORY_ROOT)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(usage)
+        assert f"byoc {command}" in result.stdout.split("options:")[0], "examples in byoc form"
+        assert "Traceback" not in result.stderr
