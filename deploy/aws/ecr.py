@@ -4,6 +4,7 @@ address of the image a job runs by default."""
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,8 @@ from botocore.exceptions import ClientError
 from lightsage_deploy.errors import aws_error_code
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker
+
+logger = logging.getLogger(__name__)
 
 
 def image_uri(account: str, region: str, repository: str, tag: str = "latest") -> str:
@@ -37,9 +40,11 @@ def ensure_ecr_repository(
         repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
         wanted = "IMMUTABLE" if immutable_tags else "MUTABLE"
         if repository.get("imageTagMutability", "MUTABLE") != wanted:
-            print(
-                f"note: repository {name} exists with {repository['imageTagMutability']} tags; "
-                f"it is left as it is (not {wanted})"
+            logger.warning(
+                "repository %s exists with %s tags; it is left as it is (not %s)",
+                name,
+                repository["imageTagMutability"],
+                wanted,
             )
         return str(repository["repositoryUri"])
     except ClientError as error:
@@ -51,7 +56,7 @@ def ensure_ecr_repository(
         imageTagMutability="IMMUTABLE" if immutable_tags else "MUTABLE",
         tags=[{"Key": tag["Key"], "Value": tag["Value"]} for tag in tags],
     )
-    print(f"created ECR repository {name}")
+    logger.info("created ECR repository %s", name)
     return str(created["repository"]["repositoryUri"])
 
 

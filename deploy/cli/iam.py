@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightsage_deploy import project
+from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.iam import policies
 from lightsage_deploy.iam.policies import (
     DEFAULT_PARTITION,
@@ -38,12 +39,8 @@ from lightsage_deploy.iam.policies import (
 COMMAND = "iam"
 
 
-def _parse_args(argv: Sequence[str] | None, prog: str | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog=prog or f"byoc {COMMAND}",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = cli.new_parser(prog, COMMAND, __doc__)
     parser.add_argument("--account-id", help=f"12 digits (--example: {EXAMPLE_ACCOUNT_ID})")
     parser.add_argument("--region", help=f"e.g. us-east-1 (--example: {EXAMPLE_REGION})")
     parser.add_argument("--bucket", help=f"the project's bucket (--example: {EXAMPLE_BUCKET})")
@@ -71,6 +68,12 @@ def _parse_args(argv: Sequence[str] | None, prog: str | None) -> argparse.Namesp
         type=Path,
         help="write one JSON file per document here instead of printing them",
     )
+    return parser
+
+
+def parse_arguments(argv: Sequence[str] | None, prog: str | None) -> argparse.Namespace:
+    """The options, with --example's account, region and bucket filled in where none is given."""
+    parser = build_parser(prog)
     arguments = parser.parse_args(argv)
     if arguments.example:
         arguments.account_id = arguments.account_id or EXAMPLE_ACCOUNT_ID
@@ -83,7 +86,7 @@ def _parse_args(argv: Sequence[str] | None, prog: str | None) -> argparse.Namesp
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    args = _parse_args(argv, prog)
+    args = parse_arguments(argv, prog)
     try:
         defaults = DeployNames.for_project(
             project.load(), args.account_id, args.region, args.bucket, args.partition

@@ -3,7 +3,9 @@
     byoc upload | push | train | deploy | predict | batch | tune | cleanup | offline | instances | iam
 
 `python -m lightsage_deploy COMMAND` is the same command. Global: the project settings file (byoc.toml, or
-BYOC_PROJECT_FILE) names the project, its data and its recipe.
+BYOC_PROJECT_FILE) names the project, its data and its recipe. Results go to stdout, the steps' log lines to
+stderr. An expected failure (lightsage_deploy.errors) is one `error:` line and exit status 1; anything else is
+a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import difflib
 import importlib
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lightsage_deploy.errors import DeployError, explain_aws_error
+from lightsage_deploy import logs
+from lightsage_deploy.errors import DeployError, aws_failure
 
 PROGRAM = "byoc"
 # Subcommand -> its module in lightsage_deploy.cli, in the order of the runbook.
@@ -35,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "iam": "lightsage_deploy.cli.iam",
 }
 HELP = ("-h", "--help")
+BUG_MESSAGE = "a bug in lightsage_deploy, not in your input: please report it with the traceback above"
 
 
 def summary(module_name: str) -> str:
@@ -73,18 +78,25 @@ def main(argv: Sequence[str] | None = None, program: str = PROGRAM) -> int:
 
 
 def exit_with(main: Callable[[Sequence[str] | None], int]) -> NoReturn:
-    """Run a command's main; expected failures become one `error:` line and exit status 1, not a traceback."""
+    """Run a command's main with the steps' log lines shown. An expected failure, the user's or the platform's
+    (AWS's errors sorted into the two), becomes one `error:` line and exit status 1; a bug keeps its
+    traceback and says it is one."""
+    logs.show()
     try:
         status = main(None)
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)
         status = 1
     except (BotoCoreError, ClientError) as error:
-        print(f"error: {explain_aws_error(error)}", file=sys.stderr)
+        print(f"error: {aws_failure(error)}", file=sys.stderr)
         status = 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         status = 130
+    except Exception:
+        traceback.print_exc()
+        print(f"error: {BUG_MESSAGE}", file=sys.stderr)
+        status = 1
     sys.exit(status)
 
 

@@ -3,7 +3,7 @@ its answers read back from S3, and the model deleted afterwards."""
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from lightsage_deploy.targets import target as settings
 
 BATCH_INPUT_FILE = "validation-features.csv"
 MAX_PAYLOAD_MB = 6
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,7 @@ def run_transform(
         try:
             target.sagemaker_session.delete_model(options.name)
         except (BotoCoreError, ClientError) as error:
-            print(
-                f"warning: could not delete model {options.name}: {explain_aws_error(error)}", file=sys.stderr
-            )
+            logger.warning("could not delete model %s: %s", options.name, explain_aws_error(error))
     output_uris = tuple(
         f"s3://{layout.bucket}/{key}" for key in list_keys(s3, job_output) if key.endswith(".out")
     )

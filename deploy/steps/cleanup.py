@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lightsage_deploy.aws.s3 import bucket_exists, delete_prefix
-from lightsage_deploy.errors import DeployError, aws_error_code
+from lightsage_deploy.errors import DeployError, PlatformError, aws_error_code
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import (
     Container,
@@ -107,7 +107,7 @@ def _registry_call(registry: str, path: str, method: str = "GET") -> tuple[int, 
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return 404, b"", ""
-        raise DeployError(
+        raise PlatformError(
             f"the registry at {registry} refused {method} /v2/{path}: HTTP {error.code}"
         ) from None
     except (urllib.error.URLError, OSError) as error:

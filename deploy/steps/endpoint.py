@@ -3,7 +3,7 @@ requests for a dry run, a few predictions, and deleting the model, the endpoint 
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +21,7 @@ from lightsage_deploy.targets import target as settings
 SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 MAX_SERVERLESS_CONCURRENCY = 200
 ENDPOINT_FINISHED = ("InService", "Failed", "OutOfService")
+logger = logging.getLogger(__name__)
 
 
 class EndpointKind(StrEnum):
@@ -187,7 +188,7 @@ def serve_and_predict(
         raise DeployError("--keep only applies to real endpoints: a local endpoint ends with this process")
     check_kind(target, options)
     where = "serverless" if options.kind is EndpointKind.SERVERLESS else options.instance_type
-    print(f"deploying {options.model_data} to {options.kind} endpoint {options.name} ({where})")
+    logger.info("deploying %s to %s endpoint %s (%s)", options.model_data, options.kind, options.name, where)
     try:
         create_endpoint(target, options)
         if options.kind is EndpointKind.ASYNC and options.layout is not None:
@@ -196,4 +197,4 @@ def serve_and_predict(
     finally:
         if not keep:
             for problem in delete_endpoint(target, options.name):
-                print(f"warning: {problem}", file=sys.stderr)
+                logger.warning(problem)

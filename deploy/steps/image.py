@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import urllib.error
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from lightsage_deploy import project
 from lightsage_deploy.aws.ecr import docker_login_to_ecr, ensure_ecr_repository
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError, PlatformError
 from lightsage_deploy.targets import base_image
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, docker_streaming, ensure_docker_running
@@ -25,6 +26,7 @@ BUILD_TIMEOUT_SECONDS = 1800
 PUSH_TIMEOUT_SECONDS = 900
 _PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def check_registry_answers(registry: str) -> None:
                 f"the registry at {registry} demands a login: its config has an auth block "
                 "(start the one from `byoc offline up` instead)"
             ) from None
-        raise DeployError(f"the registry at {registry} answered {url} with HTTP {error.code}") from None
+        raise PlatformError(f"the registry at {registry} answered {url} with HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DeployError(
@@ -126,7 +128,7 @@ def build_image(local_tag: str, options: PushOptions, base_options: Sequence[str
         if not build_arg.startswith("BASE_IMAGE="):
             arguments += ["--build-arg", build_arg]
     arguments += [*options.build_flags, str(options.context)]
-    print(f"building {local_tag} for {options.platform}: docker {' '.join(arguments)}")
+    logger.info("building %s for %s: docker %s", local_tag, options.platform, " ".join(arguments))
     docker_streaming(*arguments, timeout=BUILD_TIMEOUT_SECONDS)
 
 
@@ -154,7 +156,7 @@ def pushed_digest(repository_uri: str, push_output: str, reference: str) -> str:
         name, _, digest = str(entry).partition("@")
         if name == repository_uri:
             return digest
-    raise DeployError(f"pushed {reference} but could not read its digest")
+    raise PlatformError(f"pushed {reference} but could not read its digest")
 
 
 def push_tags(source_image: str, repository_uri: str, tags: Sequence[str]) -> PushedImage:

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightsage_deploy.aws.progress import elapsed
+from lightsage_deploy.aws.progress import elapsed, say
 from lightsage_deploy.aws.s3 import object_exists, put_bytes, read_bytes
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError, PlatformError
 from lightsage_deploy.targets import target as settings
 
 ASYNC_TIMEOUT_SECONDS = 900
@@ -105,8 +104,8 @@ def answer_async(
             reason = read_bytes(s3, failure).decode("utf-8", "replace")
             raise DeployError(f"the asynchronous request failed: {reason}")
         if time.monotonic() - started > timeout_seconds:
-            raise DeployError(f"no answer at {output} after {elapsed(timeout_seconds)}")
-        print(f"[{elapsed(time.monotonic() - started):>7}] waiting for {output}", file=sys.stderr, flush=True)
+            raise PlatformError(f"no answer at {output} after {elapsed(timeout_seconds)}")
+        say(f"[{elapsed(time.monotonic() - started):>7}] waiting for {output}")
         time.sleep(poll_seconds)
     return parse_predictions(json.loads(read_bytes(s3, output)))
 

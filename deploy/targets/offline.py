@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError, PlatformError
 
 DEFAULT_STATE_DIR = Path(".offline")
 DEFAULT_REGISTRY_PORT = 5000
@@ -197,14 +197,14 @@ class OfflineServices:
         while time.monotonic() < deadline:
             child = self._children.get(service.name)
             if child is not None and child.poll() is not None:
-                raise DeployError(
+                raise PlatformError(
                     f"{service.name} exited with status {child.returncode} while starting:\n"
                     f"{self.log_tail(service)}"
                 )
             if _answers(service.health_url):
                 return
             time.sleep(0.2)
-        raise DeployError(
+        raise PlatformError(
             f"{service.name} did not answer {service.health_url} within {START_TIMEOUT_SECONDS:.0f} s:\n"
             f"{self.log_tail(service)}"
         )

@@ -1,5 +1,5 @@
-"""deploy/ stands in floors and no import runs upward or in a circle: the errors, the project file, where a
-step runs (targets), the shared AWS and job pieces, IAM, the steps, and the command line on top."""
+"""deploy/ stands in floors and no import runs upward or in a circle: the errors and the log setup, the
+project file, where a step runs (targets), the shared AWS and job pieces, IAM, the steps, the command line."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ DEPLOY_DIR = project.REPOSITORY_ROOT / "deploy"
 ROOT = "lightsage_deploy"
 # Bottom to top; a module may import from its own floor and the floors below it.
 FLOORS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "errors"}),
+    frozenset({"__init__", "errors", "logs"}),
     frozenset({"project"}),
     frozenset({"targets"}),
     frozenset({"aws", "jobs"}),

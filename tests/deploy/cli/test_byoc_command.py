@@ -4,6 +4,7 @@ with its own --help and examples; an expected failure is one line, not a traceba
 from __future__ import annotations
 
 import importlib
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
+from lightsage_deploy import logs
 from lightsage_deploy.cli import main as command
 from lightsage_deploy.cli.main import COMMANDS, exit_with
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import PLATFORM_HINT, DeployError, PlatformError
 
 from testsupport import REPOSITORY_ROOT
 
@@ -26,7 +28,9 @@ def test_the_runbook_steps_are_subcommands() -> None:
     ]  # fmt: skip
     assert {"offline", "instances", "iam"} <= set(command.COMMANDS)
     for name, module in command.COMMANDS.items():
-        assert getattr(importlib.import_module(module), "COMMAND", None) == name
+        loaded = importlib.import_module(module)
+        assert getattr(loaded, "COMMAND", None) == name
+        assert loaded.build_parser(f"byoc {name}").prog == f"byoc {name}"  # what a CLI reference renders
 
 
 def test_the_console_script_lists_the_commands() -> None:
@@ -66,6 +70,15 @@ def test_failures_are_one_line_without_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.fixture(autouse=True)
+def deploy_logger_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """exit_with shows the steps' log lines: afterwards the package's logger is as it was."""
+    logger = logging.getLogger(logs.LOGGER_NAME)
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+
+
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
@@ -74,6 +87,13 @@ def test_failures_are_one_line_without_a_traceback() -> None:
         (
             ClientError({"Error": {"Code": "AccessDenied", "Message": "nope"}}, "CreateBucket"),
             "error: CreateBucket failed with AccessDenied: nope",
+        ),
+        (PlatformError("docker is not running"), "error: docker is not running"),
+        (
+            ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "CreateModel"
+            ),
+            f"error: CreateModel failed with ThrottlingException: Rate exceeded ({PLATFORM_HINT})",
         ),
     ],
 )
@@ -86,7 +106,37 @@ def test_expected_failures_exit_1_with_one_line(
     with pytest.raises(SystemExit) as exited:
         exit_with(main)
     assert exited.value.code == 1
-    assert capsys.readouterr().err.startswith(expected)
+    printed = capsys.readouterr().err
+    assert printed.startswith(expected)
+    assert printed.count("\n") == 1 and "Traceback" not in printed
+
+
+def test_a_bug_shows_its_traceback_and_says_it_is_one(capsys: pytest.CaptureFixture[str]) -> None:
+    def main(argv: object) -> int:
+        return {"a": 1}["b"]
+
+    with pytest.raises(SystemExit) as exited:
+        exit_with(main)
+    assert exited.value.code == 1
+    printed = capsys.readouterr().err
+    assert printed.startswith("Traceback (most recent call last):")
+    assert "KeyError: 'b'" in printed
+    assert printed.splitlines()[-1] == f"error: {command.BUG_MESSAGE}"
+
+
+def test_results_go_to_stdout_and_the_steps_log_lines_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    def main(argv: object) -> int:
+        logging.getLogger("lightsage_deploy.steps.endpoint").info("deploying m to realtime endpoint e")
+        logging.getLogger("lightsage_deploy.steps.endpoint").warning("could not delete endpoint e")
+        print("deleted model, endpoint and endpoint config e")
+        return 0
+
+    with pytest.raises(SystemExit) as exited:
+        exit_with(main)
+    assert exited.value.code == 0
+    printed = capsys.readouterr()
+    assert printed.out == "deleted model, endpoint and endpoint config e\n"
+    assert printed.err == "deploying m to realtime endpoint e\nwarning: could not delete endpoint e\n"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
