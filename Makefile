@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 venv: $(VENV)/.installed
 
 # ensure-docker.sh starts an engine if none answers, then prints the `docker build` options for its base;
-# `byoc push` builds from the same choice (deploy/base_image.py runs the same script).
+# `byoc push` builds from the same choice (deploy/targets/base_image.py runs the same script).
 build:
 	@options=$$(BASE_IMAGE="$(BASE_IMAGE)" scripts/ensure-docker.sh) && set -x && \
 	docker build $$options $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
@@ -64,10 +64,10 @@ cloud-local: venv build
 	scripts/cloud_local.sh $(IMAGE)
 
 offline-up: venv
-	$(VENV_PYTHON) -m lightsage_deploy.targets.offline up
+	$(VENV_PYTHON) -m lightsage_deploy offline up
 
 offline-down: venv
-	$(VENV_PYTHON) -m lightsage_deploy.targets.offline down
+	$(VENV_PYTHON) -m lightsage_deploy offline down
 
 # MLflow (the peer server) lives in its own virtualenv, made here once; BENCH_LARGE=1 adds the 1 GiB and 4 GiB
 # training runs (minutes each, and about 6 GiB of generated files cached in bench/results/cache).

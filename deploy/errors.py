@@ -1,4 +1,13 @@
-"""Expected failures of the deploy scripts, and one-line explanations of the AWS errors behind them."""
+"""The deploy side's expected failures, by who is to blame, and one-line explanations of AWS's errors.
+
+- DeployError: the user's to fix: an option, the project file, the data, the credentials, a permission, a
+  quota, a tool that is not installed or not started.
+- PlatformError (a DeployError): a service the command relies on failed or did not answer: AWS, Docker, a
+  registry, an emulator. Not the user's input; waiting or retrying may help.
+- Anything else is a bug: `byoc` shows its traceback.
+
+`aws_failure` sorts AWS's own errors (botocore's BotoCoreError and ClientError) into the two.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +15,57 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
 )
+from botocore.exceptions import ConnectionError as AWSConnectionError
 
 OFFLINE_HINT = "for the offline path start the emulators with `byoc offline up` and pass --local"
+PLATFORM_HINT = "a fault on AWS's side or on the way there, not in your input: try again later"
+# Error codes by which AWS says it is overloaded or failed itself (besides any HTTP status of 500 and up).
+PLATFORM_ERROR_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
 
 
 class DeployError(Exception):
-    """A failure the user can fix; the message says what is wrong and what to do."""
+    """An expected failure of a deploy command: the message says what is wrong and what to do. The user's
+    to fix, unless it is a PlatformError."""
+
+
+class PlatformError(DeployError):
+    """AWS, Docker, a registry or an emulator failed or did not answer: not the user's input."""
 
 
 def aws_error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_platform_fault(error: BotoCoreError | ClientError) -> bool:
+    """No answer came back (a connection or a read failed), or AWS answered that it failed or is busy."""
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return aws_error_code(error) in PLATFORM_ERROR_CODES or int(status or 0) >= 500
+    return isinstance(error, AWSConnectionError | HTTPClientError)
 
 
 def explain_aws_error(error: BotoCoreError | ClientError) -> str:
@@ -38,5 +84,17 @@ def explain_aws_error(error: BotoCoreError | ClientError) -> str:
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "an AWS call")
-        return f"{operation} failed with {details.get('Code', 'an error')}: {details.get('Message', error)}"
+        explained = (
+            f"{operation} failed with {details.get('Code', 'an error')}: {details.get('Message', error)}"
+        )
+        return f"{explained} ({PLATFORM_HINT})" if is_platform_fault(error) else explained
+    if is_platform_fault(error):
+        return f"AWS did not answer: {error} ({PLATFORM_HINT})"
     return f"AWS SDK error: {error}"
+
+
+def aws_failure(error: BotoCoreError | ClientError) -> DeployError:
+    """AWS's error as the expected failure it is: a PlatformError when AWS or the way there failed, else the
+    user's DeployError (credentials, region, permissions, quotas, a request's values)."""
+    kind = PlatformError if is_platform_fault(error) else DeployError
+    return kind(explain_aws_error(error))

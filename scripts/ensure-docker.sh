@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `make build` and `byoc push` (deploy/base_image.py) run before `docker build`: make sure a Docker
+# What `make build` and `byoc push` (deploy/targets/base_image.py) run before `docker build`: make sure a Docker
 # engine answers, choose the base image, and print the `docker build` options for it on stdout (every
 # message goes to stderr).
 #

@@ -1,1 +1,1 @@
-"""Shared AWS pieces: S3, progress output, dry-run requests."""
+"""The AWS pieces the steps share: S3, ECR, dry-run requests, and progress of the long waits."""

@@ -19,6 +19,7 @@ from typing import Any
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 
+from lightsage_deploy.aws import ecr
 from lightsage_deploy.errors import DeployError
 
 PLACEHOLDER_ACCOUNT = "000000000000"
@@ -56,8 +57,7 @@ def placeholder_role(role_name: str) -> str:
 
 
 def placeholder_image(region: str, repository: str) -> str:
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{PLACEHOLDER_ACCOUNT}.dkr.ecr.{region}.{domain}/{repository}:latest"
+    return ecr.image_uri(PLACEHOLDER_ACCOUNT, region, repository)
 
 
 @contextmanager

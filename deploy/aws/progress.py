@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TextIO
 
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import PlatformError
 
 MIB = 1024 * 1024
 # Uploads below this size finish too fast for intermediate progress lines to help.
@@ -65,7 +65,7 @@ def wait_for(
         if status in finished:
             return description
         if timeout_seconds is not None and now - started > timeout_seconds:
-            raise DeployError(f"{what} is still {status} after {elapsed(now - started)}")
+            raise PlatformError(f"{what} is still {status} after {elapsed(now - started)}")
         sleep(poll_seconds)
 
 

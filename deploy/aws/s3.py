@@ -65,6 +65,17 @@ def create_private_bucket(s3: Any, bucket: str, region: str) -> None:
     )
 
 
+def object_exists(s3: Any, uri: str) -> bool:
+    bucket, key = parse_s3_uri(uri)
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if aws_error_code(error) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def read_bytes(s3: Any, uri: str) -> bytes:
     bucket, key = parse_s3_uri(uri)
     try:

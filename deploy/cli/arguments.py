@@ -1,27 +1,40 @@
-"""What every deploy script's command line shares: the target options and one way to report failures."""
+"""The option groups the commands share, and the readers that turn them into the steps' typed options."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from lightsage_deploy.errors import DeployError, explain_aws_error
-from lightsage_deploy.project import Project
+from lightsage.tasks import Task
+from lightsage_deploy import project
+from lightsage_deploy.aws import dry_run
+from lightsage_deploy.aws.ecr import default_image_uri
+from lightsage_deploy.errors import DeployError
+from lightsage_deploy.iam.roles import resolve_role, role_for
+from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.jobs.channels import channel_content_type
+from lightsage_deploy.jobs.rows import payload_rows, sample_rows
+from lightsage_deploy.steps.endpoint import EndpointKind, EndpointOptions, model_data_of_job
+from lightsage_deploy.steps.train import (
+    DEFAULT_MAX_RUN_SECONDS,
+    DEFAULT_MAX_WAIT_SECONDS,
+    TrainingOptions,
+    warm_start_uri,
+)
 from lightsage_deploy.targets import target as settings
 
+DEFAULT_ROWS = 5
 
-def new_parser(prog: str | None, module: str, description: str | None) -> argparse.ArgumentParser:
-    """A parser whose usage line reads `prog` (`byoc NAME`, or by default `python -m deploy.NAME`) and whose
-    help keeps the docstring's layout (its examples)."""
+
+def new_parser(prog: str | None, command: str, description: str | None) -> argparse.ArgumentParser:
+    """A parser whose usage line reads `prog` (by default `byoc COMMAND`) and whose help keeps the
+    docstring's layout (its examples)."""
     return argparse.ArgumentParser(
-        prog=prog or f"python -m {module}",
+        prog=prog or f"byoc {command}",
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -35,9 +48,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, serving: bool = Fal
         help="offline: local registry instead of ECR, moto_server instead of S3, SageMaker local mode "
         "instead of SageMaker (start them with `byoc offline up`)",
     )
-    group.add_argument(
-        "--region", help=f"AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, {settings.DEFAULT_REGION})"
-    )
+    add_region_argument(group)
     group.add_argument(
         "--registry",
         help=f"a plain registry (host:port) instead of ECR; --local defaults it to {settings.LOCAL_REGISTRY}",
@@ -53,6 +64,12 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, serving: bool = Fal
             default=settings.LOCAL_SERVING_PORT,
             help="with --local: the serving container's port on 127.0.0.1 (default: %(default)s)",
         )
+
+
+def add_region_argument(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--region", help=f"AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, {settings.DEFAULT_REGION})"
+    )
 
 
 def add_image_and_role_arguments(group: argparse._ArgumentGroup, image_purpose: str) -> None:
@@ -83,16 +100,75 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prefix", help="key prefix inside the bucket (default: the project name)")
 
 
+def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training job's options, shared by `byoc train` and `byoc tune`."""
+    group = parser.add_argument_group("training job")
+    add_image_and_role_arguments(group, "image to train with")
+    group.add_argument(
+        "--instance-count", type=int, default=1, help="instances per job (default: %(default)s)"
+    )
+    group.add_argument(
+        "--hyperparameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="repeatable; wins over the file and the project's",
+    )
+    group.add_argument("--hyperparameters-file", type=Path, help="JSON object of hyperparameters")
+    group.add_argument(
+        "--task",
+        choices=[task.value for task in Task],
+        help="the task, sent as the hyperparameter task (default: the `task` hyperparameter, else the "
+        "recipe's only task, else the one `train` infers from its train channel)",
+    )
+    group.add_argument("--no-spot", action="store_true", help="on-demand instead of managed spot training")
+    group.add_argument(
+        "--max-run", type=int, default=DEFAULT_MAX_RUN_SECONDS, help="seconds (default: %(default)s)"
+    )
+    group.add_argument(
+        "--max-wait",
+        type=int,
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        help="spot: seconds, >= --max-run (default: %(default)s)",
+    )
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the request as an AWS CLI command and send nothing (placeholders for a missing "
+        "image or role)",
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which model to host and how, shared by `byoc deploy` and `byoc batch`."""
+    group = parser.add_argument_group("model")
+    source = group.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-data", help="s3:// URI of a model.tar.gz")
+    source.add_argument("--training-job", help="take the model of this completed training job")
+    add_image_and_role_arguments(group, "serving image")
+
+
+def add_row_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which rows to send, shared by `byoc predict` and `byoc deploy`."""
+    group = parser.add_argument_group("rows to send")
+    group.add_argument(
+        "--payload", type=Path, help="header-less CSV rows (default: the project's data, target removed)"
+    )
+    group.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help="how many rows to send (default: %(default)s)"
+    )
+
+
 @contextmanager
 def target_from(
-    arguments: argparse.Namespace, project: Project, *, sdk_telemetry: bool = True
+    arguments: argparse.Namespace, the_project: project.Project, *, sdk_telemetry: bool = True
 ) -> Iterator[settings.DeployTarget]:
     """The target the command line names; local-mode containers carry the project's labels."""
     # The SDK logs which config files it read to stdout; stdout is for the commands' results.
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     with settings.open_target(
         local=getattr(arguments, "local", False),
-        project=project.name,
+        project=the_project.name,
         sdk_telemetry=sdk_telemetry,
         region=arguments.region,
         registry=getattr(arguments, "registry", None) or settings.LOCAL_REGISTRY,
@@ -107,36 +183,101 @@ def refuse_local_dry_run(arguments: argparse.Namespace) -> None:
         raise DeployError("--dry-run shows the requests to AWS: leave out --local")
 
 
-def layout_from(arguments: argparse.Namespace, project: Project) -> settings.S3Layout:
+def layout_from(arguments: argparse.Namespace, the_project: project.Project) -> settings.S3Layout:
     bucket = arguments.bucket or os.environ.get(settings.BUCKET_VARIABLE)
     if not bucket:
         if not arguments.local:
             raise DeployError(f"no bucket: pass --bucket or set {settings.BUCKET_VARIABLE}")
-        bucket = project.local_bucket
-    return settings.S3Layout(bucket=bucket, prefix=(arguments.prefix or project.prefix).strip("/"))
+        bucket = the_project.local_bucket
+    return settings.S3Layout(bucket=bucket, prefix=(arguments.prefix or the_project.prefix).strip("/"))
 
 
-def optional_layout(arguments: argparse.Namespace, project: Project) -> settings.S3Layout | None:
+def optional_layout(arguments: argparse.Namespace, the_project: project.Project) -> settings.S3Layout | None:
     """The layout when a bucket is known (given, in the environment, or local mode's), else None."""
     known = arguments.bucket or os.environ.get(settings.BUCKET_VARIABLE) or arguments.local
-    return layout_from(arguments, project) if known else None
+    return layout_from(arguments, the_project) if known else None
 
 
-def repository_from(arguments: argparse.Namespace, project: Project) -> str:
-    return str(arguments.repository or project.repository)
+def repository_from(arguments: argparse.Namespace, the_project: project.Project) -> str:
+    return str(arguments.repository or the_project.repository)
 
 
-def run(main: Callable[[Sequence[str] | None], int]) -> NoReturn:
-    """Run a script's main; expected failures become one `error:` line and exit status 1, not a traceback."""
-    try:
-        status = main(None)
-    except DeployError as error:
-        print(f"error: {error}", file=sys.stderr)
-        status = 1
-    except (BotoCoreError, ClientError) as error:
-        print(f"error: {explain_aws_error(error)}", file=sys.stderr)
-        status = 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        status = 130
-    sys.exit(status)
+def image_and_role_from(
+    arguments: argparse.Namespace,
+    target: settings.DeployTarget,
+    the_project: project.Project,
+    *,
+    placeholders: bool = False,
+) -> tuple[str, str]:
+    """The image URI and the execution role; with `placeholders` (a dry run), no AWS lookups for either."""
+    repository = repository_from(arguments, the_project)
+    if placeholders:
+        role = resolve_role(
+            arguments.role, execution_role=lambda: dry_run.placeholder_role(the_project.role_name)
+        )
+        return arguments.image_uri or dry_run.placeholder_image(target.region, repository), role
+    role = role_for(target, arguments.role, the_project)
+    return arguments.image_uri or default_image_uri(target, repository, arguments.registry), role
+
+
+def training_options_from(
+    arguments: argparse.Namespace, target: settings.DeployTarget, the_project: project.Project
+) -> TrainingOptions:
+    """The options of `byoc train` and `byoc tune`; a dry run fills in placeholders instead of AWS lookups."""
+    values = hyperparameters.for_job(
+        the_project,
+        file=arguments.hyperparameters_file,
+        assignments=arguments.hyperparameter,
+        task=arguments.task,
+    )
+    image_uri, role = image_and_role_from(arguments, target, the_project, placeholders=arguments.dry_run)
+    return TrainingOptions(
+        project=the_project,
+        image_uri=image_uri,
+        role=role,
+        layout=layout_from(arguments, the_project),
+        instance_type=arguments.instance_type or target.default_instance_type,
+        hyperparameters=values,
+        instance_count=arguments.instance_count,
+        use_spot=not arguments.no_spot,
+        checkpoints=not getattr(arguments, "no_checkpoints", False),
+        max_run=arguments.max_run,
+        max_wait=arguments.max_wait,
+        content_type=channel_content_type(the_project.source),
+        warm_start=warm_start_uri(getattr(arguments, "warm_start", None)),
+    )
+
+
+def hosting_options_from(
+    arguments: argparse.Namespace,
+    target: settings.DeployTarget,
+    the_project: project.Project,
+    name: str,
+    *,
+    placeholders: bool = False,
+) -> EndpointOptions:
+    """The options of `byoc deploy` and `byoc batch`; with `placeholders` (a dry run), no AWS lookups."""
+    if placeholders and not arguments.model_data:
+        raise DeployError("--dry-run needs --model-data (looking up --training-job would call AWS)")
+    image_uri, role = image_and_role_from(arguments, target, the_project, placeholders=placeholders)
+    return EndpointOptions(
+        project=the_project,
+        image_uri=image_uri,
+        model_data=arguments.model_data or model_data_of_job(target, arguments.training_job),
+        role=role,
+        instance_type=arguments.instance_type or target.default_instance_type,
+        name=name,
+        kind=EndpointKind(getattr(arguments, "kind", EndpointKind.REALTIME)),
+        instance_count=getattr(arguments, "instance_count", 1),
+        data_capture_percent=getattr(arguments, "data_capture", 0),
+        memory_size_mb=getattr(arguments, "memory_size", 2048),
+        max_concurrency=getattr(arguments, "max_concurrency", 5),
+        layout=optional_layout(arguments, the_project),
+    )
+
+
+def rows_from(arguments: argparse.Namespace, the_project: project.Project) -> str:
+    """The rows --payload and --rows name, else the first rows of the project's data, target removed."""
+    if arguments.payload is not None:
+        return payload_rows(arguments.payload, arguments.rows)
+    return sample_rows(the_project.source, the_project.target, arguments.rows)

@@ -2,8 +2,10 @@
 
     byoc upload | push | train | deploy | predict | batch | tune | cleanup | offline | instances | iam
 
-Every subcommand is also `python -m deploy.MODULE` with the same flags. Global: the project settings file
-(byoc.toml, or BYOC_PROJECT_FILE) names the project, its data and its recipe.
+`python -m lightsage_deploy COMMAND` is the same command. Global: the project settings file (byoc.toml, or
+BYOC_PROJECT_FILE) names the project, its data and its recipe. Results go to stdout, the steps' log lines to
+stderr. An expected failure (lightsage_deploy.errors) is one `error:` line and exit status 1; anything else is
+a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -11,26 +13,33 @@ from __future__ import annotations
 import difflib
 import importlib
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import NoReturn
 
-from lightsage_deploy.cli import arguments as cli
+from botocore.exceptions import BotoCoreError, ClientError
 
-# Subcommand -> module, in the order of the runbook.
+from lightsage_deploy import logs
+from lightsage_deploy.errors import DeployError, aws_failure
+
+PROGRAM = "byoc"
+# Subcommand -> its module in lightsage_deploy.cli, in the order of the runbook.
 COMMANDS: dict[str, str] = {
-    "upload": "lightsage_deploy.steps.upload",
-    "push": "lightsage_deploy.steps.image",
-    "train": "lightsage_deploy.steps.train",
-    "deploy": "lightsage_deploy.steps.endpoint",
-    "predict": "lightsage_deploy.steps.predict",
-    "batch": "lightsage_deploy.steps.batch",
-    "tune": "lightsage_deploy.steps.tune",
-    "cleanup": "lightsage_deploy.steps.cleanup",
-    "offline": "lightsage_deploy.targets.offline",
-    "instances": "lightsage_deploy.steps.instances",
-    "iam": "lightsage_deploy.iam.policies",
+    "upload": "lightsage_deploy.cli.upload",
+    "push": "lightsage_deploy.cli.push",
+    "train": "lightsage_deploy.cli.train",
+    "deploy": "lightsage_deploy.cli.deploy",
+    "predict": "lightsage_deploy.cli.predict",
+    "batch": "lightsage_deploy.cli.batch",
+    "tune": "lightsage_deploy.cli.tune",
+    "cleanup": "lightsage_deploy.cli.cleanup",
+    "offline": "lightsage_deploy.cli.offline",
+    "instances": "lightsage_deploy.cli.instances",
+    "iam": "lightsage_deploy.cli.iam",
 }
 HELP = ("-h", "--help")
+BUG_MESSAGE = "a bug in lightsage_deploy, not in your input: please report it with the traceback above"
 
 
 def summary(module_name: str) -> str:
@@ -39,9 +48,9 @@ def summary(module_name: str) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def usage() -> str:
+def usage(program: str = PROGRAM) -> str:
     lines = [
-        "usage: byoc COMMAND [options]     (byoc COMMAND --help: its options and examples)",
+        f"usage: {program} COMMAND [options]     ({program} COMMAND --help: its options and examples)",
         "",
         "Train and serve LightGBM on SageMaker with one bring-your-own-container image. The project file",
         "(byoc.toml, or the file BYOC_PROJECT_FILE names) gives the names, the data and the recipe; --local",
@@ -53,25 +62,44 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, program: str = PROGRAM) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] in HELP:
-        print(usage())
+        print(usage(program))
         return 0 if arguments else 2
     name, rest = arguments[0], arguments[1:]
     if name not in COMMANDS:
         close = difflib.get_close_matches(name, COMMANDS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        print(f"byoc: unknown command {name!r}{hint}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"{program}: unknown command {name!r}{hint}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name])
-    return int(module.main(rest, prog=f"byoc {name}"))
+    return int(module.main(rest, prog=f"{program} {name}"))
 
 
-def run() -> NoReturn:
-    """The console script's entry point."""
-    cli.run(main)
+def exit_with(main: Callable[[Sequence[str] | None], int]) -> NoReturn:
+    """Run a command's main with the steps' log lines shown. An expected failure, the user's or the platform's
+    (AWS's errors sorted into the two), becomes one `error:` line and exit status 1; a bug keeps its
+    traceback and says it is one."""
+    logs.show()
+    try:
+        status = main(None)
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        status = 1
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: {aws_failure(error)}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        status = 130
+    except Exception:
+        traceback.print_exc()
+        print(f"error: {BUG_MESSAGE}", file=sys.stderr)
+        status = 1
+    sys.exit(status)
 
 
-if __name__ == "__main__":
-    run()
+def run(program: str = PROGRAM) -> NoReturn:
+    """The entry point of the `byoc` console script and of `python -m lightsage_deploy`."""
+    exit_with(partial(main, program=program))

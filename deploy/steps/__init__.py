@@ -1,1 +1,1 @@
-"""The steps of the cloud path: upload, image, train, tune, deploy, predict, batch, cleanup."""
+"""The steps of the cloud path: upload, image, train, tune, endpoint, predict, batch, cleanup, instances."""

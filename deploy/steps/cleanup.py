@@ -1,25 +1,9 @@
-"""Delete what the deploy commands created.
-
-examples:
-  byoc cleanup --dry-run                           # list the project's endpoints, configs and models
-  byoc cleanup [--base-name NAME | --name NAME ...]
-  byoc cleanup --repository                        # also the ECR repository, images and all
-  byoc cleanup --bucket my-bucket --bucket-prefix  # also every object under s3://BUCKET/PREFIX/
-  byoc cleanup --local [--registry localhost:5000] # the offline stand-ins' leftovers
-  byoc cleanup --local --stop-running              # also stop the project's local containers still running
-
-Real mode deletes the SageMaker endpoints, endpoint configs and models whose names start with the base name
-(default: the project name), or exactly the --name values. --local removes the exited local-mode containers
-of this project's runs by this user (the labels byoc.project and byoc.owner, set on every container of a
-`--local` run; other containers on the machine, local-mode or not, are never touched), the SDK's compose
-network when nothing uses it, the repository's tags in the local registry and in docker, and the emulated
-bucket. The project's containers that still run are listed and left running unless --stop-running is given.
-`python -m lightsage_deploy.steps.cleanup` is the same command.
-"""
+"""Cleanup: delete the SageMaker endpoints, configs and models, the ECR repository and the S3 objects the
+deploy commands created; offline, this project's and user's local-mode containers, the local registry's tags
+and the emulated bucket (a container that still runs only when asked)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import urllib.error
 import urllib.request
@@ -29,10 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import bucket_exists, delete_prefix
-from lightsage_deploy.cli import arguments as cli
-from lightsage_deploy.errors import DeployError, aws_error_code
+from lightsage_deploy.errors import DeployError, PlatformError, aws_error_code
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import (
     Container,
@@ -43,7 +25,6 @@ from lightsage_deploy.targets.docker import (
     untag,
 )
 
-COMMAND = "cleanup"
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -126,7 +107,7 @@ def _registry_call(registry: str, path: str, method: str = "GET") -> tuple[int, 
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return 404, b"", ""
-        raise DeployError(
+        raise PlatformError(
             f"the registry at {registry} refused {method} /v2/{path}: HTTP {error.code}"
         ) from None
     except (urllib.error.URLError, OSError) as error:
@@ -212,69 +193,3 @@ def clean_local(
     objects = delete_bucket(target.client("s3"), bucket)
     done.append(f"deleted emulated bucket {bucket} ({objects} object(s))")
     return done
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = cli.new_parser(prog, "lightsage_deploy.steps.cleanup", __doc__)
-    cli.add_target_arguments(parser)
-    cli.add_layout_arguments(parser)
-    parser.add_argument("--base-name", help="name prefix to delete (default: the project name)")
-    parser.add_argument(
-        "--name", action="append", default=[], help="delete exactly this endpoint/config/model (repeatable)"
-    )
-    parser.add_argument(
-        "--repository",
-        nargs="?",
-        const="",
-        help="also delete this ECR repository and its images (given bare: the project's repository)",
-    )
-    parser.add_argument(
-        "--bucket-prefix", action="store_true", help="also delete every object under s3://BUCKET/PREFIX/"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="list the SageMaker resources, delete nothing")
-    parser.add_argument(
-        "--stop-running",
-        action="store_true",
-        help="with --local: also stop and remove the project's local-mode containers that still run",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    arguments = build_parser(prog).parse_args(argv)
-    the_project = project.load()
-    repository = arguments.repository or the_project.repository
-    if arguments.stop_running and not arguments.local:
-        raise DeployError("--stop-running stops local-mode containers: it goes with --local")
-    with cli.target_from(arguments, the_project) as target:
-        if target.is_local:
-            layout = cli.layout_from(arguments, the_project)
-            lines = clean_local(
-                target, layout.bucket, repository, the_project.name, stop_running=arguments.stop_running
-            )
-            print("\n".join(lines))
-            return 0
-        client = target.client("sagemaker")
-        base_name = arguments.base_name or the_project.base_job_name
-        resources = find_sagemaker_resources(client, base_name, arguments.name)
-        if arguments.dry_run:
-            for kind, names in vars(resources).items():
-                print(f"{kind}: {', '.join(names) or 'none'}")
-            return 0
-        deleted = delete_sagemaker_resources(client, resources)
-        print(
-            "\n".join(f"deleted {what}" for what in deleted)
-            or "no SageMaker endpoints, configs or models found"
-        )
-        if arguments.repository is not None:
-            found = delete_ecr_repository(target.client("ecr"), repository)
-            print(f"{'deleted' if found else 'there is no'} ECR repository {repository}")
-        if arguments.bucket_prefix:
-            layout = cli.layout_from(arguments, the_project)
-            count = delete_prefix(target.client("s3"), layout.uri())
-            print(f"deleted {count} object(s) under {layout.uri()}")
-    return 0
-
-
-if __name__ == "__main__":
-    cli.run(main)

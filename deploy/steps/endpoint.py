@@ -1,28 +1,10 @@
-"""Deploy a model to an endpoint (real-time, serverless or asynchronous), predict a few rows, delete it.
-
-examples:
-  byoc deploy --model-data s3://BUCKET/PREFIX/output/JOB/output/model.tar.gz
-  byoc deploy --training-job JOB --keep                       # leave it running (it costs money)
-  byoc deploy --training-job JOB --bucket my-bucket --data-capture 100   # capture for Model Monitor
-  byoc deploy --training-job JOB --serverless --memory-size 2048 --max-concurrency 5
-  byoc deploy --training-job JOB --async --bucket my-bucket
-  byoc deploy --model-data s3://.../model.tar.gz --serverless --dry-run  # the AWS CLI commands; sends nothing
-  byoc deploy --local --model-data s3://NAME-local/PREFIX/output/JOB/output/model.tar.gz
-
-Kinds: real-time (instances; optional data capture of requests and answers to
-s3://BUCKET/PREFIX/data-capture/), serverless (memory size and max concurrency, no instances, no data capture)
-and asynchronous (requests and answers go through S3: answers under s3://BUCKET/PREFIX/async-output/). Rows
-default to the first rows of the project's data with the target removed (`byoc predict` explains the answers).
-Afterwards the model, the endpoint and its config are deleted, unless --keep. SageMaker local mode (--local)
-offers real-time endpoints only, without data capture: it has no serverless or asynchronous endpoints. `python
--m lightsage_deploy.steps.endpoint` is the same command.
-"""
+"""Hosting: a model on a real-time, serverless or asynchronous endpoint (or local mode's real-time one), its
+requests for a dry run, a few predictions, and deleting the model, the endpoint and its config."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -32,17 +14,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
-from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.errors import DeployError, explain_aws_error
-from lightsage_deploy.iam.roles import resolve_role, role_for
 from lightsage_deploy.steps import predict
-from lightsage_deploy.steps.image import default_image_uri
 from lightsage_deploy.targets import target as settings
 
-COMMAND = "deploy"
 SERVERLESS_MEMORY_SIZES_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 MAX_SERVERLESS_CONCURRENCY = 200
 ENDPOINT_FINISHED = ("InService", "Failed", "OutOfService")
+logger = logging.getLogger(__name__)
 
 
 class EndpointKind(StrEnum):
@@ -209,7 +188,7 @@ def serve_and_predict(
         raise DeployError("--keep only applies to real endpoints: a local endpoint ends with this process")
     check_kind(target, options)
     where = "serverless" if options.kind is EndpointKind.SERVERLESS else options.instance_type
-    print(f"deploying {options.model_data} to {options.kind} endpoint {options.name} ({where})")
+    logger.info("deploying %s to %s endpoint %s (%s)", options.model_data, options.kind, options.name, where)
     try:
         create_endpoint(target, options)
         if options.kind is EndpointKind.ASYNC and options.layout is not None:
@@ -218,129 +197,4 @@ def serve_and_predict(
     finally:
         if not keep:
             for problem in delete_endpoint(target, options.name):
-                print(f"warning: {problem}", file=sys.stderr)
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which model to host and how; shared with lightsage_deploy.steps.batch."""
-    group = parser.add_argument_group("model")
-    source = group.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model-data", help="s3:// URI of a model.tar.gz")
-    source.add_argument("--training-job", help="take the model of this completed training job")
-    cli.add_image_and_role_arguments(group, "serving image")
-
-
-def options_from(
-    arguments: argparse.Namespace,
-    target: settings.DeployTarget,
-    the_project: project.Project,
-    name: str,
-    *,
-    placeholders: bool = False,
-) -> EndpointOptions:
-    """The options of `byoc deploy` and `byoc batch`; with `placeholders` (a dry run), no AWS lookups."""
-    repository = cli.repository_from(arguments, the_project)
-    if placeholders:
-        if not arguments.model_data:
-            raise DeployError("--dry-run needs --model-data (looking up --training-job would call AWS)")
-        image_uri = arguments.image_uri or dry_run.placeholder_image(target.region, repository)
-        role = resolve_role(
-            arguments.role, execution_role=lambda: dry_run.placeholder_role(the_project.role_name)
-        )
-    else:
-        image_uri = arguments.image_uri or default_image_uri(target, repository, arguments.registry)
-        role = role_for(target, arguments.role, the_project)
-    return EndpointOptions(
-        project=the_project,
-        image_uri=image_uri,
-        model_data=arguments.model_data or model_data_of_job(target, arguments.training_job),
-        role=role,
-        instance_type=arguments.instance_type or target.default_instance_type,
-        name=name,
-        kind=EndpointKind(getattr(arguments, "kind", EndpointKind.REALTIME)),
-        instance_count=getattr(arguments, "instance_count", 1),
-        data_capture_percent=getattr(arguments, "data_capture", 0),
-        memory_size_mb=getattr(arguments, "memory_size", 2048),
-        max_concurrency=getattr(arguments, "max_concurrency", 5),
-        layout=cli.optional_layout(arguments, the_project),
-    )
-
-
-def add_kind_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("endpoint kind (default: real-time)")
-    kinds = group.add_mutually_exclusive_group()
-    kinds.add_argument(
-        "--serverless", dest="kind", action="store_const", const=EndpointKind.SERVERLESS,
-        help="a serverless endpoint: no instances, billed per request",
-    )  # fmt: skip
-    kinds.add_argument(
-        "--async", dest="kind", action="store_const", const=EndpointKind.ASYNC,
-        help="an asynchronous endpoint: requests and answers through s3://BUCKET/PREFIX/async-*/",
-    )  # fmt: skip
-    parser.set_defaults(kind=EndpointKind.REALTIME)
-    group.add_argument(
-        "--instance-count", type=int, default=1, help="real-time and async: instances (default: %(default)s)"
-    )
-    group.add_argument(
-        "--data-capture",
-        type=int,
-        default=0,
-        metavar="PERCENT",
-        help="real-time and async: capture this share of requests and answers to "
-        "s3://BUCKET/PREFIX/data-capture/ for Model Monitor (default: off)",
-    )
-    group.add_argument(
-        "--memory-size",
-        type=int,
-        default=2048,
-        metavar="MB",
-        help=f"serverless: {', '.join(map(str, SERVERLESS_MEMORY_SIZES_MB))} (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-concurrency",
-        type=int,
-        default=5,
-        help="serverless: concurrent requests (default: %(default)s)",
-    )
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = cli.new_parser(prog, "lightsage_deploy.steps.endpoint", __doc__)
-    cli.add_target_arguments(parser, serving=True)
-    cli.add_layout_arguments(parser)
-    add_model_arguments(parser)
-    add_kind_arguments(parser)
-    parser.add_argument("--endpoint-name", help="default: PROJECT-<timestamp>")
-    predict.add_row_arguments(parser)
-    parser.add_argument(
-        "--keep", action="store_true", help="leave the real endpoint running (it costs money)"
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the AWS CLI commands that create the endpoint; send nothing",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    arguments = build_parser(prog).parse_args(argv)
-    cli.refuse_local_dry_run(arguments)
-    the_project = project.load()
-    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
-        name = arguments.endpoint_name or settings.unique_name(the_project.base_job_name)
-        options = options_from(arguments, target, the_project, name, placeholders=arguments.dry_run)
-        if arguments.dry_run:
-            for request in endpoint_requests(target, options):
-                print(request.cli_command())
-            return 0
-        csv_rows = predict.rows_from(arguments, the_project)
-        predictions = serve_and_predict(target, options, csv_rows, keep=arguments.keep)
-    predict.print_predictions(csv_rows, predictions)
-    print(f"endpoint {options.name} kept: delete it with `byoc cleanup --name {options.name}`"
-          if arguments.keep else f"deleted model, endpoint and endpoint config {options.name}")  # fmt: skip
-    return 0
-
-
-if __name__ == "__main__":
-    cli.run(main)
+                logger.warning(problem)

@@ -1,26 +1,10 @@
-"""Build the image for linux/amd64, tag it with the git commit and `latest`, and push it.
-
-examples:
-  byoc push [--region us-east-1] [--repository NAME] [--immutable-tags]
-  byoc push --local --build-arg BASE_IMAGE=my-base:tag
-  byoc push --local --no-build --source-image my-image:dev
-
-The base image is chosen as `make build` chooses it (scripts/ensure-docker.sh): --build-arg BASE_IMAGE=...
-when given, else python:3.12-slim when present or pullable, else the local base byoc-base:bookworm (built
-with debootstrap where it can be) with --network host.
-
-Real mode creates the ECR repository (default: the project name) when it is missing (scan on push), logs
-docker in with an ECR authorization token (`aws ecr get-login-password | docker login`) and pushes there.
---local (or --registry HOST:PORT) pushes to that registry and makes no AWS call. The tag is the short commit,
-with -dirty when the work tree has changes. Prints the image URI and the pushed digest; jobs should use the
-digest URI, which names exactly what was pushed. `python -m lightsage_deploy.steps.image` is the same command.
-"""
+"""Push the image: build it for linux/amd64 from the base `make build` chooses, tag it with the git commit and
+`latest`, and push it to ECR (creating the repository, logging docker in) or to a plain registry."""
 
 from __future__ import annotations
 
-import argparse
-import base64
 import json
+import logging
 import re
 import subprocess
 import urllib.error
@@ -29,23 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from lightsage_deploy import project
-from lightsage_deploy.cli import arguments as cli
-from lightsage_deploy.errors import DeployError, aws_error_code
+from lightsage_deploy.aws.ecr import docker_login_to_ecr, ensure_ecr_repository
+from lightsage_deploy.errors import DeployError, PlatformError
 from lightsage_deploy.targets import base_image
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, docker_streaming, ensure_docker_running
 
-COMMAND = "push"
 DEFAULT_PLATFORM = "linux/amd64"
 BUILD_TIMEOUT_SECONDS = 1800
 PUSH_TIMEOUT_SECONDS = 900
 _PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,41 +91,6 @@ def image_tags(commit: str, immutable: bool, now: datetime | None = None) -> tup
     return (commit,)
 
 
-def ensure_ecr_repository(
-    ecr: Any, name: str, immutable_tags: bool, tags: Sequence[dict[str, str]] = ()
-) -> str:
-    """The repository URI, creating the repository (scan on push) when it does not exist yet."""
-    try:
-        repository = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
-        wanted = "IMMUTABLE" if immutable_tags else "MUTABLE"
-        if repository.get("imageTagMutability", "MUTABLE") != wanted:
-            print(
-                f"note: repository {name} exists with {repository['imageTagMutability']} tags; "
-                f"it is left as it is (not {wanted})"
-            )
-        return str(repository["repositoryUri"])
-    except ClientError as error:
-        if aws_error_code(error) != "RepositoryNotFoundException":
-            raise
-    created = ecr.create_repository(
-        repositoryName=name,
-        imageScanningConfiguration={"scanOnPush": True},
-        imageTagMutability="IMMUTABLE" if immutable_tags else "MUTABLE",
-        tags=[{"Key": tag["Key"], "Value": tag["Value"]} for tag in tags],
-    )
-    print(f"created ECR repository {name}")
-    return str(created["repository"]["repositoryUri"])
-
-
-def docker_login_to_ecr(ecr: Any) -> str:
-    """`aws ecr get-login-password | docker login --password-stdin`, without the AWS CLI."""
-    authorization = ecr.get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(authorization["authorizationToken"]).decode().split(":", 1)
-    endpoint = authorization["proxyEndpoint"]
-    docker("login", "--username", user, "--password-stdin", endpoint, input_text=password, timeout=60)
-    return str(endpoint)
-
-
 def check_registry_answers(registry: str) -> None:
     """A registry on this machine must answer its /v2/ API before we push to it."""
     host = registry.split(":", 1)[0]
@@ -160,7 +106,7 @@ def check_registry_answers(registry: str) -> None:
                 f"the registry at {registry} demands a login: its config has an auth block "
                 "(start the one from `byoc offline up` instead)"
             ) from None
-        raise DeployError(f"the registry at {registry} answered {url} with HTTP {error.code}") from None
+        raise PlatformError(f"the registry at {registry} answered {url} with HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DeployError(
@@ -182,7 +128,7 @@ def build_image(local_tag: str, options: PushOptions, base_options: Sequence[str
         if not build_arg.startswith("BASE_IMAGE="):
             arguments += ["--build-arg", build_arg]
     arguments += [*options.build_flags, str(options.context)]
-    print(f"building {local_tag} for {options.platform}: docker {' '.join(arguments)}")
+    logger.info("building %s for %s: docker %s", local_tag, options.platform, " ".join(arguments))
     docker_streaming(*arguments, timeout=BUILD_TIMEOUT_SECONDS)
 
 
@@ -210,7 +156,7 @@ def pushed_digest(repository_uri: str, push_output: str, reference: str) -> str:
         name, _, digest = str(entry).partition("@")
         if name == repository_uri:
             return digest
-    raise DeployError(f"pushed {reference} but could not read its digest")
+    raise PlatformError(f"pushed {reference} but could not read its digest")
 
 
 def push_tags(source_image: str, repository_uri: str, tags: Sequence[str]) -> PushedImage:
@@ -221,16 +167,6 @@ def push_tags(source_image: str, repository_uri: str, tags: Sequence[str]) -> Pu
         output = docker_streaming("push", reference, timeout=PUSH_TIMEOUT_SECONDS)
         digest = pushed_digest(repository_uri, output, reference)
     return PushedImage(repository_uri=repository_uri, tags=tuple(tags), digest=digest)
-
-
-def default_image_uri(target: settings.DeployTarget, repository: str, registry: str | None = None) -> str:
-    """REPOSITORY:latest in the plain registry (--local or --registry), else in this account's ECR."""
-    plain_registry = registry or (target.local.registry if target.local is not None else None)
-    if plain_registry is not None:
-        return f"{plain_registry}/{repository}:latest"
-    account = target.client("sts").get_caller_identity()["Account"]
-    domain = "amazonaws.com.cn" if target.region.startswith("cn-") else "amazonaws.com"
-    return f"{account}.dkr.ecr.{target.region}.{domain}/{repository}:latest"
 
 
 def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedImage:
@@ -253,73 +189,3 @@ def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedIma
         build_image(source_image, options, base_options)
     check_platform(source_image, options.platform)
     return push_tags(source_image, repository_uri, tags)
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = cli.new_parser(prog, "lightsage_deploy.steps.image", __doc__)
-    cli.add_target_arguments(parser)
-    cli.add_repository_argument(parser, "repository name")
-    parser.add_argument(
-        "--immutable-tags",
-        action="store_true",
-        help="create the ECR repository with immutable tags (then `latest` is not pushed)",
-    )
-    parser.add_argument("--tag", dest="extra_tags", action="append", default=[], help="another tag to push")
-    build = parser.add_argument_group("building")
-    build.add_argument("--no-build", action="store_true", help="push --source-image instead of building")
-    build.add_argument("--source-image", help="a local image to push (with --no-build), e.g. my-image:dev")
-    build.add_argument(
-        "--platform", default=DEFAULT_PLATFORM, help="docker build --platform (default: %(default)s)"
-    )
-    build.add_argument(
-        "--build-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="docker build --build-arg (repeatable)",
-    )
-    build.add_argument("--build-network", help="docker build --network, e.g. host")
-    build.add_argument(
-        "--docker-build-flag",
-        action="append",
-        default=[],
-        metavar="FLAG",
-        help="any other docker build flag, written with '=' (repeatable): --docker-build-flag=--pull",
-    )
-    return parser
-
-
-def options_from(arguments: argparse.Namespace, the_project: project.Project) -> PushOptions:
-    if arguments.no_build != bool(arguments.source_image):
-        raise DeployError("--no-build and --source-image go together: --no-build --source-image IMAGE")
-    flags = list(arguments.docker_build_flag)
-    if arguments.build_network:
-        flags.append(f"--network={arguments.build_network}")
-    return PushOptions(
-        repository=cli.repository_from(arguments, the_project),
-        tags=tuple(the_project.tags),
-        registry=arguments.registry,
-        immutable_tags=arguments.immutable_tags,
-        source_image=arguments.source_image,
-        platform=arguments.platform,
-        build_args=tuple(arguments.build_arg),
-        build_flags=tuple(flags),
-        extra_tags=tuple(arguments.extra_tags),
-    )
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    arguments = build_parser(prog).parse_args(argv)
-    the_project = project.load()
-    options = options_from(arguments, the_project)
-    with cli.target_from(arguments, the_project) as target:
-        pushed = push_image(target, options)
-    print(f"image:  {pushed.image_uri}")
-    print(f"tags:   {', '.join(pushed.tags)}")
-    print(f"digest: {pushed.digest}")
-    print(f"pinned: {pushed.digest_uri}")
-    return 0
-
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -1,28 +1,18 @@
-"""Pick the cheapest small training instance type this account may actually start, from Service Quotas.
-
-examples:
-  byoc instances [--region us-east-1] [--spot]
+"""The cheapest small training instance type this account may actually start, from Service Quotas.
 
 New accounts often have a quota of 0 for some training instance types, and a job on such a type fails at
-once with ResourceLimitExceeded. This reads the quotas "<type> for training job usage" (and, with --spot,
-"<type> for spot training job usage") of a short list of small types, prints them, and names the cheapest
-type whose quotas are at least 1. `python -m lightsage_deploy.steps.instances` is the same command.
-"""
+once with ResourceLimitExceeded: the quotas of a short list of small types name the cheapest usable one."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.errors import DeployError, aws_error_code
-from lightsage_deploy.targets import target as settings
 
-COMMAND = "instances"
 SERVICE_CODE = "sagemaker"
 # Small types SageMaker training accepts (the botocore TrainingInstanceType enum), cheapest first, with
 # approximate us-east-1 on-demand training prices in USD per hour as recalled from the public SageMaker
@@ -77,6 +67,19 @@ def cheapest_usable(options: Iterable[Candidate], spot: bool) -> Candidate | Non
     return min(usable, key=lambda candidate: candidate.price_per_hour) if usable else None
 
 
+def choose(options: Iterable[Candidate], spot: bool, region: str) -> Candidate:
+    """The cheapest usable type; when there is none, what to request instead."""
+    choice = cheapest_usable(options, spot)
+    if choice is None:
+        kind = "on-demand and spot training" if spot else "on-demand training"
+        raise DeployError(
+            f"no listed instance type has an {kind} quota of at least 1 in {region}: "
+            "request an increase "
+            "in the Service Quotas console (service Amazon SageMaker), e.g. for ml.m5.large"
+        )
+    return choice
+
+
 def _quota_values(client: Any, operation: str, wanted: set[str]) -> dict[str, float]:
     values: dict[str, float] = {}
     for page in client.get_paginator(operation).paginate(ServiceCode=SERVICE_CODE):
@@ -118,37 +121,3 @@ def format_table(options: Sequence[Candidate]) -> list[str]:
             f"{shown(candidate.on_demand_quota):>16} {shown(candidate.spot_quota):>11}"
         )
     return lines
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = cli.new_parser(prog, "lightsage_deploy.steps.instances", __doc__)
-    parser.add_argument(
-        "--region", help=f"AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, {settings.DEFAULT_REGION})"
-    )
-    parser.add_argument(
-        "--spot", action="store_true", help="also require a spot training quota of at least 1"
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    arguments = build_parser(prog).parse_args(argv)
-    with settings.open_target(local=False, region=arguments.region) as target:
-        quotas = training_quotas(target.client("service-quotas"), TRAINING_PRICE_PER_HOUR)
-    options = candidates(quotas)
-    print(f"training quotas in {target.region} (prices: approximate us-east-1 on-demand)")
-    print("\n".join(format_table(options)))
-    choice = cheapest_usable(options, arguments.spot)
-    if choice is None:
-        kind = "on-demand and spot training" if arguments.spot else "on-demand training"
-        raise DeployError(
-            f"no listed instance type has an {kind} quota of at least 1 in {target.region}: "
-            "request an increase "
-            "in the Service Quotas console (service Amazon SageMaker), e.g. for ml.m5.large"
-        )
-    print(f"cheapest usable: {choice.instance_type} (use --instance-type {choice.instance_type})")
-    return 0
-
-
-if __name__ == "__main__":
-    cli.run(main)

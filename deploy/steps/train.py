@@ -1,29 +1,10 @@
-"""Run a SageMaker training job with the image (managed spot by default) and report what it cost and scored.
-
-examples:
-  byoc train --bucket my-bucket --image-uri 123456789012.dkr.ecr.us-east-1.amazonaws.com/NAME@sha256:...
-  byoc train --bucket my-bucket --hyperparameter num_leaves=16 --hyperparameters-file hp.json
-  byoc train --bucket my-bucket --instance-count 2 --instance-type ml.m5.xlarge --no-spot
-  byoc train --bucket my-bucket --dry-run   # the `aws sagemaker create-training-job` command; sends nothing
-  byoc train --local --image-uri localhost:5000/NAME@sha256:...
-
-Channels are s3://BUCKET/PREFIX/train/ and .../validation/ (see `byoc upload`); the model lands under
-s3://BUCKET/PREFIX/output/, spot checkpoints under s3://BUCKET/PREFIX/checkpoints/JOB/. PREFIX, the base job
-name and the tags come from the project (byoc.toml). The role comes from --role, then SAGEMAKER_ROLE_ARN,
-then sagemaker.get_execution_role(). Hyperparameters: the project's, then the file's, then --hyperparameter;
-all are checked against the image's recipe before anything starts. The task is the `task` hyperparameter
-(or --task), else the recipe's only task, and is sent to the job; else `train` infers it from its train
-channel, and the job gets the metric definitions of every task the recipe allows. --local runs the same
-estimator in SageMaker local mode (no spot or checkpoints there) against the offline stand-ins.
-`python -m lightsage_deploy.steps.train` is the same command.
-"""
+"""The training job: one SDK Estimator (managed spot with checkpoints by default, or SageMaker local mode) on
+the train and validation channels, its request for a dry run, and a summary of what it cost and scored."""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightsage.tasks import METRICS, Task
@@ -31,18 +12,13 @@ from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.aws.s3 import ModelArchive, read_model_archive
-from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.iam.roles import resolve_role, role_for
-from lightsage_deploy.steps import hyperparameters, metrics
-from lightsage_deploy.steps.image import default_image_uri
-from lightsage_deploy.steps.upload import channel_content_type
+from lightsage_deploy.jobs import metrics
 from lightsage_deploy.targets import target as settings
 
 if TYPE_CHECKING:
     from sagemaker.estimator import Estimator
 
-COMMAND = "train"
 DEFAULT_MAX_RUN_SECONDS = 3600
 DEFAULT_MAX_WAIT_SECONDS = 7200
 TRAINING_FINISHED = ("Completed", "Failed", "Stopped")
@@ -252,115 +228,3 @@ def format_summary(summary: TrainingSummary, archive: ModelArchive | None) -> li
         lines.append(f"validation: {validation_scores(archive)} ({task}, {rows} rows, from metrics.json)")
     lines.append(f"model:      {summary.model_data}")
     return lines
-
-
-def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
-    """Estimator options, shared with lightsage_deploy.steps.tune."""
-    group = parser.add_argument_group("training job")
-    cli.add_image_and_role_arguments(group, "image to train with")
-    group.add_argument(
-        "--instance-count", type=int, default=1, help="instances per job (default: %(default)s)"
-    )
-    group.add_argument(
-        "--hyperparameter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="repeatable; wins over the file and the project's",
-    )
-    group.add_argument("--hyperparameters-file", type=Path, help="JSON object of hyperparameters")
-    group.add_argument(
-        "--task",
-        choices=[task.value for task in Task],
-        help="the task, sent as the hyperparameter task (default: the `task` hyperparameter, else the "
-        "recipe's only task, else the one `train` infers from its train channel)",
-    )
-    group.add_argument("--no-spot", action="store_true", help="on-demand instead of managed spot training")
-    group.add_argument(
-        "--max-run", type=int, default=DEFAULT_MAX_RUN_SECONDS, help="seconds (default: %(default)s)"
-    )
-    group.add_argument(
-        "--max-wait",
-        type=int,
-        default=DEFAULT_MAX_WAIT_SECONDS,
-        help="spot: seconds, >= --max-run (default: %(default)s)",
-    )
-    group.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the request as an AWS CLI command and send nothing (placeholders for a missing "
-        "image or role)",
-    )
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = cli.new_parser(prog, "lightsage_deploy.steps.train", __doc__)
-    cli.add_target_arguments(parser)
-    cli.add_layout_arguments(parser)
-    add_estimator_arguments(parser)
-    parser.add_argument(
-        "--no-checkpoints", action="store_true", help="spot without checkpoints (restarts begin again)"
-    )
-    parser.add_argument(
-        "--no-logs", action="store_true", help="show the job's status instead of its CloudWatch logs"
-    )
-    parser.add_argument(
-        "--warm-start",
-        metavar="MODEL_TAR_GZ_URI",
-        help="continue an earlier job's model (its model.tar.gz on S3), given as the `model` channel",
-    )
-    return parser
-
-
-def options_from(
-    arguments: argparse.Namespace, target: settings.DeployTarget, the_project: project.Project
-) -> TrainingOptions:
-    values = hyperparameters.for_job(
-        the_project,
-        file=arguments.hyperparameters_file,
-        assignments=arguments.hyperparameter,
-        task=arguments.task,
-    )
-    repository = cli.repository_from(arguments, the_project)
-    if arguments.dry_run:
-        role = resolve_role(
-            arguments.role, execution_role=lambda: dry_run.placeholder_role(the_project.role_name)
-        )
-        image_uri = arguments.image_uri or dry_run.placeholder_image(target.region, repository)
-    else:
-        role = role_for(target, arguments.role, the_project)
-        image_uri = arguments.image_uri or default_image_uri(target, repository, arguments.registry)
-    return TrainingOptions(
-        project=the_project,
-        image_uri=image_uri,
-        role=role,
-        layout=cli.layout_from(arguments, the_project),
-        instance_type=arguments.instance_type or target.default_instance_type,
-        hyperparameters=values,
-        instance_count=arguments.instance_count,
-        use_spot=not arguments.no_spot,
-        checkpoints=not getattr(arguments, "no_checkpoints", False),
-        max_run=arguments.max_run,
-        max_wait=arguments.max_wait,
-        content_type=channel_content_type(the_project.source),
-        warm_start=warm_start_uri(getattr(arguments, "warm_start", None)),
-    )
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    arguments = build_parser(prog).parse_args(argv)
-    cli.refuse_local_dry_run(arguments)
-    the_project = project.load()
-    with cli.target_from(arguments, the_project, sdk_telemetry=not arguments.dry_run) as target:
-        options = options_from(arguments, target, the_project)
-        if arguments.dry_run:
-            print(training_request(target, options).cli_command())
-            return 0
-        summary = train(target, options, logs=not arguments.no_logs)
-        archive = model_archive(target, summary)
-    print("\n".join(format_summary(summary, archive)))
-    return 0 if summary.status == "Completed" else 1
-
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError, PlatformError
 
 DEFAULT_TIMEOUT_SECONDS = 120
 LOCAL_MODE_NETWORK = "sagemaker-local"
@@ -26,7 +26,7 @@ _DAEMON_DOWN_MARKERS = (
 
 def _failure(arguments: Sequence[str], returncode: int, output: str) -> DeployError:
     if any(marker in output for marker in _DAEMON_DOWN_MARKERS):
-        return DeployError(
+        return PlatformError(
             f"docker is not running (`docker {arguments[0]}`: {output.strip().splitlines()[-1]})"
         )
     tail = "\n".join(output.strip().splitlines()[-8:]) or "no output"
@@ -46,7 +46,7 @@ def docker(
     except FileNotFoundError:
         raise DeployError("the docker CLI is not installed or not on PATH") from None
     except subprocess.TimeoutExpired:
-        raise DeployError(f"`docker {' '.join(arguments)}` did not finish within {timeout:.0f} s") from None
+        raise PlatformError(f"`docker {' '.join(arguments)}` did not finish within {timeout:.0f} s") from None
     if check and result.returncode != 0:
         raise _failure(arguments, result.returncode, result.stderr or result.stdout)
     return result
@@ -74,7 +74,7 @@ def docker_streaming(*arguments: str, timeout: float) -> str:
     output = "".join(lines)
     if returncode != 0:
         if returncode < 0:
-            raise DeployError(f"`docker {' '.join(arguments)}` did not finish within {timeout:.0f} s")
+            raise PlatformError(f"`docker {' '.join(arguments)}` did not finish within {timeout:.0f} s")
         raise _failure(arguments, returncode, output)
     return output
 

@@ -12,7 +12,6 @@ import getpass
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -59,6 +58,7 @@ TELEMETRY_LOGGER = "sagemaker.telemetry.telemetry_logging"
 # lines (the compose command, the container's own log) stay.
 LOCAL_MODE_LOGGER = "sagemaker.local.image"
 COMPOSE_FILE_MESSAGE = "docker compose file:"
+logger = logging.getLogger(__name__)
 
 
 def unique_name(base: str) -> str:
@@ -330,4 +330,4 @@ def remove_local_mode_leftovers(work_dir: Path) -> None:
         remove_containers(local_mode_containers(under=work_dir))
         remove_network_if_unused()
     except DeployError as error:
-        print(f"warning: could not remove local-mode containers: {error}", file=sys.stderr)
+        logger.warning("could not remove local-mode containers: %s", error)

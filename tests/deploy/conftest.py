@@ -29,6 +29,12 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint nothing listens on: a request that did go out would fail the run."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+
+@pytest.fixture
 def moto_aws(offline_aws: None) -> Iterator[None]:
     """In-process moto: boto3 calls are answered inside this process and never sent anywhere."""
     with mock_aws():

@@ -90,7 +90,7 @@ def test_nothing_in_deploy_names_the_worked_example(example_project: project.Pro
     pattern = re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
     found = [
         f"{path.relative_to(project.REPOSITORY_ROOT)}: {line.strip()}"
-        for path in sorted(DEPLOY_DIR.glob("*"))
+        for path in sorted(DEPLOY_DIR.rglob("*"))
         if path.is_file() and path.suffix in (".py", ".yaml")
         for line in path.read_text(encoding="utf-8").splitlines()
         if pattern.search(line)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from lightsage_deploy import project
+from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.steps import endpoint
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.steps.cleanup import delete_registry_repository
-from lightsage_deploy.steps.upload import channel_content_type
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, image_references, local_mode_containers, untag
 from lightsage_deploy.targets.offline import DEFAULT_REGISTRY_PORT, DEFAULT_S3_PORT, OfflineServices

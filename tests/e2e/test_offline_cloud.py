@@ -1,6 +1,6 @@
 """The whole cloud path, offline: a local registry for ECR, moto_server for S3, SageMaker local mode for jobs.
 
-Every step goes through the function the matching `python -m deploy.NAME --local` command calls.
+Every step goes through the function the matching `byoc NAME --local` command calls.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 
 from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import bucket_exists, read_model_archive
+from lightsage_deploy.jobs import hyperparameters, rows
 from lightsage_deploy.steps import batch as batch_transform
-from lightsage_deploy.steps import cleanup, endpoint, hyperparameters, rows
+from lightsage_deploy.steps import cleanup, endpoint
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.steps import upload as upload_data

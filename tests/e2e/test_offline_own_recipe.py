@@ -21,9 +21,9 @@ import pytest
 
 from lightsage import recipes
 from lightsage_deploy import project
+from lightsage_deploy.cli import train as train_command
+from lightsage_deploy.cli import upload as upload_command
 from lightsage_deploy.steps import image as push_image
-from lightsage_deploy.steps import train as train_job
-from lightsage_deploy.steps import upload as upload_data
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, labelled_containers
 from lightsage_deploy.targets.offline import OfflineServices
@@ -98,13 +98,13 @@ def test_a_one_task_recipe_on_an_integer_target_trains_the_task_the_deploy_side_
     services = offline_services
     local = ["--local", "--registry", services.registry, "--s3-endpoint", services.s3_endpoint]
 
-    assert upload_data.main([*local, "--create-bucket"]) == 0
+    assert upload_command.main([*local, "--create-bucket"]) == 0
     uploaded = capfd.readouterr()
     assert re.search(r"^train: .*\(480 rows, random split\)$", uploaded.out, re.MULTILINE), uploaded.out
     assert re.search(r"^validation: .*\(120 rows\)\n\Z", uploaded.out, re.MULTILINE), uploaded.out
 
     with caplog.at_level(logging.INFO):  # what the SDK logs, whether or not a handler prints it here
-        status = train_job.main([*local, "--image-uri", pushed.digest_uri])
+        status = train_command.main([*local, "--image-uri", pushed.digest_uri])
     trained = capfd.readouterr()
     log = trained.out + trained.err + "\n".join(record.getMessage() for record in caplog.records)
     assert status == 0, log

@@ -8,8 +8,9 @@ import pytest
 
 from lightsage.tasks import Task
 from lightsage_deploy import project
-from lightsage_deploy.steps import hyperparameters, metrics, tune
+from lightsage_deploy.jobs import hyperparameters, metrics
 from lightsage_deploy.steps import train as train_job
+from lightsage_deploy.steps import tune
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.offline import OfflineServices
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps.metrics import PARQUET_SUFFIXES
+from lightsage_deploy.jobs.channels import is_parquet
 
 
 def read_frame(data: bytes, name: str) -> pd.DataFrame:
     """A CSV (every cell as text, empty cells kept empty, as lightsage.data.split reads it) or Parquet
     table."""
     try:
-        if name.lower().endswith(PARQUET_SUFFIXES):
+        if is_parquet(name):
             return pd.read_parquet(io.BytesIO(data))
         return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (ValueError, OSError) as error:

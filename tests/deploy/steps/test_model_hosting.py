@@ -1,4 +1,4 @@
-"""Hosting: the rows sent, the answers read, and the endpoint kinds as the SDK's own objects and requests.
+"""Hosting: the answers read, and the endpoint kinds as the SDK's own objects and requests.
 
 SageMaker local mode offers real-time endpoints only (no serverless, no asynchronous, no data capture), so the
 other kinds are proven here through the real SDK: `Model.deploy` with ServerlessInferenceConfig,
@@ -8,14 +8,12 @@ against the SageMaker API model, and that are captured instead of sent.
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -26,36 +24,17 @@ from lightsage.model import artifact
 from lightsage.serving.decode import decode_csv
 from lightsage.training.main import train
 from lightsage_deploy import project
+from lightsage_deploy.cli import batch as batch_command
+from lightsage_deploy.cli import deploy as deploy_command
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.jobs import rows
 from lightsage_deploy.steps import batch as batch_transform
-from lightsage_deploy.steps import endpoint, predict, rows
+from lightsage_deploy.steps import endpoint, predict
 from lightsage_deploy.targets import target as settings
 
 from testsupport import VALIDATION_CSV, make_ml_root
 
 MODEL_DATA = "s3://my-bucket/titanic-byoc/output/job/output/model.tar.gz"
-
-
-def test_sample_rows_are_the_projects_first_rows_without_the_target(example_project: project.Project) -> None:
-    body = rows.sample_rows(example_project.source, example_project.target, 2)
-    source = pd.read_csv(example_project.source, dtype=str, keep_default_na=False)
-    assert body.count("\n") == 2
-    first = next(
-        iter(pd.read_csv(io.StringIO(body), header=None, dtype=str, keep_default_na=False).itertuples())
-    )
-    assert list(first[1:]) == source.drop(columns=["Survived"]).iloc[0].tolist()
-
-
-def test_payload_files_and_their_problems(tmp_path: Path) -> None:
-    (tmp_path / "rows.csv").write_text("1,a\n\n2,b\n3,c\n")
-    assert rows.payload_rows(tmp_path / "rows.csv", 2) == "1,a\n2,b\n"
-    with pytest.raises(DeployError, match=r"missing\.csv does not exist"):
-        rows.payload_rows(tmp_path / "missing.csv", 5)
-    (tmp_path / "empty.csv").write_text("\n\n")
-    with pytest.raises(DeployError, match="holds no rows"):
-        rows.payload_rows(tmp_path / "empty.csv", 5)
-
-
 ANSWERS = {
     "binary": {"label": "yes", "probability": 0.9},
     "binary-integers": {"label": 0, "probability": 0.2},
@@ -225,14 +204,9 @@ def printed_requests(
 
 
 def endpoint_requests(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, dict[str, Any]]:
-    requests = printed_requests(capsys, endpoint.main, argv)
+    requests = printed_requests(capsys, deploy_command.main, argv)
     assert list(requests) == ["create-model", "create-endpoint-config", "create-endpoint"]
     return requests
-
-
-@pytest.fixture
-def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
 @pytest.mark.usefixtures("nothing_listens")
@@ -275,7 +249,7 @@ def test_an_asynchronous_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.usefixtures("nothing_listens")
 def test_a_batch_transform_job(capsys: pytest.CaptureFixture[str]) -> None:
-    requests = printed_requests(capsys, batch_transform.main, ["--bucket", "my-bucket"])
+    requests = printed_requests(capsys, batch_command.main, ["--bucket", "my-bucket"])
     assert list(requests) == ["create-model", "create-transform-job"]
     job = requests["create-transform-job"]
     assert job["ModelName"] == requests["create-model"]["ModelName"] == job["TransformJobName"]
@@ -330,16 +304,6 @@ def test_an_asynchronous_failure_is_reported(moto_aws: None, example_project: pr
         )
         with pytest.raises(DeployError, match="the asynchronous request failed: row 1: bad value"):
             predict.answer_async(s3, runtime, "e", "1\n", layout, timeout_seconds=5, poll_seconds=0)
-
-
-def test_the_batch_input_drops_the_header_and_the_target_only() -> None:
-    labelled = 'PassengerId,Survived,Name,Age\n1,0,"Braund, Mr. Owen",22\n\n2,1,"Cumings, Mrs. ""Flo""",\n'
-    frame = rows.read_frame(labelled.encode(), "validation.csv")
-    features, count = rows.features_only_csv(frame, "Survived")
-    assert count == 2
-    assert features == '1,"Braund, Mr. Owen",22\n2,"Cumings, Mrs. ""Flo""",\n'
-    with pytest.raises(DeployError, match="no 'Survived' column"):
-        rows.features_only_csv(rows.read_frame(b"PassengerId,Name\n1,x\n", "v.csv"), "Survived")
 
 
 def test_the_server_reads_the_batch_input_as_header_less_rows_in_training_order(

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from lightsage_deploy.cli import instances as instances_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import instances as instance_choice
 
@@ -113,12 +114,12 @@ def test_denied_access_names_the_permissions() -> None:
 def test_no_usable_type_says_what_to_request(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(instance_choice, "training_quotas", lambda client, types: quotas(ml_m5_large=(0, 0)))
     with pytest.raises(DeployError, match="no listed instance type has an on-demand training quota"):
-        instance_choice.main([])
+        instances_command.main([])
 
 
 def test_the_choice_is_printed(
     offline_aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(instance_choice, "training_quotas", lambda client, types: quotas(ml_m5_large=(1, 1)))
-    assert instance_choice.main(["--spot"]) == 0
+    assert instances_command.main(["--spot"]) == 0
     assert "cheapest usable: ml.m5.large" in capsys.readouterr().out

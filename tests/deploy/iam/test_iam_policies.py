@@ -17,15 +17,13 @@ from cfnlint.decode.decode import decode
 from parliament import analyze_policy_string
 
 from lightsage_deploy import project
+from lightsage_deploy.cli import iam as iam_command
 from lightsage_deploy.iam import policies as iam
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "deploy" / "iam" / "cloudformation.yaml"
-
+TEMPLATE_PATH = project.REPOSITORY_ROOT / "deploy" / "iam" / "cloudformation.yaml"
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 BUCKET = "example-ml-bucket"
-
 EXAMPLE = project.load(project.DEFAULT_FILE, environ={})
 DEFAULT_NAMES = iam.DeployNames.for_project(EXAMPLE, ACCOUNT_ID, REGION, BUCKET)
 CUSTOM_NAMES = iam.DeployNames(
@@ -64,9 +62,6 @@ def parliament_findings(document: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(finding.issue, finding.detail) for finding in policy.findings]
 
 
-# --- parliament -------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("names", [DEFAULT_NAMES, CUSTOM_NAMES], ids=["default-names", "custom-names"])
 @pytest.mark.parametrize("render", IDENTITY_POLICIES.values(), ids=IDENTITY_POLICIES.keys())
 def test_identity_policies_have_no_parliament_findings(render, names: iam.DeployNames) -> None:
@@ -79,9 +74,6 @@ def test_trust_policy_passes_parliament_principal_checks() -> None:
     # finding allowed is that single structural one.
     findings = parliament_findings(iam.execution_role_trust_policy(DEFAULT_NAMES))
     assert findings == [("MALFORMED", "Statement contains neither Resource nor NotResource")]
-
-
-# --- least-privilege properties ---------------------------------------------------------------
 
 
 def test_only_the_execution_role_can_be_passed_and_only_to_sagemaker() -> None:
@@ -228,9 +220,6 @@ def test_names_that_would_widen_or_break_the_arns_are_rejected(overrides: dict[s
         iam.DeployNames(**arguments)
 
 
-# --- CloudFormation ---------------------------------------------------------------------------
-
-
 def test_cloudformation_template_lints_clean() -> None:
     matches = lint_file(TEMPLATE_PATH, config=ManualArgs(include_checks=["I"]))
     assert [f"{match.rule.id} line {match.linenumber}: {match.message}" for match in matches] == []
@@ -324,9 +313,6 @@ def test_template_outputs() -> None:
     assert set(template["Outputs"]) == expected_outputs
 
 
-# --- the committed example documents ------------------------------------------------------------
-
-
 def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> None:
     """deploy/iam/policies/ is `byoc iam --example --out-dir deploy/iam/policies`: regenerate it after any
     change."""
@@ -341,15 +327,15 @@ def test_the_committed_policies_are_what_deploy_iam_renders(tmp_path: Path) -> N
             f"deploy/iam/policies/{name} is out of date: "
             "run `byoc iam --example --out-dir deploy/iam/policies`"
         )
-    assert iam.main(["--example", "--out-dir", str(tmp_path / "cli")]) == 0
+    assert iam_command.main(["--example", "--out-dir", str(tmp_path / "cli")]) == 0
     assert {path.name: path.read_text() for path in (tmp_path / "cli").iterdir()} == committed
 
 
-# --- CLI --------------------------------------------------------------------------------------
+# --- CLI ---------------------------------------------------------------------------------------
 
 
 def test_cli_writes_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = iam.main(
+    exit_code = iam_command.main(
         ["--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET, "--out-dir", str(tmp_path)]
     )
 
@@ -366,11 +352,11 @@ def test_cli_writes_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     completed = subprocess.run(
         [
-            *(sys.executable, "-m", "lightsage_deploy.iam.policies"),
+            *(sys.executable, "-m", "lightsage_deploy", "iam"),
             *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
             *("--out-dir", str(tmp_path)),
         ],
-        cwd=REPO_ROOT,
+        cwd=project.REPOSITORY_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -381,7 +367,7 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
 
 
 def test_cli_prints_the_documents_with_custom_names(capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = iam.main(
+    exit_code = iam_command.main(
         [
             *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
             *("--prefix", "teams/ml/titanic", "--repository", "ml/titanic"),
@@ -396,7 +382,7 @@ def test_cli_prints_the_documents_with_custom_names(capsys: pytest.CaptureFixtur
 
 
 def test_cli_rejects_an_invalid_account_id(capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = iam.main(["--account-id", "not-an-account", "--region", REGION, "--bucket", BUCKET])
+    exit_code = iam_command.main(["--account-id", "not-an-account", "--region", REGION, "--bucket", BUCKET])
 
     assert exit_code == 2
     assert "account_id" in capsys.readouterr().err

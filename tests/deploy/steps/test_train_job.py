@@ -20,8 +20,9 @@ from botocore.validate import validate_parameters
 from lightsage.tasks import Task
 from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import ModelArchive
+from lightsage_deploy.cli import train as train_command
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps import metrics
+from lightsage_deploy.jobs import metrics
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.targets import target as settings
 
@@ -99,23 +100,9 @@ def test_the_local_estimator_drops_spot_and_checkpoints_and_keeps_the_instance_c
         assert estimator.instance_count == 2
 
 
-def test_local_defaults_need_no_aws(offline_aws: None, example_project: project.Project) -> None:
-    arguments = train_job.build_parser().parse_args(
-        ["--local", "--registry", "localhost:5001", "--instance-count", "2"]
-    )
-    with settings.open_target(local=True, registry="localhost:5001") as target:
-        options = train_job.options_from(arguments, target, example_project)
-    assert options.image_uri == "localhost:5001/titanic-byoc:latest"
-    assert options.role == example_project.local_role_arn
-    assert options.instance_type == "local"
-    assert options.instance_count == 2
-    assert options.layout == settings.S3Layout(example_project.local_bucket, "titanic-byoc")
-    assert options.content_type == "text/csv"
-
-
 def dry_run_request(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[list[str], dict[str, Any]]:
     """Run `byoc train --dry-run`; return the printed command's words and its request."""
-    assert train_job.main(["--dry-run", *argv]) == 0
+    assert train_command.main(["--dry-run", *argv]) == 0
     words = shlex.split(capsys.readouterr().out)
     assert words[:4] == ["aws", "sagemaker", "create-training-job", "--cli-input-json"]
     assert len(words) == 5
@@ -126,12 +113,6 @@ def valid_request(operation: str, request: dict[str, Any]) -> None:
     """botocore's own check of a request against the SageMaker API model (raises when invalid)."""
     model = boto3.client("sagemaker", region_name="us-east-1").meta.service_model.operation_model(operation)
     validate_parameters(request, model.input_shape)
-
-
-@pytest.fixture
-def nothing_listens(offline_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An endpoint nothing listens on: a request that did go out would fail the run."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
 @pytest.mark.usefixtures("nothing_listens")
@@ -221,7 +202,7 @@ def test_a_one_task_recipe_sends_its_task_with_the_metrics_it_assumes(
         Task.REGRESSION
     )
     with pytest.raises(DeployError, match=r"task binary: recipe 'houses' handles regression targets only"):
-        train_job.main(["--dry-run", "--bucket", "b", "--task", "binary"])
+        train_command.main(["--dry-run", "--bucket", "b", "--task", "binary"])
 
 
 @pytest.mark.usefixtures("nothing_listens")
@@ -247,7 +228,7 @@ def test_a_warm_start_that_is_not_an_s3_uri_is_refused_naming_it(value: str) -> 
 
 def test_a_dry_run_is_for_aws_only(offline_aws: None) -> None:
     with pytest.raises(DeployError, match="leave out --local"):
-        train_job.main(["--dry-run", "--local"])
+        train_command.main(["--dry-run", "--local"])
 
 
 def test_the_summary_reports_the_spot_saving() -> None:

@@ -1,5 +1,4 @@
-"""lightsage_deploy.targets.offline starts, reports and stops the registry and moto_server; docker failures
-read clearly."""
+"""lightsage_deploy.targets.offline starts, reports and stops the registry and moto_server."""
 
 from __future__ import annotations
 
@@ -9,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lightsage_deploy.cli import offline as offline_command
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.targets import docker as docker_cli
 from lightsage_deploy.targets import offline
 
 from testsupport import free_port
@@ -24,20 +23,20 @@ def _answers(url: str) -> int:
 def test_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     registry_port, s3_port = free_port(), free_port()
     flags = ["--state-dir", str(tmp_path), "--registry-port", str(registry_port), "--s3-port", str(s3_port)]
-    assert offline.main(["up", *flags]) == 0
+    assert offline_command.main(["up", *flags]) == 0
     try:
         assert _answers(f"http://127.0.0.1:{registry_port}/v2/") == 200  # no auth block
         assert _answers(f"http://127.0.0.1:{s3_port}/") == 200
         assert f"addr: 127.0.0.1:{registry_port}" in (tmp_path / "registry-config.yml").read_text()
-        assert offline.main(["status", "--state-dir", str(tmp_path)]) == 0
+        assert offline_command.main(["status", "--state-dir", str(tmp_path)]) == 0
         with pytest.raises(DeployError, match="already running"):
-            offline.main(["up", *flags])
+            offline_command.main(["up", *flags])
     finally:
-        assert offline.main(["down", "--state-dir", str(tmp_path)]) == 0
+        assert offline_command.main(["down", "--state-dir", str(tmp_path)]) == 0
     output = capsys.readouterr().out
     assert f"--registry localhost:{registry_port} --s3-endpoint http://127.0.0.1:{s3_port}" in output
     assert "stopped registry" in output and "s3 (pid" in output
-    assert offline.main(["status", "--state-dir", str(tmp_path)]) == 1
+    assert offline_command.main(["status", "--state-dir", str(tmp_path)]) == 1
     with pytest.raises(OSError):
         _answers(f"http://127.0.0.1:{s3_port}/")
 
@@ -53,23 +52,3 @@ def test_a_taken_port_is_named(tmp_path: Path) -> None:
         ):
             services.up()
     assert not (tmp_path / offline.STATE_FILE).exists()
-
-
-def test_a_stopped_docker_daemon_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    with pytest.raises(DeployError, match="docker is not running"):
-        docker_cli.ensure_docker_running()
-
-
-def test_a_missing_docker_cli_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(DeployError, match="docker CLI is not installed"):
-        docker_cli.ensure_docker_running()
-
-
-@pytest.mark.parametrize(
-    ("name", "is_local_mode"),
-    [("7sa74wckhp-algo-1-6jb8m", True), ("abcdefghij-algo-12-zzzzz", True), ("byoc-bench-serve-1", False)],
-)
-def test_local_mode_containers_are_recognised_by_name(name: str, is_local_mode: bool) -> None:
-    assert bool(docker_cli.LOCAL_MODE_CONTAINER_NAME.match(name)) is is_local_mode

@@ -1,20 +1,15 @@
-"""Pushing the image: tags, the ECR repository, the ECR login, the pushed digest, the command line."""
+"""Pushing the image: its tags, the pushed digest, the local registry, and the base image it is built from."""
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from lightsage_deploy import project
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.targets import base_image
@@ -24,7 +19,6 @@ from lightsage_deploy.targets.offline import OfflineServices
 
 from testsupport import free_port
 
-REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/titanic-byoc"
 DIGEST = "sha256:" + "ab" * 32
 
 
@@ -47,58 +41,6 @@ def test_the_commit_tag_is_the_short_commit_maybe_dirty(tmp_path: Path) -> None:
         push_image.commit_tag(tmp_path)
 
 
-def _ecr() -> Any:
-    return boto3.client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-
-
-def test_an_existing_repository_is_used_as_it_is() -> None:
-    ecr = _ecr()
-    with Stubber(ecr) as stub:
-        stub.add_response(
-            "describe_repositories",
-            {"repositories": [{"repositoryUri": REPOSITORY_URI, "imageTagMutability": "MUTABLE"}]},
-            {"repositoryNames": ["titanic-byoc"]},
-        )
-        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", immutable_tags=False) == REPOSITORY_URI
-        stub.assert_no_pending_responses()
-
-
-def test_a_missing_repository_is_created_with_scan_on_push() -> None:
-    ecr = _ecr()
-    with Stubber(ecr) as stub:
-        stub.add_client_error("describe_repositories", "RepositoryNotFoundException")
-        stub.add_response(
-            "create_repository",
-            {"repository": {"repositoryUri": REPOSITORY_URI}},
-            {
-                "repositoryName": "titanic-byoc",
-                "imageScanningConfiguration": {"scanOnPush": True},
-                "imageTagMutability": "IMMUTABLE",
-                "tags": [{"Key": "project", "Value": "titanic-byoc"}],
-            },
-        )
-        tags = [{"Key": "project", "Value": "titanic-byoc"}]
-        assert push_image.ensure_ecr_repository(ecr, "titanic-byoc", True, tags) == REPOSITORY_URI
-        stub.assert_no_pending_responses()
-
-
-def test_the_login_pipes_the_token_into_docker(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[tuple[str, ...], str | None]] = []
-    monkeypatch.setattr(
-        push_image, "docker", lambda *arguments, input_text=None, **_: calls.append((arguments, input_text))
-    )
-    ecr = _ecr()
-    token = base64.b64encode(b"AWS:secret-password").decode()
-    endpoint = "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"
-    with Stubber(ecr) as stub:
-        stub.add_response(
-            "get_authorization_token",
-            {"authorizationData": [{"authorizationToken": token, "proxyEndpoint": endpoint}]},
-        )
-        assert push_image.docker_login_to_ecr(ecr) == endpoint
-    assert calls == [(("login", "--username", "AWS", "--password-stdin", endpoint), "secret-password")]
-
-
 def test_the_digest_comes_from_the_push_output() -> None:
     output = f"abc: Pushed\nlatest: digest: {DIGEST} size: 1579\n"
     assert push_image.pushed_digest("localhost:5000/titanic-byoc", output, "unused") == DIGEST
@@ -107,42 +49,6 @@ def test_the_digest_comes_from_the_push_output() -> None:
 def test_an_unreachable_local_registry_says_how_to_start_it() -> None:
     with pytest.raises(DeployError, match=r"not reachable .*byoc offline up"):
         push_image.check_registry_answers(f"localhost:{free_port()}")
-
-
-def test_the_local_default_image_needs_no_aws() -> None:
-    target = settings.DeployTarget(region="us-east-1")
-    assert push_image.default_image_uri(target, "titanic-byoc", "localhost:5001") == (
-        "localhost:5001/titanic-byoc:latest"
-    )
-
-
-def test_build_options_from_the_command_line(example_project: project.Project) -> None:
-    arguments = push_image.build_parser().parse_args(
-        [
-            "--local",
-            "--build-arg",
-            "BASE_IMAGE=byoc-base:bookworm",
-            "--build-network",
-            "host",
-            "--docker-build-flag=--pull",
-            "--immutable-tags",
-        ]
-    )
-    options = push_image.options_from(arguments, example_project)
-    assert (options.repository, options.tags) == (
-        "titanic-byoc",
-        ({"Key": "project", "Value": "titanic-byoc"},),
-    )
-    assert options.build_args == ("BASE_IMAGE=byoc-base:bookworm",)
-    assert options.build_flags == ("--pull", "--network=host")
-    assert options.platform == "linux/amd64"
-    assert options.immutable_tags and options.source_image is None
-
-
-@pytest.mark.parametrize("argv", [["--no-build"], ["--source-image", "titanic-byoc:dev"]])
-def test_no_build_and_source_image_go_together(argv: list[str], example_project: project.Project) -> None:
-    with pytest.raises(DeployError, match="go together"):
-        push_image.options_from(push_image.build_parser().parse_args(argv), example_project)
 
 
 @pytest.fixture

@@ -36,9 +36,8 @@ from lightsage.tasks import (
     metric_regex,
 )
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps.hyperparameters import check, recipe_of
-
-PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+from lightsage_deploy.jobs.channels import is_parquet
+from lightsage_deploy.jobs.hyperparameters import check, recipe_of
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def read_target(source: Path, target: str) -> pa.ChunkedArray:
     if not source.is_file():
         raise DeployError(f"the data source {source} does not exist")
     try:
-        if source.name.lower().endswith(PARQUET_SUFFIXES):
+        if is_parquet(source.name):
             names = pq.read_schema(source).names
             if target in names:
                 return pq.read_table(source, columns=[target]).column(target)

@@ -1,25 +1,16 @@
-"""Shared deploy plumbing: defaults, the --local switch, the S3 layout, errors, every command's --help."""
+"""Where a step runs: the region, the S3 layout, and the --local switch that points everything at the offline
+stand-ins and undoes itself."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from botocore.exceptions import ClientError, NoCredentialsError
 
-from lightsage_deploy import project
-from lightsage_deploy.cli import arguments as cli
-from lightsage_deploy.cli.main import COMMANDS
-from lightsage_deploy.errors import DeployError
 from lightsage_deploy.targets import target as settings
-
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -52,31 +43,6 @@ def test_the_layout_names_every_prefix_under_the_project_prefix() -> None:
     )
     assert layout.key("train", "train.csv") == "proj/train/train.csv"
     assert settings.S3Layout("b", "nested/prefix").uri("output", "job") == "s3://b/nested/prefix/output/job/"
-
-
-def _parsed(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    cli.add_target_arguments(parser, serving=True)
-    cli.add_layout_arguments(parser)
-    return parser.parse_args(argv)
-
-
-def test_real_mode_needs_a_bucket(monkeypatch: pytest.MonkeyPatch, example_project: project.Project) -> None:
-    monkeypatch.delenv(settings.BUCKET_VARIABLE, raising=False)
-    with pytest.raises(DeployError, match=f"pass --bucket or set {settings.BUCKET_VARIABLE}"):
-        cli.layout_from(_parsed(), example_project)
-    assert cli.optional_layout(_parsed(), example_project) is None
-    monkeypatch.setenv(settings.BUCKET_VARIABLE, "from-env")
-    assert cli.layout_from(_parsed(), example_project) == settings.S3Layout("from-env", "titanic-byoc")
-    flags = _parsed("--bucket", "flag", "--prefix", "/p/")
-    assert cli.layout_from(flags, example_project) == settings.S3Layout("flag", "p")
-
-
-def test_local_mode_has_a_default_bucket(
-    monkeypatch: pytest.MonkeyPatch, example_project: project.Project
-) -> None:
-    monkeypatch.delenv(settings.BUCKET_VARIABLE, raising=False)
-    assert cli.layout_from(_parsed("--local"), example_project).bucket == "titanic-byoc-local"
 
 
 def test_local_target_sets_offline_environment_and_restores_it(offline_aws: None, monkeypatch) -> None:
@@ -126,74 +92,6 @@ def test_real_target_keeps_telemetry_unless_asked(offline_aws: None) -> None:
         assert "SAGEMAKER_USER_CONFIG_OVERRIDE" not in os.environ
     with settings.open_target(local=False, sdk_telemetry=False):
         assert "TelemetryOptOut: true" in Path(os.environ["SAGEMAKER_USER_CONFIG_OVERRIDE"]).read_text()
-
-
-@pytest.mark.parametrize(
-    ("raised", "expected"),
-    [
-        (DeployError("bucket b does not exist"), "error: bucket b does not exist"),
-        (NoCredentialsError(), "error: no AWS credentials found"),
-        (
-            ClientError({"Error": {"Code": "AccessDenied", "Message": "nope"}}, "CreateBucket"),
-            "error: CreateBucket failed with AccessDenied: nope",
-        ),
-    ],
-)
-def test_expected_failures_exit_1_with_one_line(
-    raised: Exception, expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def main(argv: object) -> int:
-        raise raised
-
-    with pytest.raises(SystemExit) as exited:
-        cli.run(main)
-    assert exited.value.code == 1
-    assert capsys.readouterr().err.startswith(expected)
-
-
-@pytest.mark.parametrize(("command", "module"), COMMANDS.items())
-def test_every_command_explains_itself_with_examples(command: str, module: str) -> None:
-    byoc = Path(sys.executable).parent / "byoc"
-    for argv, usage in (
-        ([str(byoc), command, "--help"], f"usage: byoc {command}"),
-        ([sys.executable, "-m", module, "--help"], f"usage: python -m {module}"),
-    ):
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPOSITORY_ROOT)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith(usage)
-        assert f"byoc {command}" in result.stdout.split("options:")[0], "examples in byoc form"
-        assert "Traceback" not in result.stderr
-
-
-V2_NOTICE = "SageMaker Python SDK v2, which is on path of deprecation"
-IMPORT_DEPLOY_THEN_THE_SDK = """
-import warnings
-import lightsage_deploy
-from sagemaker.estimator import Estimator
-role = "arn:aws:iam::111111111111:role/r"
-Estimator(image_uri="img", role=role, instance_count=1, instance_type="ml.m5.large")
-warnings.warn("another FutureWarning", FutureWarning)
-"""
-
-
-@pytest.mark.parametrize(("setting", "notice_shown"), [(None, False), ("", True)])
-def test_the_sdk_v2_notice_stays_out_unless_asked_for_and_other_warnings_still_show(
-    offline_aws: None, monkeypatch: pytest.MonkeyPatch, setting: str | None, notice_shown: bool
-) -> None:
-    if setting is None:
-        monkeypatch.delenv("SAGEMAKER_SUPPRESS_V2_WARNING", raising=False)
-    else:
-        monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", setting)
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_DEPLOY_THEN_THE_SDK],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPOSITORY_ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (V2_NOTICE in result.stderr) is notice_shown, result.stderr
-    assert "FutureWarning: another FutureWarning" in result.stderr
 
 
 def test_local_mode_labels_its_containers_and_leaves_the_compose_file_out_of_the_log(

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lightsage_deploy import project
-from lightsage_deploy.steps import cleanup
+from lightsage_deploy.cli import cleanup as cleanup_command
+from lightsage_deploy.errors import DeployError
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker
 from lightsage_deploy.targets.offline import OfflineServices
@@ -82,7 +83,7 @@ def test_only_this_projects_exited_containers_go_and_running_ones_stop_only_when
     our_leftover = start_container(ours, running=False)
     our_running = start_container(ours, running=True)
 
-    assert cleanup.main(local_flags) == 0
+    assert cleanup_command.main(local_flags) == 0
 
     printed = capsys.readouterr().out
     assert state(our_leftover) is None
@@ -93,7 +94,7 @@ def test_only_this_projects_exited_containers_go_and_running_ones_stop_only_when
     untouched = (another_users_job, another_users_leftover, same_project_other_user, other_project)
     assert [state(container) for container in untouched] == ["running", "exited", "exited", "exited"]
 
-    assert cleanup.main([*local_flags, "--stop-running"]) == 0
+    assert cleanup_command.main([*local_flags, "--stop-running"]) == 0
 
     printed = capsys.readouterr().out
     assert state(our_running) is None
@@ -102,5 +103,5 @@ def test_only_this_projects_exited_containers_go_and_running_ones_stop_only_when
 
 
 def test_stop_running_goes_with_local(offline_aws: None, example_project: project.Project) -> None:
-    with pytest.raises(cleanup.DeployError, match=r"--stop-running .* goes with --local"):
-        cleanup.main(["--stop-running"])
+    with pytest.raises(DeployError, match=r"--stop-running .* goes with --local"):
+        cleanup_command.main(["--stop-running"])

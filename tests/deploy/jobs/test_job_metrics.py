@@ -10,7 +10,7 @@ import pytest
 
 from lightsage.tasks import CV_PREFIX, METRIC_SPLITS, METRICS, Task, metric_line
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.steps import metrics
+from lightsage_deploy.jobs import metrics
 
 
 @pytest.mark.parametrize("task", list(Task))
