@@ -1,10 +1,12 @@
 """The deploy side's expected failures, by who is to blame, and one-line explanations of AWS's errors.
 
-- DeployError: the user's to fix: an option, the project file, the data, the credentials, a permission, a
-  quota, a tool that is not installed or not started.
-- PlatformError (a DeployError): a service the command relies on failed or did not answer: AWS, Docker, a
-  registry, an emulator. Not the user's input; waiting or retrying may help.
+- DeployError (a `lightsage.errors.UserError`): the user's to fix: an option, the project file, the data, the
+  credentials, a permission, a quota, a tool that is not installed or not started.
+- PlatformError (a `lightsage.errors.PlatformError`): a service the command relies on failed or did not
+  answer: AWS, Docker, a registry, an emulator. Not the user's input; waiting or retrying may help.
 - Anything else is a bug: `byoc` shows its traceback.
+
+Both are `lightsage.errors.LightsageError`s, the one taxonomy of the core and the host side.
 
 `aws_failure` sorts AWS's own errors (botocore's BotoCoreError and ClientError) into the two.
 """
@@ -21,6 +23,8 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 from botocore.exceptions import ConnectionError as AWSConnectionError
+
+from lightsage import errors
 
 OFFLINE_HINT = "for the offline path start the emulators with `byoc offline up` and pass --local"
 PLATFORM_HINT = "a fault on AWS's side or on the way there, not in your input: try again later"
@@ -47,12 +51,11 @@ PLATFORM_ERROR_CODES = frozenset(
 )
 
 
-class DeployError(Exception):
-    """An expected failure of a deploy command: the message says what is wrong and what to do. The user's
-    to fix, unless it is a PlatformError."""
+class DeployError(errors.UserError):
+    """The user's to fix: the message says what is wrong and what to do."""
 
 
-class PlatformError(DeployError):
+class PlatformError(errors.PlatformError):
     """AWS, Docker, a registry or an emulator failed or did not answer: not the user's input."""
 
 

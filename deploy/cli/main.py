@@ -20,8 +20,9 @@ from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lightsage.errors import LightsageError
 from lightsage_deploy import logs
-from lightsage_deploy.errors import DeployError, aws_failure
+from lightsage_deploy.errors import aws_failure
 
 PROGRAM = "byoc"
 # Subcommand -> its module in lightsage_deploy.cli, in the order of the runbook.
@@ -84,7 +85,7 @@ def exit_with(main: Callable[[Sequence[str] | None], int]) -> NoReturn:
     logs.show()
     try:
         status = main(None)
-    except DeployError as error:
+    except LightsageError as error:
         print(f"error: {error}", file=sys.stderr)
         status = 1
     except (BotoCoreError, ClientError) as error:

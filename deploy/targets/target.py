@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError, PlatformError
 from lightsage_deploy.targets.docker import local_mode_containers, remove_containers, remove_network_if_unused
 
 if TYPE_CHECKING:
@@ -329,5 +329,5 @@ def remove_local_mode_leftovers(work_dir: Path) -> None:
     try:
         remove_containers(local_mode_containers(under=work_dir))
         remove_network_if_unused()
-    except DeployError as error:
+    except (DeployError, PlatformError) as error:
         logger.warning("could not remove local-mode containers: %s", error)

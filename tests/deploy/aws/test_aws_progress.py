@@ -8,7 +8,7 @@ import pytest
 
 from lightsage_deploy.aws import progress
 from lightsage_deploy.aws.progress import MIB, UploadProgress
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import PlatformError
 
 
 class Clock:
@@ -45,7 +45,7 @@ def test_long_waits_show_each_status_change_and_a_reminder() -> None:
 
 def test_a_wait_gives_up_after_its_timeout() -> None:
     clock = Clock()
-    with pytest.raises(DeployError, match="training job j is still InProgress after 2m00s"):
+    with pytest.raises(PlatformError, match="training job j is still InProgress after 2m00s"):
         progress.wait_for(
             lambda: {"TrainingJobStatus": "InProgress"},
             "TrainingJobStatus",

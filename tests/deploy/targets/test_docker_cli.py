@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.errors import DeployError, PlatformError
 from lightsage_deploy.targets import docker as docker_cli
 
 
 def test_a_stopped_docker_daemon_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    with pytest.raises(DeployError, match="docker is not running"):
+    with pytest.raises(PlatformError, match="docker is not running"):
         docker_cli.ensure_docker_running()
 
 
