@@ -23,8 +23,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    BYOC_DEFAULT_RECIPE=titanic
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 COPY requirements.txt /tmp/requirements.txt
 RUN python3 -m venv "${VIRTUAL_ENV}" \
@@ -36,6 +35,9 @@ COPY program /opt/program
 # Bytecode compiled at build time keeps cold starts short (PYTHONDONTWRITEBYTECODE only stops runtime writes).
 RUN python3 -m compileall -q /opt/program/lightsage
 WORKDIR /opt/program
+# Without a `recipe` hyperparameter, `train` uses the generic recipe: any table trains with only `target`.
+# A derived image may name its own default (examples/houses/Dockerfile).
+ENV BYOC_DEFAULT_RECIPE=tabular
 EXPOSE 8080
 # The base the build used (python:3.12-slim, or the local fallback scripts/ensure-docker.sh chose).
 ARG BASE_IMAGE

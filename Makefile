@@ -1,5 +1,7 @@
 # Everyday targets. `make demo` runs the main job locally; `make test` runs every test.
-IMAGE ?= titanic-byoc:latest
+# The local image: generic (the worked example names its recipe in its own configuration); `byoc build`
+# makes the same tag.
+IMAGE ?= lightsage:latest
 # Empty: scripts/ensure-docker.sh picks python:3.12-slim, or byoc-base:bookworm if that cannot be pulled.
 BASE_IMAGE ?=
 # Extra `docker build` flags, e.g. "--platform linux/amd64".

@@ -14,8 +14,6 @@ from lightsage.training.main import train
 
 from testsupport import TEST_DIR, MLRootFactory, docker, make_ml_root
 
-# As in the image (its Dockerfile sets it): without a `recipe` hyperparameter, train the Titanic recipe.
-os.environ.setdefault("BYOC_DEFAULT_RECIPE", "titanic")
 # As `train`'s main does: lightsage's log lines as `[train] ...`, also where a test calls `train` itself. The
 # handlers write to the current sys.stdout and sys.stderr, which pytest's capsys replaces.
 logs.configure("train")

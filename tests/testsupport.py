@@ -20,6 +20,8 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # The `ml_root` fixture (conftest.py): builds an /opt/ml tree under the test's temporary folder.
 MLRootFactory = Callable[..., Path]
 TEST_DIR = REPOSITORY_ROOT / "local_test" / "test_dir"
+# The recipe the worked example names (local_test/test_dir, byoc.toml).
+WORKED_EXAMPLE_RECIPE = "titanic"
 TITANIC_CSV = REPOSITORY_ROOT / "data" / "titanic.csv"
 TRAIN_CSV = TEST_DIR / "input" / "data" / "train" / "train.csv"
 VALIDATION_CSV = TEST_DIR / "input" / "data" / "validation" / "validation.csv"
@@ -38,11 +40,17 @@ def make_ml_root(
     root: Path,
     hyperparameters: dict[str, str] | None = None,
     channels: dict[str, list[tuple[str, bytes]]] | None = None,
+    recipe: str | None = WORKED_EXAMPLE_RECIPE,
 ) -> Path:
-    """An /opt/ml tree: config files plus channel folders. Default channels: the committed split."""
+    """An /opt/ml tree: config files plus channel folders. Default channels: the committed split. The
+    `recipe` hyperparameter is `recipe` (the worked example's, as local_test/test_dir names it) unless
+    `hyperparameters` names one; recipe=None leaves it out, for the image's default."""
     config = root / "input" / "config"
     config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
+    settings = dict(hyperparameters or {})
+    if recipe is not None:
+        settings.setdefault("recipe", recipe)
+    (config / "hyperparameters.json").write_text(json.dumps(settings))
     if channels is None:
         channels = {
             "train": [("train.csv", TRAIN_CSV.read_bytes())],

@@ -170,25 +170,30 @@ def test_unseen_categories_are_scored_as_missing(served: tuple[Trained, Server])
 # -- the image's default recipe, and a failure from inside the image ----------------------------------------
 
 
-def test_the_image_default_is_titanic_and_its_variable_changes_it(image: str, tmp_path: Path) -> None:
+def test_the_image_default_is_tabular_and_its_variable_changes_it(image: str, tmp_path: Path) -> None:
+    """The image is generic: a table trains with only `target`. A derived image (or -e) names another."""
     environment = docker("image", "inspect", image, "--format", "{{json .Config.Env}}").stdout
-    assert "BYOC_DEFAULT_RECIPE=titanic" in json.loads(environment)
+    assert "BYOC_DEFAULT_RECIPE=tabular" in json.loads(environment)
 
     table = wine()
-    default = make_ml_root(tmp_path / "default" / "ml", {"target": TARGET}, table.channels("csv"))
+    default = make_ml_root(
+        tmp_path / "default" / "ml", {"target": TARGET}, table.channels("csv"), recipe=None
+    )
     run = run_train(image, default)
+    assert run.returncode == 0, output_of(run)
+    assert read_json(default / "model" / "manifest.json")["recipe"] == {"name": "tabular", "version": 1}
+
+    changed = make_ml_root(
+        tmp_path / "changed" / "ml", {"target": TARGET}, table.channels("csv"), recipe=None
+    )
+    run = run_train(image, changed, "-e", "BYOC_DEFAULT_RECIPE=titanic")
     assert run.returncode == 1, output_of(run)
-    reason = (default / "output" / "failure").read_text()
+    reason = (changed / "output" / "failure").read_text()
     assert reason.startswith(
         "the data lacks column(s) recipe 'titanic' needs: Pclass, Name, Sex, Age, SibSp, Parch, Ticket, "
         "Fare, Cabin, Embarked; for any table, use the hyperparameter recipe=tabular (the table has: "
     )
-    assert list((default / "model").iterdir()) == []
-
-    changed = make_ml_root(tmp_path / "changed" / "ml", {"target": TARGET}, table.channels("csv"))
-    run = run_train(image, changed, "-e", "BYOC_DEFAULT_RECIPE=tabular")
-    assert run.returncode == 0, output_of(run)
-    assert read_json(changed / "model" / "manifest.json")["recipe"] == {"name": "tabular", "version": 1}
+    assert list((changed / "model").iterdir()) == []
 
 
 def test_a_one_class_target_fails_with_the_reason_in_the_failure_file(image: str, tmp_path: Path) -> None:

@@ -234,7 +234,7 @@ def test_the_image_default_recipe_variable_trains_without_a_recipe_hyperparamete
     houses: type[Recipe], tmp_path: Path
 ) -> None:
     rows = houses_table(300, seed=4)
-    root = make_ml_root(tmp_path / "ml", {}, channels(rows.iloc[:200], rows.iloc[200:]))
+    root = make_ml_root(tmp_path / "ml", {}, channels(rows.iloc[:200], rows.iloc[200:]), recipe=None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BYOC_ML_ROOT", str(root))
         patch.setenv("BYOC_DEFAULT_RECIPE", "houses")
@@ -245,7 +245,7 @@ def test_the_image_default_recipe_variable_trains_without_a_recipe_hyperparamete
 
 def test_a_foreign_table_under_the_titanic_default_names_the_missing_columns(tmp_path: Path) -> None:
     table = wine()
-    root = make_ml_root(tmp_path / "ml", {"target": "target"}, table.channels("csv"))
+    root = make_ml_root(tmp_path / "ml", {"target": "target"}, table.channels("csv"), recipe=None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BYOC_ML_ROOT", str(root))
         patch.setenv("BYOC_DEFAULT_RECIPE", "titanic")
