@@ -12,6 +12,7 @@ from lightsage import logs
 from lightsage.contract.paths import MLPaths
 from lightsage.training.main import train
 
+from distsupport import Installed, install_fresh
 from testsupport import TEST_DIR, MLRootFactory, docker, make_ml_root
 
 # As `train`'s main does: lightsage's log lines as `[train] ...`, also where a test calls `train` itself. The
@@ -67,3 +68,9 @@ def image() -> str:
     if docker("image", "inspect", name, check=False).returncode != 0:
         pytest.fail(f"image {name!r} (BYOC_IMAGE) does not exist; build it with `make build`")
     return name
+
+
+@pytest.fixture(scope="session")
+def installed_byoc(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The repository built into a wheel as `pip install` builds it, installed in a fresh virtualenv."""
+    return install_fresh(tmp_path_factory.mktemp("distribution"))

@@ -20,7 +20,8 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # The `ml_root` fixture (conftest.py): builds an /opt/ml tree under the test's temporary folder.
 MLRootFactory = Callable[..., Path]
 TEST_DIR = REPOSITORY_ROOT / "local_test" / "test_dir"
-# The recipe the worked example names (local_test/test_dir, byoc.toml).
+# The worked example's project file, and the recipe it and local_test/test_dir name.
+EXAMPLE_PROJECT_FILE = REPOSITORY_ROOT / "byoc.toml"
 WORKED_EXAMPLE_RECIPE = "titanic"
 TITANIC_CSV = REPOSITORY_ROOT / "data" / "titanic.csv"
 TRAIN_CSV = TEST_DIR / "input" / "data" / "train" / "train.csv"

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lightsage.tasks import Task
-from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.ecr import default_image_uri
 from lightsage_deploy.errors import DeployError
@@ -18,6 +17,7 @@ from lightsage_deploy.iam.roles import resolve_role, role_for
 from lightsage_deploy.jobs import hyperparameters
 from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.jobs.rows import payload_rows, sample_rows
+from lightsage_deploy.project import project
 from lightsage_deploy.steps.endpoint import EndpointKind, EndpointOptions, model_data_of_job
 from lightsage_deploy.steps.train import (
     DEFAULT_MAX_RUN_SECONDS,
@@ -89,6 +89,42 @@ def add_image_and_role_arguments(group: argparse._ArgumentGroup, image_purpose: 
 
 def add_repository_argument(group: argparse._ActionsContainer, purpose: str) -> None:
     group.add_argument("--repository", help=f"{purpose} (default: the project name)")
+
+
+def add_build_arguments(group: argparse._ActionsContainer, platform: str | None) -> None:
+    """How `docker build` runs, shared by `byoc build` and `byoc push`."""
+    group.add_argument(
+        "--platform",
+        default=platform,
+        help=f"docker build --platform (default: {platform or 'the platform of the Docker engine'})",
+    )
+    group.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="docker build --build-arg (repeatable); BASE_IMAGE=IMAGE names the base image",
+    )
+    group.add_argument("--build-network", help="docker build --network, e.g. host")
+    group.add_argument(
+        "--docker-build-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="any other docker build flag, written with '=' (repeatable): --docker-build-flag=--pull",
+    )
+
+
+def build_flags_from(arguments: argparse.Namespace) -> tuple[str, ...]:
+    flags = list(arguments.docker_build_flag)
+    if arguments.build_network:
+        flags.append(f"--network={arguments.build_network}")
+    return tuple(flags)
+
+
+def check_validation_fraction(fraction: float) -> None:
+    if not 0.0 < fraction < 1.0:
+        raise DeployError(f"--validation-fraction must be between 0 and 1, not {fraction}")
 
 
 def add_layout_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import arguments as cli
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import batch
 from lightsage_deploy.targets import target as settings
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import delete_prefix
 from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import cleanup
 
 COMMAND = "cleanup"

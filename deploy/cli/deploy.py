@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import arguments as cli
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import endpoint, predict
 from lightsage_deploy.steps.endpoint import SERVERLESS_MEMORY_SIZES_MB, EndpointKind
 from lightsage_deploy.targets import target as settings

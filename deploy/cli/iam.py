@@ -25,7 +25,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.iam import policies
 from lightsage_deploy.iam.policies import (
@@ -35,6 +34,7 @@ from lightsage_deploy.iam.policies import (
     EXAMPLE_REGION,
     DeployNames,
 )
+from lightsage_deploy.project import project
 
 COMMAND = "iam"
 

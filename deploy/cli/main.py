@@ -1,9 +1,12 @@
-"""`byoc`: one command for the whole cloud path, each step a subcommand with its own --help and examples.
+"""`byoc`: one command for a project on this machine and the whole cloud path, each step a subcommand with
+its own --help and examples.
 
-    byoc upload | push | train | deploy | predict | batch | tune | cleanup | offline | instances | iam
+    byoc init | build | local | upload | push | train | deploy | predict | batch | tune | cleanup | offline
+         | instances | iam
 
-`python -m lightsage_deploy COMMAND` is the same command. Global: the project settings file (byoc.toml, or
-BYOC_PROJECT_FILE) names the project, its data and its recipe. Results go to stdout, the steps' log lines to
+`python -m lightsage_deploy COMMAND` is the same command. Global: the project settings file (byoc.toml in the
+current folder or the closest folder above it, or BYOC_PROJECT_FILE) names the project, its data and its
+recipe. Results go to stdout, the steps' log lines to
 stderr. An expected failure (lightsage_deploy.errors) is one `error:` line and exit status 1; anything else is
 a bug and shows its traceback.
 """
@@ -25,8 +28,12 @@ from lightsage_deploy import logs
 from lightsage_deploy.errors import aws_failure
 
 PROGRAM = "byoc"
-# Subcommand -> its module in lightsage_deploy.cli, in the order of the runbook.
+# Subcommand -> its module in lightsage_deploy.cli: a project on this machine first, then the cloud path in
+# the order of the runbook.
 COMMANDS: dict[str, str] = {
+    "init": "lightsage_deploy.cli.init",
+    "build": "lightsage_deploy.cli.build",
+    "local": "lightsage_deploy.cli.local",
     "upload": "lightsage_deploy.cli.upload",
     "push": "lightsage_deploy.cli.push",
     "train": "lightsage_deploy.cli.train",
@@ -53,9 +60,11 @@ def usage(program: str = PROGRAM) -> str:
     lines = [
         f"usage: {program} COMMAND [options]     ({program} COMMAND --help: its options and examples)",
         "",
-        "Train and serve LightGBM on SageMaker with one bring-your-own-container image. The project file",
-        "(byoc.toml, or the file BYOC_PROJECT_FILE names) gives the names, the data and the recipe; --local",
-        "runs every step offline (start the stand-ins with `byoc offline up`).",
+        "Train and serve LightGBM on SageMaker with one bring-your-own-container image. Start a project",
+        "with `byoc init DIR --data FILE --target COLUMN`, then run `byoc build` and `byoc local` inside",
+        "DIR. The project file (byoc.toml in the current folder or the closest one above it, or",
+        "BYOC_PROJECT_FILE) gives the names, the data and the recipe; --local runs every cloud step",
+        "offline (start the stand-ins with `byoc offline up`).",
         "",
         "commands:",
     ]

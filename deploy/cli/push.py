@@ -1,4 +1,4 @@
-"""Build the image for linux/amd64, tag it with the git commit and `latest`, and push it.
+"""Build the image for linux/amd64, tag it with its source and `latest`, and push it.
 
 examples:
   byoc push [--region us-east-1] [--repository NAME] [--immutable-tags]
@@ -11,9 +11,11 @@ with debootstrap where it can be) with --network host.
 
 Real mode creates the ECR repository (default: the project name) when it is missing (scan on push), logs
 docker in with an ECR authorization token (`aws ecr get-login-password | docker login`) and pushes there.
---local (or --registry HOST:PORT) pushes to that registry and makes no AWS call. The tag is the short commit,
-with -dirty when the work tree has changes. Prints the image URI and the pushed digest; jobs should use the
-digest URI, which names exactly what was pushed. `python -m lightsage_deploy push` is the same command.
+--local (or --registry HOST:PORT) pushes to that registry and makes no AWS call. The image is built from the
+installed package's build context, like `byoc build`; its tag names that source: the package version and a
+digest of the context (0.1.0-3fa2b4c5d6e7), or, for an editable install of a checkout, the short commit with
+-dirty when the work tree has changes. Prints the image URI and the pushed digest; jobs should use the digest
+URI, which names exactly what was pushed. `python -m lightsage_deploy push` is the same command.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import image
 from lightsage_deploy.steps.image import DEFAULT_PLATFORM, PushOptions
 
@@ -43,33 +45,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     build = parser.add_argument_group("building")
     build.add_argument("--no-build", action="store_true", help="push --source-image instead of building")
     build.add_argument("--source-image", help="a local image to push (with --no-build), e.g. my-image:dev")
-    build.add_argument(
-        "--platform", default=DEFAULT_PLATFORM, help="docker build --platform (default: %(default)s)"
-    )
-    build.add_argument(
-        "--build-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="docker build --build-arg (repeatable)",
-    )
-    build.add_argument("--build-network", help="docker build --network, e.g. host")
-    build.add_argument(
-        "--docker-build-flag",
-        action="append",
-        default=[],
-        metavar="FLAG",
-        help="any other docker build flag, written with '=' (repeatable): --docker-build-flag=--pull",
-    )
+    cli.add_build_arguments(build, DEFAULT_PLATFORM)
     return parser
 
 
 def options_from(arguments: argparse.Namespace, the_project: project.Project) -> PushOptions:
     if arguments.no_build != bool(arguments.source_image):
         raise DeployError("--no-build and --source-image go together: --no-build --source-image IMAGE")
-    flags = list(arguments.docker_build_flag)
-    if arguments.build_network:
-        flags.append(f"--network={arguments.build_network}")
     return PushOptions(
         repository=cli.repository_from(arguments, the_project),
         tags=tuple(the_project.tags),
@@ -78,7 +60,7 @@ def options_from(arguments: argparse.Namespace, the_project: project.Project) ->
         source_image=arguments.source_image,
         platform=arguments.platform,
         build_args=tuple(arguments.build_arg),
-        build_flags=tuple(flags),
+        build_flags=cli.build_flags_from(arguments),
         extra_tags=tuple(arguments.extra_tags),
     )
 

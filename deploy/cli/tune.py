@@ -22,8 +22,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import arguments as cli
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import tune
 from lightsage_deploy.steps.train import build_estimator
 

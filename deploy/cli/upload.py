@@ -21,10 +21,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightsage_deploy import project
 from lightsage_deploy.aws.progress import say
 from lightsage_deploy.cli import arguments as cli
-from lightsage_deploy.errors import DeployError
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import upload
 
 COMMAND = "upload"
@@ -43,17 +42,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     arguments = build_parser(prog).parse_args(argv)
-    if not 0.0 < arguments.validation_fraction < 1.0:
-        raise DeployError(
-            f"--validation-fraction must be between 0 and 1, not {arguments.validation_fraction}"
-        )
+    cli.check_validation_fraction(arguments.validation_fraction)
     the_project = project.load()
     layout = cli.layout_from(arguments, the_project)
     with cli.target_from(arguments, the_project) as target:
         uploaded = upload.upload_training_data(
             target,
             layout,
-            arguments.source or the_project.source,
+            arguments.source or the_project.data_source(),
             the_project.target,
             create_bucket=arguments.create_bucket,
             validation_fraction=arguments.validation_fraction,

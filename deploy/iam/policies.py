@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightsage_deploy.project import Project
+from lightsage_deploy.project.project import Project
 
 PolicyDocument = dict[str, Any]
 Statement = dict[str, Any]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.project import Project
+from lightsage_deploy.project.project import Project
 from lightsage_deploy.targets import target as settings
 
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")

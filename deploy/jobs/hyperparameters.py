@@ -14,7 +14,7 @@ from typing import Any
 from lightsage.contract import hyperparameters as hp
 from lightsage.recipes.base import Recipe, recipe_for, resolve
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.project import Project, hyperparameter_text
+from lightsage_deploy.project.project import Project, hyperparameter_text
 
 
 def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:

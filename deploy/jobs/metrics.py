@@ -14,6 +14,7 @@ before the job from the project's data source, with `train`'s rule, and sends it
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from lightsage.tasks import (
     OBJECTIVE_METRIC,
     Direction,
     TargetError,
+    TargetProfile,
     Task,
     choose_task,
     metric,
@@ -68,34 +70,59 @@ def objective(task: Task) -> Objective:
     return Objective(f"validation:{name}", metric(task, name).direction)
 
 
-def read_target(source: Path, target: str) -> pa.ChunkedArray:
-    """Only the target column of a CSV (as text, the way `train` reads CSV) or Parquet file."""
+def table_columns(source: Path) -> list[str]:
+    """The column names of a CSV (its header) or Parquet file, read without reading its rows."""
     if not source.is_file():
         raise DeployError(f"the data source {source} does not exist")
     try:
         if is_parquet(source.name):
-            names = pq.read_schema(source).names
-            if target in names:
-                return pq.read_table(source, columns=[target]).column(target)
-        else:
-            options = pa_csv.ConvertOptions(include_columns=[target], column_types={target: pa.string()})
-            with pa_csv.open_csv(source) as reader:
-                names = reader.schema.names
-            if target in names:
-                return pa_csv.read_csv(source, convert_options=options).column(target)
+            return list(pq.read_schema(source).names)
+        with pa_csv.open_csv(source) as reader:
+            return list(reader.schema.names)
+    except (pa.ArrowException, OSError) as error:
+        raise DeployError(
+            f"cannot read {source} as {'Parquet' if is_parquet(source.name) else 'CSV'}: {error}"
+        ) from None
+
+
+def missing_column(source: Path, column: str, names: list[str], role: str = "target column") -> DeployError:
+    """A column the table lacks, with the names closest to it first."""
+    close = [name for name in names if name.casefold() == column.casefold()]
+    close += [name for name in difflib.get_close_matches(column, names, n=3, cutoff=0.6) if name not in close]
+    hint = f" (did you mean {' or '.join(repr(name) for name in close)}?)" if close else ""
+    return DeployError(f"{source} has no {role} '{column}'{hint}; its columns: {', '.join(names)}")
+
+
+def read_target(source: Path, target: str) -> pa.ChunkedArray:
+    """Only the target column of a CSV (as text, the way `train` reads CSV) or Parquet file."""
+    names = table_columns(source)
+    if target not in names:
+        raise missing_column(source, target, names)
+    try:
+        if is_parquet(source.name):
+            return pq.read_table(source, columns=[target]).column(target)
+        options = pa_csv.ConvertOptions(include_columns=[target], column_types={target: pa.string()})
+        return pa_csv.read_csv(source, convert_options=options).column(target)
     except (pa.ArrowException, OSError) as error:
         raise DeployError(f"cannot read {source}: {error}") from None
-    raise DeployError(f"{source} has no target column '{target}' (its columns: {', '.join(names)})")
+
+
+def target_profile(source: Path, target: str) -> TargetProfile:
+    """What the target column of `source` holds, profiled as `train` profiles it."""
+    column = TargetColumn(target)
+    try:
+        column.observe(read_target(source, target))
+    except TargetError as error:
+        raise DeployError(f"{source}: {error}") from None
+    return column.target_profile()
 
 
 def infer_from_source(
     source: Path, target: str, requested: str = "auto", recipe_tasks: tuple[Task, ...] = tuple(Task)
 ) -> Task:
     """The task `train` chooses for the values of `target` in `source` (`lightsage.tasks.choose_task`)."""
-    column = TargetColumn(target)
-    column.observe(read_target(source, target))
     try:
-        return choose_task(column.target_profile(), target, requested, recipe_tasks).task
+        return choose_task(target_profile(source, target), target, requested, recipe_tasks).task
     except TargetError as error:
         raise DeployError(f"{source}: {error}") from None
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.s3 import list_keys, put_bytes, read_bytes
 from lightsage_deploy.errors import DeployError, explain_aws_error
 from lightsage_deploy.jobs.channels import channel_file_name
 from lightsage_deploy.jobs.rows import features_only_csv, read_frame
+from lightsage_deploy.project import project
 from lightsage_deploy.steps.endpoint import EndpointOptions, build_model
 from lightsage_deploy.targets import target as settings
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.errors import DeployError, explain_aws_error
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import predict
 from lightsage_deploy.targets import target as settings
 

@@ -1,5 +1,10 @@
-"""Push the image: build it for linux/amd64 from the base `make build` chooses, tag it with the git commit and
-`latest`, and push it to ECR (creating the repository, logging docker in) or to a plain registry."""
+"""The image: build it from the installed package's build context on the base `make build` chooses (`byoc
+build`, a local tag), or build it for linux/amd64, tag it with its source and `latest`, and push it to ECR
+(creating the repository, logging docker in) or to a plain registry (`byoc push`).
+
+The source tag names what the image is built from: the git commit (with -dirty) when the package is an
+editable install of a checkout, else the package version and the first 12 hex digits of the build context's
+sha256 (`0.1.0-3fa2b4c5d6e7`)."""
 
 from __future__ import annotations
 
@@ -14,14 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lightsage_deploy import project
 from lightsage_deploy.aws.ecr import docker_login_to_ecr, ensure_ecr_repository
 from lightsage_deploy.errors import DeployError, PlatformError
 from lightsage_deploy.targets import base_image
 from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.context import BuildContext, build_context, package_version
 from lightsage_deploy.targets.docker import docker, docker_streaming, ensure_docker_running
 
 DEFAULT_PLATFORM = "linux/amd64"
+# The local image `byoc build` and `make build` make, and `byoc local` runs: one generic image for every
+# project (the project's recipe and data reach it at run time).
+LOCAL_IMAGE = "lightsage:latest"
 BUILD_TIMEOUT_SECONDS = 1800
 PUSH_TIMEOUT_SECONDS = 900
 _PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
@@ -54,11 +62,34 @@ class PushOptions:
     platform: str = DEFAULT_PLATFORM
     build_args: tuple[str, ...] = ()
     build_flags: tuple[str, ...] = ()
-    context: Path = project.REPOSITORY_ROOT
+    # The folder to build; None: the installed package's build context.
+    context: Path | None = None
     extra_tags: tuple[str, ...] = ()
 
 
-def commit_tag(repository_root: Path = project.REPOSITORY_ROOT) -> str:
+@dataclass(frozen=True)
+class BuildOptions:
+    tag: str = LOCAL_IMAGE
+    # None: the Docker engine's own platform, as `make build` builds.
+    platform: str | None = None
+    build_args: tuple[str, ...] = ()
+    build_flags: tuple[str, ...] = ()
+    # The folder to build; None: the installed package's build context.
+    context: Path | None = None
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str
+    image_id: str
+    context: Path
+
+
+def context_of(folder: Path | None) -> BuildContext:
+    return build_context() if folder is None else BuildContext(folder)
+
+
+def commit_tag(repository_root: Path) -> str:
     """The short commit of HEAD, with -dirty when tracked or untracked files differ from it."""
 
     def git(*arguments: str) -> str:
@@ -78,6 +109,13 @@ def commit_tag(repository_root: Path = project.REPOSITORY_ROOT) -> str:
 
     commit = git("rev-parse", "--short", "HEAD")
     return f"{commit}-dirty" if git("status", "--porcelain") else commit
+
+
+def source_tag(context: BuildContext) -> str:
+    """The commit of a checkout, else the package version and the build context's digest."""
+    if context.checkout:
+        return commit_tag(context.folder)
+    return f"{package_version()}-{context.digest()[:12]}"
 
 
 def image_tags(commit: str, immutable: bool, now: datetime | None = None) -> tuple[str, ...]:
@@ -114,22 +152,38 @@ def check_registry_answers(registry: str) -> None:
         ) from None
 
 
-def base_build_options(options: PushOptions) -> list[str]:
+def base_build_options(build_args: Sequence[str]) -> list[str]:
     """The base image's `docker build` options, chosen as `make build` chooses them (a Docker engine is
     started first where the script can); a --build-arg BASE_IMAGE=... is used as it is."""
-    given = [arg.partition("=")[2] for arg in options.build_args if arg.startswith("BASE_IMAGE=")]
+    given = [arg.partition("=")[2] for arg in build_args if arg.startswith("BASE_IMAGE=")]
     return base_image.build_options(given[-1] if given else None)
 
 
-def build_image(local_tag: str, options: PushOptions, base_options: Sequence[str]) -> None:
-    """`docker build` from the chosen base; the caller's flags come last, so they win."""
-    arguments = ["build", "--platform", options.platform, "--tag", local_tag, *base_options]
+def build_image(
+    tag: str,
+    folder: Path,
+    options: PushOptions | BuildOptions,
+    base_options: Sequence[str],
+) -> None:
+    """`docker build` of `folder` from the chosen base; the caller's flags come last, so they win."""
+    platform = ["--platform", options.platform] if options.platform else []
+    arguments = ["build", *platform, "--tag", tag, *base_options]
     for build_arg in options.build_args:
         if not build_arg.startswith("BASE_IMAGE="):
             arguments += ["--build-arg", build_arg]
-    arguments += [*options.build_flags, str(options.context)]
-    logger.info("building %s for %s: docker %s", local_tag, options.platform, " ".join(arguments))
+    arguments += [*options.build_flags, str(folder)]
+    logger.info("building %s: docker %s", tag, " ".join(arguments))
     docker_streaming(*arguments, timeout=BUILD_TIMEOUT_SECONDS)
+
+
+def build_local_image(options: BuildOptions) -> BuiltImage:
+    """What `byoc build` does: the image from the installed package's build context, tagged locally."""
+    context = context_of(options.context)
+    base_options = base_build_options(options.build_args)  # starts a Docker engine first where it can
+    ensure_docker_running()
+    build_image(options.tag, context.folder, options, base_options)
+    image_id = docker("image", "inspect", options.tag, "--format", "{{.Id}}").stdout.strip()
+    return BuiltImage(tag=options.tag, image_id=image_id, context=context.folder)
 
 
 def check_platform(image: str, platform: str) -> None:
@@ -172,7 +226,7 @@ def push_tags(source_image: str, repository_uri: str, tags: Sequence[str]) -> Pu
 def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedImage:
     """What the CLI does: resolve the registry, build unless a source image is given, tag, push."""
     # Before anything else: the script starts a Docker engine where it can, as for `make build`.
-    base_options = base_build_options(options) if options.source_image is None else []
+    base_options = base_build_options(options.build_args) if options.source_image is None else []
     ensure_docker_running()
     registry = options.registry or (target.local.registry if target.local is not None else None)
     if registry is not None:
@@ -182,10 +236,11 @@ def push_image(target: settings.DeployTarget, options: PushOptions) -> PushedIma
         ecr = target.client("ecr")
         repository_uri = ensure_ecr_repository(ecr, options.repository, options.immutable_tags, options.tags)
         docker_login_to_ecr(ecr)
-    tags = (*image_tags(commit_tag(), options.immutable_tags), *options.extra_tags)
+    context = context_of(options.context)
+    tags = (*image_tags(source_tag(context), options.immutable_tags), *options.extra_tags)
     source_image = options.source_image
     if source_image is None:
         source_image = f"{options.repository}:{tags[0]}"
-        build_image(source_image, options, base_options)
+        build_image(source_image, context.folder, options, base_options)
     check_platform(source_image, options.platform)
     return push_tags(source_image, repository_uri, tags)

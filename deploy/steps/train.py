@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lightsage.tasks import METRICS, Task
-from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.aws.s3 import ModelArchive, read_model_archive
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import metrics
+from lightsage_deploy.project import project
 from lightsage_deploy.targets import target as settings
 
 if TYPE_CHECKING:

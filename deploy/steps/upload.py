@@ -18,7 +18,7 @@ from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import hyperparameters
 from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.jobs.metrics import known_task
-from lightsage_deploy.project import Project
+from lightsage_deploy.project.project import Project
 from lightsage_deploy.targets import target as settings
 
 

@@ -90,7 +90,10 @@ def _find_moto_server() -> str:
         return str(beside_python)
     found = shutil.which("moto_server")
     if found is None:
-        raise DeployError("moto_server is not installed: pip install 'moto[server]' into this virtualenv")
+        raise DeployError(
+            "moto_server is not installed: pip install 'lightsage[offline]' (or 'moto[server]') into this "
+            "virtualenv"
+        )
     return found
 
 

@@ -10,10 +10,10 @@ import pytest
 from moto import mock_aws
 
 from lightsage import recipes
-from lightsage_deploy import project
+from lightsage_deploy.project import project
 from lightsage_deploy.targets import target as settings
 
-from testsupport import REPOSITORY_ROOT
+from testsupport import EXAMPLE_PROJECT_FILE, REPOSITORY_ROOT
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def moto_aws(offline_aws: None) -> Iterator[None]:
 @pytest.fixture
 def example_project() -> project.Project:
     """The worked example: the repository's byoc.toml (Titanic)."""
-    return project.load(project.DEFAULT_FILE, environ={})
+    return project.load(EXAMPLE_PROJECT_FILE, environ={})
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lightsage_deploy import project
+from testsupport import REPOSITORY_ROOT
 
-DEPLOY_DIR = project.REPOSITORY_ROOT / "deploy"
+DEPLOY_DIR = REPOSITORY_ROOT / "deploy"
 ROOT = "lightsage_deploy"
 # Bottom to top; a module may import from its own floor and the floors below it.
 FLOORS: tuple[frozenset[str], ...] = (

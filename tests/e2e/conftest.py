@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lightsage_deploy import project
 from lightsage_deploy.jobs.channels import channel_content_type
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import endpoint
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.steps import train as train_job

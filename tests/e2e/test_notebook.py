@@ -27,10 +27,12 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-from lightsage_deploy import project
+from lightsage_deploy.project import project
 from lightsage_deploy.targets.docker import image_references, local_mode_containers, remove_containers
 
-NOTEBOOK = project.REPOSITORY_ROOT / "deploy" / "walkthrough.ipynb"
+from testsupport import EXAMPLE_PROJECT_FILE, REPOSITORY_ROOT
+
+NOTEBOOK = REPOSITORY_ROOT / "deploy" / "walkthrough.ipynb"
 CELL_TIMEOUT_SECONDS = 600
 MINIMUM_AUC = 0.85
 RUN_MARKER = "BYOC_WALKTHROUGH_RUN"
@@ -224,5 +226,5 @@ def test_walkthrough_runs_end_to_end_in_local_mode(
     s3 = re.search(r"^S3 emulator: +http://127\.0\.0\.1:(\d+)$", text, re.MULTILINE)
     assert registry and s3, f"the notebook did not print its registry and S3 emulator:\n{text}"
     assert not listening(int(registry.group(2))) and not listening(int(s3.group(1)))
-    repository = project.load(project.DEFAULT_FILE, environ={}).repository
+    repository = project.load(EXAMPLE_PROJECT_FILE, environ={}).repository
     assert image_references(f"{registry.group(1)}/{repository}") == []

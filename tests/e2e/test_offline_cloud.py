@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import bucket_exists, read_model_archive
 from lightsage_deploy.jobs import hyperparameters, rows
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import batch as batch_transform
 from lightsage_deploy.steps import cleanup, endpoint
 from lightsage_deploy.steps import image as push_image
@@ -21,6 +21,8 @@ from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.steps import upload as upload_data
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, image_references, local_mode_containers
+
+from testsupport import EXAMPLE_PROJECT_FILE
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +35,7 @@ ARTIFACT_FILES = {"manifest.json", "model.txt", "recipe_state.json", "recipe_sta
 @pytest.fixture(scope="module")
 def the_project() -> project.Project:
     """The worked example (the repository's byoc.toml)."""
-    return project.load(project.DEFAULT_FILE, environ={})
+    return project.load(EXAMPLE_PROJECT_FILE, environ={})
 
 
 @pytest.fixture(scope="module")

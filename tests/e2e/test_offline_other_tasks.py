@@ -16,9 +16,9 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
 from lightsage.tasks import Task
-from lightsage_deploy import project as project_settings
 from lightsage_deploy.aws.s3 import ModelArchive, read_model_archive
 from lightsage_deploy.jobs import hyperparameters, metrics, rows
+from lightsage_deploy.project import project as project_settings
 from lightsage_deploy.steps import batch as batch_transform
 from lightsage_deploy.steps import cleanup, endpoint
 from lightsage_deploy.steps import train as train_job

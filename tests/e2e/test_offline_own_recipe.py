@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 
 from lightsage import recipes
-from lightsage_deploy import project
 from lightsage_deploy.cli import train as train_command
 from lightsage_deploy.cli import upload as upload_command
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker, labelled_containers

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from lightsage.tasks import Task
-from lightsage_deploy import project
 from lightsage_deploy.jobs import hyperparameters, metrics
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.steps import tune
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.offline import OfflineServices
+
+from testsupport import EXAMPLE_PROJECT_FILE
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +34,7 @@ def aws_on_moto(
 
 @pytest.mark.usefixtures("aws_on_moto")
 def test_the_tuner_creates_a_job_with_the_objective_and_ranges() -> None:
-    the_project = project.load(project.DEFAULT_FILE, environ={})
+    the_project = project.load(EXAMPLE_PROJECT_FILE, environ={})
     layout = settings.S3Layout("titanic-byoc-tuning", the_project.prefix)
     values = hyperparameters.for_job(the_project, assignments=["num_leaves=16"])
     with settings.open_target(local=False, region="us-east-1", sdk_telemetry=False) as target:

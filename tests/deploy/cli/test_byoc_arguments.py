@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import arguments as cli
 from lightsage_deploy.cli import train as train_command
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.project import project
 from lightsage_deploy.targets import target as settings
 
 

@@ -23,8 +23,8 @@ BYOC = Path(sys.executable).parent / "byoc"
 
 
 def test_the_runbook_steps_are_subcommands() -> None:
-    assert list(command.COMMANDS)[:8] == [
-        "upload", "push", "train", "deploy", "predict", "batch", "tune", "cleanup",
+    assert list(command.COMMANDS)[:11] == [
+        "init", "build", "local", "upload", "push", "train", "deploy", "predict", "batch", "tune", "cleanup",
     ]  # fmt: skip
     assert {"offline", "instances", "iam"} <= set(command.COMMANDS)
     for name, module in command.COMMANDS.items():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import push as push_command
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.project import project
 
 
 def test_build_options_from_the_command_line(example_project: project.Project) -> None:

@@ -16,15 +16,17 @@ from cfnlint.config import ManualArgs
 from cfnlint.decode.decode import decode
 from parliament import analyze_policy_string
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import iam as iam_command
 from lightsage_deploy.iam import policies as iam
+from lightsage_deploy.project import project
 
-TEMPLATE_PATH = project.REPOSITORY_ROOT / "deploy" / "iam" / "cloudformation.yaml"
+from testsupport import EXAMPLE_PROJECT_FILE, REPOSITORY_ROOT
+
+TEMPLATE_PATH = REPOSITORY_ROOT / "deploy" / "iam" / "cloudformation.yaml"
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 BUCKET = "example-ml-bucket"
-EXAMPLE = project.load(project.DEFAULT_FILE, environ={})
+EXAMPLE = project.load(EXAMPLE_PROJECT_FILE, environ={})
 DEFAULT_NAMES = iam.DeployNames.for_project(EXAMPLE, ACCOUNT_ID, REGION, BUCKET)
 CUSTOM_NAMES = iam.DeployNames(
     account_id=ACCOUNT_ID,
@@ -356,7 +358,7 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
             *("--account-id", ACCOUNT_ID, "--region", REGION, "--bucket", BUCKET),
             *("--out-dir", str(tmp_path)),
         ],
-        cwd=project.REPOSITORY_ROOT,
+        cwd=REPOSITORY_ROOT,
         capture_output=True,
         text=True,
         check=False,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lightsage.recipes.base import load_recipe
-from lightsage_deploy import project
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.project import project
 
 
 def test_hyperparameters_from_the_command_line() -> None:

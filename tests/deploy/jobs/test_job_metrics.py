@@ -112,8 +112,23 @@ def test_a_task_the_recipe_does_not_handle_is_refused_before_any_job() -> None:
         metrics.known_task({"recipe": "titanic", "target": "Survived", "task": "regression"})
 
 
-def test_a_missing_target_column_is_named(tmp_path: Path) -> None:
+def test_a_missing_target_column_is_named_with_the_closest_names(tmp_path: Path) -> None:
     source = tmp_path / "data.csv"
-    source.write_text("a,b\n1,2\n")
-    with pytest.raises(DeployError, match="has no target column 'y' \\(its columns: a, b\\)"):
+    source.write_text("a,b,Status,state\n1,2,x,y\n")
+    with pytest.raises(DeployError, match=r"has no target column 'y'; its columns: a, b, Status, state$"):
         metrics.infer_from_source(source, "y")
+    with pytest.raises(
+        DeployError, match="has no target column 'status' \\(did you mean 'Status' or 'state'\\?\\)"
+    ):
+        metrics.infer_from_source(source, "status")
+    parquet = tmp_path / "data.parquet"
+    pd.DataFrame({"income": [1], "Status": ["good"]}).to_parquet(parquet)
+    with pytest.raises(DeployError, match="has no target column 'Statis' \\(did you mean 'Status'\\?\\)"):
+        metrics.infer_from_source(parquet, "Statis")
+
+
+def test_a_file_that_is_not_a_table_is_named(tmp_path: Path) -> None:
+    source = tmp_path / "data.parquet"
+    source.write_text("a,b\n1,2\n")
+    with pytest.raises(DeployError, match=f"cannot read {source} as Parquet: "):
+        metrics.table_columns(source)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lightsage_deploy import project
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import rows
+from lightsage_deploy.project import project
 
 
 def test_sample_rows_are_the_projects_first_rows_without_the_target(example_project: project.Project) -> None:

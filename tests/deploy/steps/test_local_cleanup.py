@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lightsage_deploy import project
 from lightsage_deploy.cli import cleanup as cleanup_command
 from lightsage_deploy.errors import DeployError
+from lightsage_deploy.project import project
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import docker
 from lightsage_deploy.targets.offline import OfflineServices

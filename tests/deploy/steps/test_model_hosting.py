@@ -23,11 +23,11 @@ from lightsage.contract.paths import MLPaths
 from lightsage.model import artifact
 from lightsage.serving.decode import decode_csv
 from lightsage.training.main import train
-from lightsage_deploy import project
 from lightsage_deploy.cli import batch as batch_command
 from lightsage_deploy.cli import deploy as deploy_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import rows
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import batch as batch_transform
 from lightsage_deploy.steps import endpoint, predict
 from lightsage_deploy.targets import target as settings

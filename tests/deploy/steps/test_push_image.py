@@ -14,10 +14,11 @@ from lightsage_deploy.errors import DeployError
 from lightsage_deploy.steps import image as push_image
 from lightsage_deploy.targets import base_image
 from lightsage_deploy.targets import target as settings
+from lightsage_deploy.targets.context import BuildContext, package_version
 from lightsage_deploy.targets.docker import docker, image_references, untag
 from lightsage_deploy.targets.offline import OfflineServices
 
-from testsupport import free_port
+from testsupport import REPOSITORY_ROOT, free_port
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -36,9 +37,31 @@ def test_immutable_repositories_get_one_tag_that_never_repeats() -> None:
 
 
 def test_the_commit_tag_is_the_short_commit_maybe_dirty(tmp_path: Path) -> None:
-    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", push_image.commit_tag())
+    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", push_image.commit_tag(REPOSITORY_ROOT))
     with pytest.raises(DeployError, match="`git rev-parse --short HEAD` failed"):
         push_image.commit_tag(tmp_path)
+
+
+def test_the_source_tag_is_the_commit_of_a_checkout_else_the_version_and_the_contexts_digest(
+    tmp_path: Path,
+) -> None:
+    checkout = BuildContext(REPOSITORY_ROOT, checkout=True)
+    assert push_image.source_tag(checkout) == push_image.commit_tag(REPOSITORY_ROOT)
+    shipped = tmp_path / "build_context"
+    (shipped / "program").mkdir(parents=True)
+    (shipped / "Dockerfile").write_text("FROM scratch\n")
+    (shipped / "program" / "train").write_text("#!/bin/sh\n")
+    tag = push_image.source_tag(BuildContext(shipped))
+    assert re.fullmatch(rf"{re.escape(package_version())}-[0-9a-f]{{12}}", tag)
+    # Bytecode is not the source; a changed byte, or a changed executable bit, is another source.
+    (shipped / "program" / "__pycache__").mkdir()
+    (shipped / "program" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert push_image.source_tag(BuildContext(shipped)) == tag
+    (shipped / "program" / "train").chmod(0o755)
+    executable = push_image.source_tag(BuildContext(shipped))
+    assert executable != tag
+    (shipped / "Dockerfile").write_text("FROM scratch \n")
+    assert push_image.source_tag(BuildContext(shipped)) not in (tag, executable)
 
 
 def test_the_digest_comes_from_the_push_output() -> None:

@@ -18,11 +18,11 @@ import pytest
 from botocore.validate import validate_parameters
 
 from lightsage.tasks import Task
-from lightsage_deploy import project
 from lightsage_deploy.aws.s3 import ModelArchive
 from lightsage_deploy.cli import train as train_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import metrics
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.targets import target as settings
 

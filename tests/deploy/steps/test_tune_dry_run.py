@@ -16,11 +16,11 @@ from botocore.validate import validate_parameters
 from lightsage.contract.hyperparameters import HyperparameterError
 from lightsage.recipes.base import resolve
 from lightsage.tasks import Task
-from lightsage_deploy import project
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.cli import tune as tune_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import hyperparameters, metrics
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import tune
 
 

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from lightsage.tasks import Task
-from lightsage_deploy import project
 from lightsage_deploy.aws.progress import MIB, UploadProgress
 from lightsage_deploy.aws.s3 import list_keys
 from lightsage_deploy.cli import upload as upload_command
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import channels
+from lightsage_deploy.project import project
 from lightsage_deploy.steps import upload as upload_data
 from lightsage_deploy.targets import target as settings
 

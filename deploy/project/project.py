@@ -1,8 +1,9 @@
-"""The project settings file (`byoc.toml` at the repository root): one name, the data, the recipe.
+"""The project settings file, `byoc.toml`: one name, the data, the recipe.
 
-Every AWS name derives from the project name: the ECR repository, the S3 key prefix, the SageMaker base job
-name, the IAM role and operator policy names, and the `project` tag. BYOC_PROJECT_FILE names another settings
-file; BYOC_PROJECT_NAME overrides the name in it.
+`byoc` finds it as git finds its repository: in the current folder, else in the nearest folder above it;
+BYOC_PROJECT_FILE names a file instead, and BYOC_PROJECT_NAME overrides the name in it. A relative path in the
+file is relative to the file. Every AWS name derives from the project name: the ECR repository, the S3 key
+prefix, the SageMaker base job name, the IAM role and operator policy names, and the `project` tag.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from typing import Any
 
 from lightsage_deploy.errors import DeployError
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FILE = REPOSITORY_ROOT / "byoc.toml"
+FILE_NAME = "byoc.toml"
 FILE_VARIABLE = "BYOC_PROJECT_FILE"
 NAME_VARIABLE = "BYOC_PROJECT_NAME"
 MAX_NAME_LENGTH = 40  # leaves room for "-sagemaker-execution" in a 64-character IAM role name
@@ -43,6 +43,8 @@ class Project:
     target: str
     recipe: str
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    # The settings file it was read from; None for a project made in code.
+    file: Path | None = None
 
     def __post_init__(self) -> None:
         if len(self.name) > MAX_NAME_LENGTH or not _NAME.fullmatch(self.name):
@@ -52,6 +54,18 @@ class Project:
             )
         if not self.target.strip():
             raise DeployError("the project's data target (the label column) is empty")
+
+    @property
+    def folder(self) -> Path:
+        """The project's folder: its settings file's, else the current folder."""
+        return self.file.parent if self.file is not None else Path.cwd()
+
+    def data_source(self) -> Path:
+        """The labelled table, which must exist; the error names the setting that points at it."""
+        if not self.source.is_file():
+            where = f"{self.file}: " if self.file is not None else ""
+            raise DeployError(f"the project's data file {self.source} does not exist ({where}[data] source)")
+        return self.source
 
     @property
     def repository(self) -> str:
@@ -104,22 +118,37 @@ def _string(table: Mapping[str, Any], section: str, key: str, path: Path) -> str
     return value.strip()
 
 
-def project_file(environ: Mapping[str, str] | None = None) -> Path:
+def project_file(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
+    """BYOC_PROJECT_FILE when set, else byoc.toml in `start` (the current folder) or the closest folder
+    above it."""
     environ = os.environ if environ is None else environ
-    return Path(environ[FILE_VARIABLE]) if environ.get(FILE_VARIABLE) else DEFAULT_FILE
+    if environ.get(FILE_VARIABLE):
+        return Path(environ[FILE_VARIABLE]).resolve()
+    start = (start or Path.cwd()).absolute()
+    for folder in (start, *start.parents):
+        if (folder / FILE_NAME).is_file():
+            return folder / FILE_NAME
+    raise DeployError(
+        f"no project here: no {FILE_NAME} in {start} or any folder above it. Start one with `byoc init DIR "
+        f"--data FILE --target COLUMN` and run byoc inside DIR, or point {FILE_VARIABLE} at a project file"
+    )
 
 
-def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
-    """The project from `path`, else BYOC_PROJECT_FILE, else byoc.toml; BYOC_PROJECT_NAME sets the name."""
+def load(
+    path: Path | None = None, environ: Mapping[str, str] | None = None, start: Path | None = None
+) -> Project:
+    """The project from `path`, else BYOC_PROJECT_FILE, else the byoc.toml `project_file` finds from `start`
+    (the current folder); BYOC_PROJECT_NAME sets the name. Every error names the file."""
     environ = os.environ if environ is None else environ
-    path = path or project_file(environ)
+    path = (path or project_file(environ, start)).resolve()
     try:
         content = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DeployError(
-            f"no project settings file at {path}: create it (see byoc.toml in the repository) or point "
-            f"{FILE_VARIABLE} at one"
+            f"no project settings file at {path}: make one with `byoc init`, or point {FILE_VARIABLE} at one"
         ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DeployError(f"cannot read the project settings file {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise DeployError(f"{path} is not valid TOML: {error}") from None
     project = _table(content, "project", path)
@@ -136,10 +165,14 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         if reserved in hyperparameters:
             raise DeployError(f"{where}: set {reserved!r} in [training] or [data], not here")
     source = Path(_string(data, "data", "source", path))
-    return Project(
-        name=environ.get(NAME_VARIABLE, "").strip() or _string(project, "project", "name", path),
-        source=source if source.is_absolute() else path.resolve().parent / source,
-        target=_string(data, "data", "target", path),
-        recipe=_string(training, "training", "recipe", path),
-        hyperparameters=hyperparameters,
-    )
+    try:
+        return Project(
+            name=environ.get(NAME_VARIABLE, "").strip() or _string(project, "project", "name", path),
+            source=(path.parent / source).resolve(),
+            target=_string(data, "data", "target", path),
+            recipe=_string(training, "training", "recipe", path),
+            hyperparameters=hyperparameters,
+            file=path,
+        )
+    except DeployError as error:
+        raise DeployError(f"{path}: {error}") from None

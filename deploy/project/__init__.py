@@ -1,0 +1,1 @@
+"""The project: its settings file (`project`) and how a new one starts (`init`)."""
