@@ -173,8 +173,8 @@ def download(uri: str, destination: Path, region: str | None, given_by: str) -> 
         size = int(answer.get("ContentLength", 0))
         if size > MAX_ARCHIVE_BYTES:
             raise ScriptError(
-                f"{cannot}: it is {size / 2**20:.0f} MiB, more than the {MAX_ARCHIVE_BYTES // 2**20} MiB "
-                "script mode takes; keep data out of source_dir (give it as a channel)"
+                f"{cannot}: it is {size:,} bytes, more than the {MAX_ARCHIVE_BYTES:,} script mode takes; "
+                "keep data out of source_dir (give it as a channel)"
             )
         with destination.open("wb") as handle:
             for chunk in answer["Body"].iter_chunks(2**20):
@@ -392,6 +392,7 @@ def prepare(
         return PreparedSource(location, Path(location.submit_directory.removeprefix("file://")), packages)
     if work_dir is None:
         work_dir = Path(tempfile.mkdtemp(prefix="lightsage-script-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
     code_dir = fetch(location, work_dir)
     _check_program(location, code_dir)
     packages = install_requirements(code_dir, work_dir, location.program)
@@ -448,8 +449,21 @@ def _import(prepared: PreparedSource) -> Any:
 
 def load(prepared: PreparedSource) -> Script:
     """Import the prepared module; ScriptError unless it defines one Recipe subclass of its own name."""
-    program = prepared.location.program
     module = _import(prepared)
+    try:
+        recipe = _the_recipe(module, prepared.location.program)
+    except BaseException:
+        sys.modules.pop(MODULE_NAME, None)
+        raise
+    script = Script(recipe, prepared, prepared.source())
+    logger.info(
+        f"script mode: recipe {recipe.name} (version {recipe.version}) from {prepared.location.program} in "
+        f"{prepared.location.submit_directory} ({script.source.files[prepared.location.program]})"
+    )
+    return script
+
+
+def _the_recipe(module: Any, program: str) -> type[Recipe]:
     found = recipe_classes(module)
     if len(found) != 1:
         named = f" ({', '.join(cls.__name__ for cls in found)})" if found else ""
@@ -458,7 +472,10 @@ def load(prepared: PreparedSource) -> Script:
             "exactly one class deriving lightsage.recipes.base.Recipe"
         )
     recipe = found[0]
-    name = check_name(getattr(recipe, "name", None), f"entry point {program}, class {recipe.__name__}")
+    try:
+        name = check_name(getattr(recipe, "name", None), f"entry point {program}, class {recipe.__name__}")
+    except RecipeError as error:
+        raise ScriptError(str(error)) from None
     if name in available_recipes():
         raise ScriptError(
             f"entry point {program} defines recipe {name!r}, the name of a recipe built into the image: give "
@@ -469,12 +486,7 @@ def load(prepared: PreparedSource) -> Script:
         raise ScriptError(
             f"entry point {program}: recipe {name!r} has version {version!r}, not a whole number"
         )
-    script = Script(recipe, prepared, prepared.source())
-    logger.info(
-        f"script mode: recipe {name} (version {version}) from {program} in "
-        f"{prepared.location.submit_directory} ({script.source.files[program]})"
-    )
-    return script
+    return recipe
 
 
 def from_hyperparameters(raw: Mapping[str, Any], work_dir: Path | None = None) -> Script | None:
