@@ -1,5 +1,9 @@
 """The project settings file (`byoc.toml` at the repository root): one name, the data, the recipe.
 
+The recipe is one built into the image (`[training] recipe`), or a module the jobs ship in script mode:
+`[training] recipe_dir` (a folder, relative to the file) and `entry_point` (the module in it; by default its
+only .py file), whose recipe `recipe` then names (`lightsage_deploy.jobs.recipe_folder`).
+
 Every AWS name derives from the project name: the ECR repository, the S3 key prefix, the SageMaker base job
 name, the IAM role and operator policy names, and the `project` tag. BYOC_PROJECT_FILE names another settings
 file; BYOC_PROJECT_NAME overrides the name in it.
@@ -43,6 +47,9 @@ class Project:
     target: str
     recipe: str
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    # script mode: the folder of the recipe module the jobs ship, and that module's path in it
+    recipe_dir: Path | None = None
+    entry_point: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.name) > MAX_NAME_LENGTH or not _NAME.fullmatch(self.name):
@@ -136,10 +143,18 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         if reserved in hyperparameters:
             raise DeployError(f"{where}: set {reserved!r} in [training] or [data], not here")
     source = Path(_string(data, "data", "source", path))
+    recipe_dir = Path(_string(training, "training", "recipe_dir", path)) if "recipe_dir" in training else None
+    entry_point = _string(training, "training", "entry_point", path) if "entry_point" in training else None
+    if entry_point is not None and recipe_dir is None:
+        raise DeployError(f"{path}: [training] entry_point names a module in recipe_dir: set recipe_dir too")
     return Project(
         name=environ.get(NAME_VARIABLE, "").strip() or _string(project, "project", "name", path),
         source=source if source.is_absolute() else path.resolve().parent / source,
         target=_string(data, "data", "target", path),
         recipe=_string(training, "training", "recipe", path),
         hyperparameters=hyperparameters,
+        recipe_dir=recipe_dir
+        if recipe_dir is None or recipe_dir.is_absolute()
+        else path.resolve().parent / recipe_dir,
+        entry_point=entry_point,
     )

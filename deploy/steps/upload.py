@@ -15,7 +15,7 @@ from lightsage.data.split import split_table
 from lightsage.tasks import Task
 from lightsage_deploy.aws.s3 import bucket_exists, create_private_bucket, upload_file
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.jobs import hyperparameters, recipe_folder
 from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.jobs.metrics import known_task
 from lightsage_deploy.project import Project
@@ -79,7 +79,9 @@ def upload_training_data(
 def project_task(the_project: Project) -> Task | None:
     """The task the project's jobs will be sent, when it is known before any data is read: the split
     stratifies by it."""
-    return known_task(hyperparameters.merge(the_project.training_hyperparameters()))
+    folder = recipe_folder.of_job(the_project)
+    script = folder.recipe if folder is not None else None
+    return known_task(hyperparameters.merge(the_project.training_hyperparameters(), script=script), script)
 
 
 def result_lines(uploaded: UploadedData, bucket: str) -> list[str]:
