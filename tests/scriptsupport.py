@@ -6,10 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
+import subprocess
+import sys
+import time
+import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from housessupport import EXAMPLE_DIR
+from testsupport import free_port
 
 HOUSES_MODULE = (EXAMPLE_DIR / "houses.py").read_text(encoding="utf-8")
 
@@ -83,3 +90,42 @@ def sourcedir_tar_gz(folder: Path, target: Path) -> Path:
     made = Path(create_tar_file(files))
     shutil.move(made, target)
     return target
+
+
+@contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """moto_server (the project's S3 stand-in) on a free port of 127.0.0.1, until the block ends: its URL."""
+    port = free_port()
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(endpoint, timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        started = log.read_text()[-2000:]
+                        raise AssertionError(f"moto_server did not start: {started}") from None
+                    time.sleep(0.1)
+            yield endpoint
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def uploaded_by_the_sdk(bucket: str, folder: Path, key_prefix: str, program: str = "houses.py") -> str:
+    """The S3 URI of the sourcedir.tar.gz Estimator(entry_point=program, source_dir=folder) uploads, uploaded
+    by the SDK's own function with the process's AWS settings."""
+    import boto3
+    from sagemaker.fw_utils import tar_and_upload_dir
+
+    uploaded = tar_and_upload_dir(boto3.Session(), bucket, key_prefix, program, str(folder))
+    assert uploaded.s3_prefix == f"s3://{bucket}/{key_prefix}/sourcedir.tar.gz"
+    return str(uploaded.s3_prefix)

@@ -326,7 +326,19 @@ def install_requirements(code_dir: Path, work_dir: Path, program: str) -> list[P
         )
     installed = [line for line in done.stdout.splitlines() if line.startswith("Successfully installed")]
     logger.info(f"script mode: {installed[-1] if installed else 'nothing to install: the image has it all'}")
-    return sorted(path for path in prefix.glob("lib*/python*/*-packages") if path.is_dir())
+    return site_folders(prefix)
+
+
+def site_folders(prefix: Path) -> list[Path]:
+    """The site folders pip made under `prefix` (lib/pythonX.Y/site-packages, or a distribution's own
+    scheme's, such as Debian's local/lib/pythonX.Y/dist-packages)."""
+    found = sorted(
+        path
+        for name in ("site-packages", "dist-packages")
+        for path in prefix.glob(f"**/{name}")
+        if path.is_dir()
+    )
+    return [path for path in found if not any(other in path.parents for other in found)]
 
 
 def _offline_hint() -> str:

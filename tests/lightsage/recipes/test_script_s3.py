@@ -5,10 +5,7 @@ boto3 as the container does; an object that is not there, and an S3 that does no
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from lightsage.recipes.script import ScriptError, SourceUnavailable
 from lightsage.training.main import train
 
 from housessupport import channels, houses_table
-from scriptsupport import houses_with_helper_package, source_folder
+from scriptsupport import houses_with_helper_package, moto_server, source_folder, uploaded_by_the_sdk
 from testsupport import free_port, make_ml_root
 
 BUCKET = "lightsage-script-tests"
@@ -30,30 +27,8 @@ BUCKET = "lightsage-script-tests"
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto_server on a free port of 127.0.0.1, with a bucket."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(endpoint, timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("moto_server did not start") from None
-                time.sleep(0.1)
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture
@@ -73,15 +48,6 @@ def aws(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> st
     return s3_endpoint
 
 
-def uploaded_by_the_sdk(folder: Path, key_prefix: str, program: str = "houses.py") -> str:
-    """The S3 URI of the sourcedir.tar.gz Estimator(entry_point=program, source_dir=folder) uploads."""
-    from sagemaker.fw_utils import tar_and_upload_dir
-
-    uploaded = tar_and_upload_dir(boto3.Session(), BUCKET, key_prefix, program, str(folder))
-    assert uploaded.s3_prefix == f"s3://{BUCKET}/{key_prefix}/sourcedir.tar.gz"
-    return str(uploaded.s3_prefix)
-
-
 def sdk_hyperparameters(uri: str, program: str = "houses.py") -> dict[str, str]:
     return {
         "sagemaker_program": json.dumps(program),
@@ -94,7 +60,7 @@ def test_a_job_trains_with_the_sourcedir_the_sdk_uploaded_requirements_installed
     aws: str, tmp_path: Path
 ) -> None:
     folder = houses_with_helper_package(tmp_path / "code", "lightsage_probe_from_s3")
-    uri = uploaded_by_the_sdk(folder, "houses-job-1/source")
+    uri = uploaded_by_the_sdk(BUCKET, folder, "houses-job-1/source")
     root = make_ml_root(
         tmp_path / "ml",
         {**sdk_hyperparameters(uri), "n_estimators": "20"},
@@ -109,7 +75,7 @@ def test_a_job_trains_with_the_sourcedir_the_sdk_uploaded_requirements_installed
 
 def test_the_archive_is_unpacked_into_the_work_folder_only(aws: str, tmp_path: Path) -> None:
     folder = source_folder(tmp_path / "code", program="recipes/houses.py")
-    uri = uploaded_by_the_sdk(folder, "houses-job-2/source", "recipes/houses.py")
+    uri = uploaded_by_the_sdk(BUCKET, folder, "houses-job-2/source", "recipes/houses.py")
     shipped = script.from_hyperparameters(sdk_hyperparameters(uri, "recipes/houses.py"), tmp_path / "work")
     assert shipped is not None and shipped.recipe.name == "houses"
     assert sorted(str(path.relative_to(tmp_path / "work")) for path in (tmp_path / "work").rglob("*")) == [
@@ -139,7 +105,7 @@ def test_an_object_that_is_not_there_is_named(aws: str, tmp_path: Path, uri: str
 def test_an_archive_larger_than_script_mode_takes_is_refused_before_it_is_read(
     aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    uri = uploaded_by_the_sdk(source_folder(tmp_path / "code"), "houses-job-3/source")
+    uri = uploaded_by_the_sdk(BUCKET, source_folder(tmp_path / "code"), "houses-job-3/source")
     monkeypatch.setattr(script, "MAX_ARCHIVE_BYTES", 100)
     with pytest.raises(ScriptError, match=r"bytes, more than the 100 script mode takes; keep data out of"):
         script.from_hyperparameters(sdk_hyperparameters(uri), tmp_path / "work")
