@@ -76,10 +76,12 @@ def upload_training_data(
     )
 
 
-def project_task(the_project: Project) -> Task | None:
+def project_task(
+    the_project: Project, recipe_dir: Path | None = None, entry_point: str | None = None
+) -> Task | None:
     """The task the project's jobs will be sent, when it is known before any data is read: the split
-    stratifies by it."""
-    folder = recipe_folder.of_job(the_project)
+    stratifies by it. A recipe folder (script mode) is `recipe_dir`, else the project's."""
+    folder = recipe_folder.of_job(the_project, recipe_dir, entry_point)
     script = folder.recipe if folder is not None else None
     return known_task(hyperparameters.merge(the_project.training_hyperparameters(), script=script), script)
 

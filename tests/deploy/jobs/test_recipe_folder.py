@@ -64,6 +64,9 @@ def test_the_recipe_folder_settles_the_task_and_checks_the_hyperparameters(house
     values = hyperparameters.for_job(the_project, assignments=["smoothing=3"], script=folder.recipe)
     assert metrics.known_task(values, folder.recipe) is Task.REGRESSION  # the recipe's only task
     assert upload.project_task(the_project) is Task.REGRESSION
+    # byoc upload --recipe-dir: the folder it names, for a project without one
+    elsewhere = project.Project("houses", the_project.source, "price", "houses")
+    assert upload.project_task(elsewhere, the_project.recipe_dir) is Task.REGRESSION
     with pytest.raises(
         DeployError, match=r"unknown hyperparameter 'smoothin' \(did you mean 'smoothing'\?\)"
     ):
