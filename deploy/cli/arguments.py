@@ -14,7 +14,7 @@ from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.ecr import default_image_uri
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.iam.roles import resolve_role, role_for
-from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.jobs import hyperparameters, recipe_folder
 from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.jobs.rows import payload_rows, sample_rows
 from lightsage_deploy.project import project
@@ -173,6 +173,23 @@ def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
         help="print the request as an AWS CLI command and send nothing (placeholders for a missing "
         "image or role)",
     )
+    add_recipe_folder_arguments(group, "the job ships")
+
+
+def add_recipe_folder_arguments(group: argparse._ArgumentGroup, purpose: str) -> None:
+    """Script mode: --recipe-dir and --entry-point (lightsage_deploy.jobs.recipe_folder)."""
+    group.add_argument(
+        "--recipe-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"script mode: a folder with the recipe module {purpose} (default: the project's [training] "
+        "recipe_dir, else the image's recipe)",
+    )
+    group.add_argument(
+        "--entry-point",
+        metavar="FILE",
+        help="the recipe module's path in --recipe-dir (default: its only .py file)",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +199,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--model-data", help="s3:// URI of a model.tar.gz")
     source.add_argument("--training-job", help="take the model of this completed training job")
     add_image_and_role_arguments(group, "serving image")
+    add_recipe_folder_arguments(group, "the model was trained with")
 
 
 def add_row_arguments(parser: argparse.ArgumentParser) -> None:
@@ -260,11 +278,13 @@ def training_options_from(
     arguments: argparse.Namespace, target: settings.DeployTarget, the_project: project.Project
 ) -> TrainingOptions:
     """The options of `byoc train` and `byoc tune`; a dry run fills in placeholders instead of AWS lookups."""
+    folder = recipe_folder.of_job(the_project, arguments.recipe_dir, arguments.entry_point)
     values = hyperparameters.for_job(
         the_project,
         file=arguments.hyperparameters_file,
         assignments=arguments.hyperparameter,
         task=arguments.task,
+        script=folder.recipe if folder is not None else None,
     )
     image_uri, role = image_and_role_from(arguments, target, the_project, placeholders=arguments.dry_run)
     return TrainingOptions(
@@ -281,6 +301,7 @@ def training_options_from(
         max_wait=arguments.max_wait,
         content_type=channel_content_type(the_project.source),
         warm_start=warm_start_uri(getattr(arguments, "warm_start", None)),
+        recipe_folder=folder,
     )
 
 
@@ -309,6 +330,7 @@ def hosting_options_from(
         memory_size_mb=getattr(arguments, "memory_size", 2048),
         max_concurrency=getattr(arguments, "max_concurrency", 5),
         layout=optional_layout(arguments, the_project),
+        recipe_folder=recipe_folder.of_job(the_project, arguments.recipe_dir, arguments.entry_point),
     )
 
 

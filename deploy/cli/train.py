@@ -6,6 +6,7 @@ examples:
   byoc train --bucket my-bucket --instance-count 2 --instance-type ml.m5.xlarge --no-spot
   byoc train --bucket my-bucket --dry-run   # the `aws sagemaker create-training-job` command; sends nothing
   byoc train --local --image-uri localhost:5000/NAME@sha256:...
+  byoc train --bucket my-bucket --recipe-dir recipe/ [--entry-point houses.py]   # script mode
 
 Channels are s3://BUCKET/PREFIX/train/ and .../validation/ (see `byoc upload`); the model lands under
 s3://BUCKET/PREFIX/output/, spot checkpoints under s3://BUCKET/PREFIX/checkpoints/JOB/. PREFIX, the base job
@@ -15,6 +16,10 @@ all are checked against the image's recipe before anything starts. The task is t
 (or --task), else the recipe's only task, and is sent to the job; else `train` infers it from its train
 channel, and the job gets the metric definitions of every task the recipe allows. --local runs the same
 estimator in SageMaker local mode (no spot or checkpoints there) against the offline stand-ins.
+Script mode: --recipe-dir (or the project's [training] recipe_dir) ships a recipe module with the job, no new
+image needed; the SDK uploads the folder as s3://BUCKET/PREFIX/code/JOB/source/sourcedir.tar.gz (local mode
+mounts it), and the job installs its requirements.txt. The module is loaded here first, to check the
+hyperparameters against its recipe.
 `python -m lightsage_deploy train` is the same command.
 """
 

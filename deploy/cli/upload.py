@@ -8,7 +8,8 @@ examples:
 The source and target come from the project (byoc.toml [data]); --source names another file with the same
 columns. The split is `python -m lightsage.data.split`, stratified when the target is a class: the task the
 jobs will be sent (the project's `task` hyperparameter, else its recipe's only task), else the one `train`
-infers from the target. The files keep the source's format (CSV with its header, or Parquet) and land as
+infers from the target (a recipe shipped in script mode, --recipe-dir or the project's recipe_dir, is loaded
+to tell). The files keep the source's format (CSV with its header, or Parquet) and land as
 s3://BUCKET/PREFIX/train/train.EXT and s3://BUCKET/PREFIX/validation/validation.EXT, with progress shown for
 large files. --create-bucket creates a missing bucket with default SSE-S3 encryption and every public access
 block on. `python -m lightsage_deploy upload` is the same command.
@@ -37,6 +38,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--source", type=Path, help="labelled CSV or Parquet (default: the project's)")
     parser.add_argument("--validation-fraction", type=float, default=0.2, help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=42, help="split seed (default: %(default)s)")
+    cli.add_recipe_folder_arguments(parser.add_argument_group("recipe"), "the jobs will ship")
     return parser
 
 
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             create_bucket=arguments.create_bucket,
             validation_fraction=arguments.validation_fraction,
             seed=arguments.seed,
-            task=upload.project_task(the_project),
+            task=upload.project_task(the_project, arguments.recipe_dir, arguments.entry_point),
         )
     for line in upload.result_lines(uploaded, layout.bucket):
         say(line, sys.stdout)

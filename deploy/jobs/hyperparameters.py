@@ -2,6 +2,8 @@
 
 The image parses them with the selected recipe's declarations (`lightsage.recipes.base.resolve`); deploy runs
 the same check before anything starts, and reads the recipe's tuning ranges from the same declarations.
+`script` is the recipe a job ships in script mode (`lightsage_deploy.jobs.recipe_folder`), None for the
+image's.
 """
 
 from __future__ import annotations
@@ -42,20 +44,20 @@ def read_file(path: Path) -> dict[str, str]:
     return {str(key): hyperparameter_text(str(key), value, where) for key, value in content.items()}
 
 
-def check(values: Mapping[str, str]) -> dict[str, Any]:
+def check(values: Mapping[str, str], script: type[Recipe] | None = None) -> dict[str, Any]:
     """Every hyperparameter typed by the selected recipe's declarations, as `train` will parse them."""
     try:
-        return resolve(values)[1]
+        return resolve(values, script=script)[1]
     except hp.HyperparameterError as error:
         raise DeployError(str(error)) from None
 
 
-def merge(*layers: Mapping[str, str]) -> dict[str, str]:
+def merge(*layers: Mapping[str, str], script: type[Recipe] | None = None) -> dict[str, str]:
     """Later layers win (project, file, command line); the result must parse as `train` parses it."""
     merged: dict[str, str] = {}
     for layer in layers:
         merged.update(layer)
-    check(merged)
+    check(merged, script)
     return merged
 
 
@@ -75,24 +77,27 @@ def for_job(
     file: Path | None = None,
     assignments: Sequence[str] = (),
     task: str | None = None,
+    script: type[Recipe] | None = None,
 ) -> dict[str, str]:
     """The project's hyperparameters, then the file's, then --hyperparameter, then --task; checked."""
     from_file = read_file(file) if file is not None else {}
     layered = with_task({**from_file, **parse_assignments(assignments)}, task)
-    return merge(project.training_hyperparameters(), layered)
+    return merge(project.training_hyperparameters(), layered, script=script)
 
 
-def recipe_of(values: Mapping[str, str]) -> type[Recipe]:
+def recipe_of(values: Mapping[str, str], script: type[Recipe] | None = None) -> type[Recipe]:
     try:
-        return recipe_for(values)
+        return recipe_for(values, script=script)
     except hp.HyperparameterError as error:
         raise DeployError(str(error)) from None
 
 
-def tuning_ranges(values: Mapping[str, str]) -> dict[str, hp.Hyperparameter]:
+def tuning_ranges(
+    values: Mapping[str, str], script: type[Recipe] | None = None
+) -> dict[str, hp.Hyperparameter]:
     """The recipe's tunable hyperparameters, except those `values` sets: what is set stays fixed."""
     return {
         spec.name: spec
-        for spec in recipe_of(values).hyperparameter_specs()
+        for spec in recipe_of(values, script).hyperparameter_specs()
         if spec.tuning is not None and spec.name not in values
     }

@@ -24,6 +24,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from lightsage.data.profile import TargetColumn
+from lightsage.recipes.base import Recipe
 from lightsage.tasks import (
     CV_PREFIX,
     METRIC_SPLITS,
@@ -127,13 +128,13 @@ def infer_from_source(
         raise DeployError(f"{source}: {error}") from None
 
 
-def known_task(hyperparameters: Mapping[str, str]) -> Task | None:
+def known_task(hyperparameters: Mapping[str, str], script: type[Recipe] | None = None) -> Task | None:
     """The task the job will train, when it is known before any data is read: the `task` hyperparameter, else
     the recipe's only task (`lightsage.tasks.choose_task`, the rule `train` applies); None when the recipe
     allows several and `task` is auto. A task the recipe does not handle is refused here, before any job
     starts."""
-    settings = check(hyperparameters)
-    recipe = recipe_of(hyperparameters)
+    settings = check(hyperparameters, script)
+    recipe = recipe_of(hyperparameters, script)
     if settings["task"] == "auto" and len(recipe.tasks) != 1:
         return None
     try:
@@ -142,26 +143,30 @@ def known_task(hyperparameters: Mapping[str, str]) -> Task | None:
         raise DeployError(f"{error} (the `task` hyperparameter or --task)") from None
 
 
-def with_known_task(hyperparameters: Mapping[str, str]) -> dict[str, str]:
+def with_known_task(hyperparameters: Mapping[str, str], script: type[Recipe] | None = None) -> dict[str, str]:
     """The hyperparameters with `task` set to the known task, so the job trains the task assumed here."""
-    task = known_task(hyperparameters)
+    task = known_task(hyperparameters, script)
     return {**hyperparameters, "task": task.value} if task is not None else dict(hyperparameters)
 
 
-def job_tasks(hyperparameters: Mapping[str, str]) -> tuple[Task, ...]:
+def job_tasks(hyperparameters: Mapping[str, str], script: type[Recipe] | None = None) -> tuple[Task, ...]:
     """The tasks a job with these hyperparameters may train: the known one, else each the recipe allows."""
-    task = known_task(hyperparameters)
-    return (task,) if task is not None else tuple(recipe_of(hyperparameters).tasks)
+    task = known_task(hyperparameters, script)
+    return (task,) if task is not None else tuple(recipe_of(hyperparameters, script).tasks)
 
 
-def inferred_task(hyperparameters: Mapping[str, str], source: Path) -> Task:
+def inferred_task(
+    hyperparameters: Mapping[str, str], source: Path, script: type[Recipe] | None = None
+) -> Task:
     """The known task, else the one `train` would infer from `source` (for tuning, which needs one)."""
-    task = known_task(hyperparameters)
+    task = known_task(hyperparameters, script)
     if task is not None:
         return task
     try:
         return infer_from_source(
-            source, check(hyperparameters)["target"], recipe_tasks=recipe_of(hyperparameters).tasks
+            source,
+            check(hyperparameters, script)["target"],
+            recipe_tasks=recipe_of(hyperparameters, script).tasks,
         )
     except DeployError as error:
         raise DeployError(

@@ -4,6 +4,10 @@
 BYOC_PROJECT_FILE names a file instead, and BYOC_PROJECT_NAME overrides the name in it. A relative path in the
 file is relative to the file. Every AWS name derives from the project name: the ECR repository, the S3 key
 prefix, the SageMaker base job name, the IAM role and operator policy names, and the `project` tag.
+
+The recipe is one built into the image (`[training] recipe`), or a module the jobs ship in script mode:
+`[training] recipe_dir` (a folder) and `entry_point` (the module in it; by default its only .py file), whose
+recipe `recipe` then names (`lightsage_deploy.jobs.recipe_folder`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class Project:
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     # The settings file it was read from; None for a project made in code.
     file: Path | None = None
+    # script mode: the folder of the recipe module the jobs ship, and that module's path in it
+    recipe_dir: Path | None = None
+    entry_point: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.name) > MAX_NAME_LENGTH or not _NAME.fullmatch(self.name):
@@ -165,6 +172,10 @@ def load(
         if reserved in hyperparameters:
             raise DeployError(f"{where}: set {reserved!r} in [training] or [data], not here")
     source = Path(_string(data, "data", "source", path))
+    recipe_dir = Path(_string(training, "training", "recipe_dir", path)) if "recipe_dir" in training else None
+    entry_point = _string(training, "training", "entry_point", path) if "entry_point" in training else None
+    if entry_point is not None and recipe_dir is None:
+        raise DeployError(f"{path}: [training] entry_point names a module in recipe_dir: set recipe_dir too")
     try:
         return Project(
             name=environ.get(NAME_VARIABLE, "").strip() or _string(project, "project", "name", path),
@@ -173,6 +184,8 @@ def load(
             recipe=_string(training, "training", "recipe", path),
             hyperparameters=hyperparameters,
             file=path,
+            recipe_dir=None if recipe_dir is None else (path.parent / recipe_dir).resolve(),
+            entry_point=entry_point,
         )
     except DeployError as error:
         raise DeployError(f"{path}: {error}") from None

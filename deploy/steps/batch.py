@@ -15,7 +15,7 @@ from lightsage_deploy.errors import DeployError, explain_aws_error
 from lightsage_deploy.jobs.channels import channel_file_name
 from lightsage_deploy.jobs.rows import features_only_csv, read_frame
 from lightsage_deploy.project import project
-from lightsage_deploy.steps.endpoint import EndpointOptions, build_model
+from lightsage_deploy.steps.endpoint import EndpointOptions, build_model, refuse_dry_run_with_code
 from lightsage_deploy.targets import target as settings
 
 BATCH_INPUT_FILE = "validation-features.csv"
@@ -81,6 +81,7 @@ def transform_requests(
     target: settings.DeployTarget, options: EndpointOptions, layout: settings.S3Layout
 ) -> list[dry_run.Request]:
     """The CreateModel and CreateTransformJob requests, built by the SDK and validated, not sent."""
+    refuse_dry_run_with_code(options)
     with dry_run.capture(target.boto_session) as captured:
         start_transform(target, options, layout, wait=False)
     return captured

@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.errors import DeployError, explain_aws_error
+from lightsage_deploy.jobs.recipe_folder import RecipeFolder
 from lightsage_deploy.project import project
 from lightsage_deploy.steps import predict
 from lightsage_deploy.targets import target as settings
@@ -44,6 +45,8 @@ class EndpointOptions:
     memory_size_mb: int = 2048
     max_concurrency: int = 5
     layout: settings.S3Layout | None = None
+    # script mode: the recipe module the model was trained with, shipped as the model's code
+    recipe_folder: RecipeFolder | None = None
 
 
 def model_data_of_job(target: settings.DeployTarget, job_name: str) -> str:
@@ -59,15 +62,33 @@ def model_data_of_job(target: settings.DeployTarget, job_name: str) -> str:
 
 
 def build_model(target: settings.DeployTarget, options: EndpointOptions) -> Any:
+    """The SDK's Model; with a recipe folder, `Model(entry_point=..., source_dir=...)`, which sets
+    SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY (and mounts the folder in local mode)."""
     from sagemaker.model import Model
 
+    code: dict[str, Any] = {}
+    if options.recipe_folder is not None:
+        code.update(
+            entry_point=options.recipe_folder.entry_point, source_dir=str(options.recipe_folder.folder)
+        )
+        if options.layout is not None:
+            code.update(code_location=options.layout.uri("code"))
     return Model(
         image_uri=options.image_uri,
         model_data=options.model_data,
         role=options.role,
         name=options.name,
         sagemaker_session=target.sagemaker_session,
+        **code,
     )
+
+
+def refuse_dry_run_with_code(options: EndpointOptions) -> None:
+    if options.recipe_folder is not None:
+        raise DeployError(
+            "--dry-run cannot show a model that ships a recipe folder: the SDK packs the folder into the "
+            "model archive on S3 before it builds the requests"
+        )
 
 
 def check_kind(target: settings.DeployTarget, options: EndpointOptions) -> None:
@@ -157,6 +178,7 @@ def create_endpoint(target: settings.DeployTarget, options: EndpointOptions) -> 
 
 def endpoint_requests(target: settings.DeployTarget, options: EndpointOptions) -> list[dry_run.Request]:
     """The CreateModel, CreateEndpointConfig and CreateEndpoint requests, built by the SDK, not sent."""
+    refuse_dry_run_with_code(options)
     with dry_run.capture(target.boto_session) as captured:
         build_model(target, options).deploy(**deploy_arguments(target, options))
     return captured

@@ -1,5 +1,9 @@
 """The training job: one SDK Estimator (managed spot with checkpoints by default, or SageMaker local mode) on
-the train and validation channels, its request for a dry run, and a summary of what it cost and scored."""
+the train and validation channels, its request for a dry run, and a summary of what it cost and scored.
+
+Script mode: with a recipe folder the estimator ships it (`entry_point`, `source_dir`): the SDK packs it as
+s3://BUCKET/PREFIX/code/JOB/source/sourcedir.tar.gz, or mounts it in local mode, and `train` loads the recipe
+from there (`lightsage.recipes.script`)."""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lightsage.recipes.base import Recipe
 from lightsage.tasks import METRICS, Task
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
 from lightsage_deploy.aws.s3 import ModelArchive, read_model_archive
 from lightsage_deploy.errors import DeployError
 from lightsage_deploy.jobs import metrics
+from lightsage_deploy.jobs.recipe_folder import RecipeFolder
 from lightsage_deploy.project import project
 from lightsage_deploy.targets import target as settings
 
@@ -40,6 +46,12 @@ class TrainingOptions:
     content_type: str = "text/csv"
     # An earlier job's model.tar.gz: the job continues that model (the `model` channel).
     warm_start: str | None = None
+    # script mode: the recipe module the job ships
+    recipe_folder: RecipeFolder | None = None
+
+    @property
+    def script(self) -> type[Recipe] | None:
+        return self.recipe_folder.recipe if self.recipe_folder is not None else None
 
 
 def build_estimator(
@@ -63,7 +75,13 @@ def build_estimator(
         optional.update(use_spot_instances=True, max_wait=options.max_wait)
     if checkpoint_s3_uri is not None and not target.is_local:
         optional.update(checkpoint_s3_uri=checkpoint_s3_uri)
-    job_hyperparameters = metrics.with_known_task(options.hyperparameters)
+    if options.recipe_folder is not None:
+        optional.update(
+            entry_point=options.recipe_folder.entry_point,
+            source_dir=str(options.recipe_folder.folder),
+            code_location=options.layout.uri("code"),
+        )
+    job_hyperparameters = metrics.with_known_task(options.hyperparameters, options.script)
     return Estimator(
         image_uri=options.image_uri,
         role=options.role,
@@ -72,7 +90,9 @@ def build_estimator(
         output_path=options.layout.output,
         base_job_name=options.project.base_job_name,
         hyperparameters=job_hyperparameters,
-        metric_definitions=metrics.metric_definitions(*metrics.job_tasks(job_hyperparameters)),
+        metric_definitions=metrics.metric_definitions(
+            *metrics.job_tasks(job_hyperparameters, options.script)
+        ),
         max_run=options.max_run,
         tags=options.project.tags,
         # A bring-your-own image has no Debugger hooks; profiling would only add a rule job.
@@ -130,6 +150,11 @@ def fit(estimator: Estimator, options: TrainingOptions, job_name: str, *, wait: 
 
 def training_request(target: settings.DeployTarget, options: TrainingOptions) -> dry_run.Request:
     """The CreateTrainingJob request `train` would send, built by the SDK and validated, not sent."""
+    if options.recipe_folder is not None:
+        raise DeployError(
+            "--dry-run cannot show a job that ships a recipe folder: the SDK uploads the folder to S3 before "
+            "it builds the request"
+        )
     with dry_run.capture(target.boto_session) as captured:
         estimator, job_name = prepare(target, options)
         fit(estimator, options, job_name, wait=False)

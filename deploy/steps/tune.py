@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightsage.contract import hyperparameters as hp
+from lightsage.recipes.base import Recipe
 from lightsage.tasks import Task
 from lightsage_deploy.aws import dry_run
 from lightsage_deploy.aws.progress import wait_for
@@ -39,8 +40,10 @@ def parameter_range(spec: hp.Hyperparameter) -> Any:
     return ContinuousParameter(tuning.low, tuning.high, scaling_type=tuning.scaling)
 
 
-def hyperparameter_ranges(values: Mapping[str, str]) -> dict[str, Any]:
-    ranges = {name: parameter_range(spec) for name, spec in hyperparameters.tuning_ranges(values).items()}
+def hyperparameter_ranges(values: Mapping[str, str], script: type[Recipe] | None = None) -> dict[str, Any]:
+    ranges = {
+        name: parameter_range(spec) for name, spec in hyperparameters.tuning_ranges(values, script).items()
+    }
     if not ranges:
         raise DeployError(
             "nothing to tune: every tunable hyperparameter of the recipe is set to a fixed value"
@@ -57,7 +60,7 @@ def build_tuner(
         raise DeployError(
             f"--max-parallel-jobs must be between 1 and --max-jobs ({max_jobs}), not {max_parallel_jobs}"
         )
-    task = metrics.known_task(options.hyperparameters)
+    task = metrics.known_task(options.hyperparameters, options.script)
     if task is None:
         raise DeployError("a tuning job needs its task: settle its options with with_tuning_task")
     objective = metrics.objective(task)
@@ -65,7 +68,7 @@ def build_tuner(
         estimator,
         objective_metric_name=objective.name,
         objective_type=objective.direction,
-        hyperparameter_ranges=hyperparameter_ranges(options.hyperparameters),
+        hyperparameter_ranges=hyperparameter_ranges(options.hyperparameters, options.script),
         metric_definitions=metrics.metric_definitions(task),
         max_jobs=max_jobs,
         max_parallel_jobs=max_parallel_jobs,
@@ -80,9 +83,9 @@ def with_tuning_task(options: TrainingOptions, source: Path) -> tuple[TrainingOp
     The objective metric depends on the task: when neither --task, the hyperparameters nor the recipe name
     it, it is inferred from the project's data source `source` (as `train` infers it) and sent to every
     trial."""
-    if metrics.known_task(options.hyperparameters) is not None:
+    if metrics.known_task(options.hyperparameters, options.script) is not None:
         return options, None
-    task = metrics.inferred_task(options.hyperparameters, source)
+    task = metrics.inferred_task(options.hyperparameters, source, options.script)
     return replace(options, hyperparameters={**options.hyperparameters, "task": task.value}), task
 
 
@@ -95,6 +98,11 @@ def tuning_request(
     target: settings.DeployTarget, options: TrainingOptions, max_jobs: int, max_parallel_jobs: int
 ) -> dry_run.Request:
     """The CreateHyperParameterTuningJob request, built by the SDK and validated, not sent."""
+    if options.recipe_folder is not None:
+        raise DeployError(
+            "--dry-run cannot show a tuning job that ships a recipe folder: the SDK uploads the folder to S3 "
+            "before it builds the request"
+        )
     with dry_run.capture(target.boto_session) as captured:
         start_tuning(
             build_tuner(build_estimator(target, options), options, max_jobs, max_parallel_jobs), options

@@ -15,7 +15,7 @@ from lightsage.data.split import split_table
 from lightsage.tasks import Task
 from lightsage_deploy.aws.s3 import bucket_exists, create_private_bucket, upload_file
 from lightsage_deploy.errors import DeployError
-from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.jobs import hyperparameters, recipe_folder
 from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.jobs.metrics import known_task
 from lightsage_deploy.project.project import Project
@@ -76,10 +76,14 @@ def upload_training_data(
     )
 
 
-def project_task(the_project: Project) -> Task | None:
+def project_task(
+    the_project: Project, recipe_dir: Path | None = None, entry_point: str | None = None
+) -> Task | None:
     """The task the project's jobs will be sent, when it is known before any data is read: the split
-    stratifies by it."""
-    return known_task(hyperparameters.merge(the_project.training_hyperparameters()))
+    stratifies by it. A recipe folder (script mode) is `recipe_dir`, else the project's."""
+    folder = recipe_folder.of_job(the_project, recipe_dir, entry_point)
+    script = folder.recipe if folder is not None else None
+    return known_task(hyperparameters.merge(the_project.training_hyperparameters(), script=script), script)
 
 
 def result_lines(uploaded: UploadedData, bucket: str) -> list[str]:

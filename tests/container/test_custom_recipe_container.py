@@ -14,10 +14,16 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from lightsage.recipes.base import sha256 as digest
+
 from housessupport import EXAMPLE_DIR, channels, houses_table
 from testsupport import docker, make_ml_root, start_server
 
 pytestmark = pytest.mark.container
+
+
+def sha256(path: Path) -> str:
+    return digest(path.read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,16 @@ def test_an_image_built_from_the_example_trains_and_serves_its_recipe(
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "recipe houses (version 1)" in run.stdout
     manifest = json.loads((root / "model" / "manifest.json").read_text())
-    assert manifest["recipe"] == {"name": "houses", "version": 1} and manifest["target"] == "price"
+    assert manifest["recipe"] == {
+        "name": "houses",
+        "version": 1,
+        "source": {
+            "origin": "image",
+            "program": "houses.py",
+            "files": {"houses.py": sha256(EXAMPLE_DIR / "houses.py")},
+        },
+    }
+    assert manifest["target"] == "price"
 
     server = start_server(houses_image, root, "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=1")
     try:

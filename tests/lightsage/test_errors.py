@@ -21,6 +21,8 @@ BLAME = {
     "lightsage.model.artifact.ModelFormatError": UserError,
     "lightsage.model.artifact.ModelLoadError": UserError,
     "lightsage.recipes.base.RecipeError": UserError,
+    "lightsage.recipes.script.ScriptError": UserError,
+    "lightsage.recipes.script.SourceUnavailable": PlatformError,
     "lightsage.serving.negotiate.PayloadError": UserError,
     "lightsage.serving.settings.SettingsError": UserError,
     "lightsage.tasks.TargetError": UserError,
@@ -33,7 +35,7 @@ BLAME = {
 # Code catches these as the built-in errors they were before the taxonomy.
 VALUE_ERRORS = (
     "HyperparameterError", "DataError", "ColumnValueError", "BadValue", "ModelFormatError", "RecipeError",
-    "SettingsError", "TargetError", "CheckpointError", "WarmStartError",
+    "ScriptError", "SettingsError", "TargetError", "CheckpointError", "WarmStartError",
 )  # fmt: skip
 SECOND_BASES = {
     "lightsage.contract.folders.UnsafeFile": OSError,

@@ -282,11 +282,13 @@ def with_changes(
 
 
 def is_ignored(key: str) -> bool:
-    """Keys SageMaker's tuner and SDK add on their own."""
+    """Keys SageMaker's tuner and SDK add on their own. Script mode's `sagemaker_program` and
+    `sagemaker_submit_directory` are among them: `lightsage.recipes.script` reads those, not this parser."""
     return key == "_tuning_objective_metric" or key.startswith("sagemaker_")
 
 
-def _unquote(raw: str) -> str:
+def unquote(raw: str) -> str:
+    """A value as given, or the string inside it when it is JSON-quoted (the SDK quotes its own keys)."""
     text = raw.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
         try:
@@ -299,7 +301,7 @@ def _unquote(raw: str) -> str:
 
 
 def parse_value(spec: Hyperparameter, raw: Any) -> Any:
-    text = _unquote(raw if isinstance(raw, str) else json.dumps(raw))
+    text = unquote(raw if isinstance(raw, str) else json.dumps(raw))
     try:
         if spec.kind is bool:
             lowered = text.lower()

@@ -1,6 +1,7 @@
 """The model artifact is data: LightGBM's own model text, the recipe's fitted state, and a manifest.
 
-    /opt/ml/model/manifest.json             recipe (name, version), task, target, classes, inputs, features,
+    /opt/ml/model/manifest.json             recipe (name, version, source: image or script mode, and the
+                                            sha256 of its module), task, target, classes, inputs, features,
                                             and the sha256 of every other file the model is loaded from
     /opt/ml/model/model.txt                 the booster (lightgbm's text format)
     /opt/ml/model/recipe_state.json         what the recipe learnt (group statistics, category tables, ...)
@@ -14,6 +15,12 @@ have the digest the manifest records, so files of different models, or a model h
 refused; the digests catch mix-ups, not tampering (whoever can write the folder can rewrite the manifest).
 Then the parts are checked against each other and the recipe checks its state, and a probe of typical rows
 runs through the recipe and the booster: a model that loads answers requests.
+
+The recipe's code is never in the model: it is the image's (`lightsage.recipes`), or the script-mode source
+the endpoint is configured with (`lightsage.recipes.script`). A model trained in script mode loads only with
+a source whose files have the digests its manifest records. For a recipe built into the image the recipe's
+`version` is the contract: a different digest (another image's edit of the same version) is logged, not
+refused, since the load check's probe still runs the recipe on the model's state.
 
 Saving writes into a staging folder and renames the files in with SIGTERM blocked, so a job never leaves a
 half-written model.
@@ -47,17 +54,28 @@ from lightsage.data.schema import Column, InputSchema
 from lightsage.errors import UserError
 from lightsage.model import markers
 from lightsage.model.boosting import as_features
-from lightsage.recipes.base import Recipe, RecipeError, State, load_recipe
+from lightsage.recipes.base import (
+    SCRIPT,
+    Recipe,
+    RecipeError,
+    RecipeSource,
+    State,
+    image_source,
+    load_recipe,
+)
+from lightsage.recipes.script import Script
 from lightsage.tasks import ClassValue, Task
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "byoc-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Version 1 kept the state's tables inside recipe_state.json, version 2 in Parquet files; neither recorded
-# digests. Both still load, unchecked by digests (the log says so); version 3 escapes the state's keys.
-READABLE_FORMAT_VERSIONS = (1, 2, 3)
+# digests. Both still load, unchecked by digests (the log says so); version 3 escapes the state's keys;
+# version 4 records the recipe's source (versions before it load as the image's recipes).
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 FIRST_VERSION_WITH_DIGESTS = 3
+FIRST_VERSION_WITH_RECIPE_SOURCE = 4
 MANIFEST_FILE = "manifest.json"
 BOOSTER_FILE = "model.txt"
 STATE_FILE = "recipe_state.json"
@@ -144,12 +162,17 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     # Each file the model is loaded from, with its "sha256:..." digest (`save` writes them from format 3).
     files: Mapping[str, str] = field(default_factory=dict)
+    # Where the recipe's code came from (format 4); None in a manifest of an earlier format.
+    recipe_source: RecipeSource | None = None
 
     def to_json(self) -> dict[str, Any]:
+        recipe: dict[str, Any] = {"name": self.recipe, "version": self.recipe_version}
+        if self.recipe_source is not None:
+            recipe["source"] = self.recipe_source.to_json()
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "recipe": {"name": self.recipe, "version": self.recipe_version},
+            "recipe": recipe,
             "task": self.task.value,
             "target": self.target,
             "classes": list(self.classes),
@@ -190,6 +213,9 @@ class Manifest:
         recipe_version = recipe.get("version")
         if isinstance(recipe_version, bool) or not isinstance(recipe_version, int):
             raise ValueError(f"recipe version {recipe_version!r} is not a whole number")
+        recipe_source = None
+        if version >= FIRST_VERSION_WITH_RECIPE_SOURCE:
+            recipe_source = RecipeSource.from_json(recipe.get("source"))
         if raw.get("task") not in tuple(Task):
             raise ValueError(f"task {raw.get('task')!r} is not one of {', '.join(Task)}")
         task = Task(raw["task"])
@@ -225,6 +251,7 @@ class Manifest:
             libraries=libraries,
             format_version=version,
             files=_check_digests(raw.get("files")) if version >= FIRST_VERSION_WITH_DIGESTS else {},
+            recipe_source=recipe_source,
         )
 
 
@@ -478,16 +505,67 @@ def _manifest(files: ModelFiles) -> Manifest:
         raise ModelLoadError(f"{path} is not a valid manifest: {error}") from None
 
 
-def _recipe_class(manifest: Manifest, path: Path) -> type[Recipe]:
-    try:
-        recipe_class = load_recipe(manifest.recipe)
-    except RecipeError as error:
-        raise ModelLoadError(f"{path} names a recipe this image lacks: {error}") from None
+def _differences(trained: RecipeSource, given: RecipeSource) -> str:
+    def short(digest: str | None) -> str:
+        return f"sha256 {digest.removeprefix('sha256:')[:12]}" if digest else "absent"
+
+    return "; ".join(
+        f"{name}: {short(trained.files.get(name))} when trained, {short(given.files.get(name))} here"
+        for name in trained.differences(given)
+    )
+
+
+def _script_recipe(manifest: Manifest, source: RecipeSource, script: Script | None) -> type[Recipe]:
+    """The script-mode recipe the model was trained with: the configured source, if it is that one."""
+    if script is None:
+        raise ModelLoadError(
+            f"the model was trained with recipe '{manifest.recipe}' shipped in script mode "
+            f"({source.program}), and the image has no such recipe: serve it with that source "
+            f"(SAGEMAKER_PROGRAM={source.program} and SAGEMAKER_SUBMIT_DIRECTORY, which "
+            "Model(entry_point=..., source_dir=...) sets)"
+        )
+    given = script.prepared.location
+    if script.recipe.name != manifest.recipe:
+        raise ModelLoadError(
+            f"the model was trained with recipe '{manifest.recipe}', but the script-mode source "
+            f"{given.program} in {given.submit_directory} defines recipe '{script.recipe.name}'"
+        )
+    if source.differences(script.source):
+        raise ModelLoadError(
+            f"the script-mode source {given.program} in {given.submit_directory} is not the one the model "
+            f"was trained with ({_differences(source, script.source)}): serve the model with the source it "
+            "was trained with, or retrain it with this one"
+        )
+    return script.recipe
+
+
+def _recipe_class(manifest: Manifest, path: Path, script: Script | None = None) -> type[Recipe]:
+    source = manifest.recipe_source
+    if source is not None and source.origin == SCRIPT:
+        recipe_class = _script_recipe(manifest, source, script)
+    else:
+        if script is not None:
+            given = script.prepared.location
+            raise ModelLoadError(
+                f"the model was trained with the image's recipe '{manifest.recipe}', but a script-mode "
+                f"source is configured ({given.program} in {given.submit_directory}, {given.given_by}): "
+                "serve this model without it, or a model trained with that source"
+            )
+        try:
+            recipe_class = load_recipe(manifest.recipe)
+        except RecipeError as error:
+            raise ModelLoadError(f"{path} names a recipe this image lacks: {error}") from None
+        if source is not None and source.differences(image_source(recipe_class)):
+            logger.info(
+                f"recipe '{manifest.recipe}' version {manifest.recipe_version}: this image's "
+                f"{source.program} differs from the one the model was trained with (another image's edit of "
+                "the same version; the version is what must match)"
+            )
     if recipe_class.version != manifest.recipe_version:
+        where = "this image" if script is None else "the script-mode source"
         raise ModelLoadError(
             f"the model was trained with recipe '{manifest.recipe}' version {manifest.recipe_version}; "
-            "this image "
-            f"has version {recipe_class.version}: retrain the model with this image"
+            f"{where} has version {recipe_class.version}: retrain the model with {where}"
         )
     return recipe_class
 
@@ -510,8 +588,12 @@ def _recipe_settings(recipe_class: type[Recipe], manifest: Manifest, path: Path)
     return {**manifest.settings, **typed}
 
 
-def load(model_dir: Path) -> Model:
-    """The model in the folder, checked through; ModelLoadError naming the file and the reason otherwise."""
+def load(model_dir: Path, script: Script | None = None) -> Model:
+    """The model in the folder, checked through; ModelLoadError naming the file and the reason otherwise.
+
+    `script`: the script-mode recipe the endpoint (or job) is configured with, if any
+    (`lightsage.recipes.script`); a model trained in script mode needs its own.
+    """
     try:
         folders.check_folder(model_dir)
     except FileNotFoundError:
@@ -523,7 +605,7 @@ def load(model_dir: Path) -> Model:
             raise _missing(model_dir, model_dir / name)
     manifest_path = model_dir / MANIFEST_FILE
     manifest = _manifest(ModelFiles(model_dir))
-    recipe_class = _recipe_class(manifest, manifest_path)
+    recipe_class = _recipe_class(manifest, manifest_path, script)
     settings = _recipe_settings(recipe_class, manifest, manifest_path)
     checked = manifest.format_version >= FIRST_VERSION_WITH_DIGESTS
     if not checked:

@@ -1,11 +1,13 @@
 """The recipe seam: what a model-specific module declares, and how `train` and `serve` find it.
 
-A recipe is one module in the `recipes` package (`program/lightsage/recipes/NAME.py`) holding one `Recipe`
-subclass. It declares its name and version, its input columns (or infers them from the data), its
-hyperparameters and changed LightGBM defaults, what it learns from training rows (as JSON, mergeable across
-batches and hosts) and its feature step: one vectorised `transform` for training, batches and single rows,
-plus an optional scalar `transform_row` that property tests hold to the same answers. The core never imports a
-recipe by name: the `recipe` hyperparameter, or the image's BYOC_DEFAULT_RECIPE, names it.
+A recipe is one module holding one `Recipe` subclass: built into the image (a module of the `recipes`
+package, `program/lightsage/recipes/NAME.py`), or shipped with the job in script mode
+(`lightsage.recipes.script`). It declares its name and version, its input columns (or infers them from the
+data), its hyperparameters and changed LightGBM defaults, what it learns from training rows (as JSON,
+mergeable across batches and hosts) and its feature step: one vectorised `transform` for training, batches
+and single rows, plus an optional scalar `transform_row` that property tests hold to the same answers. The
+core never imports a recipe by name: the `recipe` hyperparameter, or the image's BYOC_DEFAULT_RECIPE, names
+it, unless the job ships its own module (script mode), which is then the recipe.
 
 `train` calls `summarise` and `transform` on two batches at once when it has two CPUs, after a first batch
 alone: they read the recipe and return new values, and never change the recipe.
@@ -13,14 +15,17 @@ alone: they read the recipe and return new values, and never change the recipe.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import os
 import pkgutil
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,9 +38,12 @@ from lightsage.tasks import Task
 
 DEFAULT_RECIPE_VARIABLE = "BYOC_DEFAULT_RECIPE"
 RECIPES_PACKAGE = "lightsage.recipes"
-# The modules of the recipes package that are not recipes: this seam.
-NOT_RECIPES = ("base",)
+# The modules of the recipes package that are not recipes: this seam, and script mode's loader.
+NOT_RECIPES = ("base", "script")
 _RECIPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+IMAGE: Literal["image"] = "image"
+SCRIPT: Literal["script"] = "script"
 
 State = dict[str, Any]
 
@@ -160,6 +168,67 @@ class Recipe:
         raise NotImplementedError
 
 
+# -- where a recipe's code comes from ------------------------------------------------------------------------
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecipeSource:
+    """Where a recipe's code came from, as the model's manifest records it: built into the image, or shipped
+    in script mode; the module's file name (script mode: its path in the submit directory); and the sha256
+    of each file the recipe is made of: the module, and the requirements.txt beside it in script mode."""
+
+    origin: Literal["image", "script"]
+    program: str
+    files: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, "program": self.program, "files": dict(self.files)}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> RecipeSource:
+        """ValueError naming the entry that is not one `to_json` writes."""
+        if not isinstance(raw, dict):
+            raise ValueError("the recipe's 'source' must be a JSON object")
+        origin, program, files = raw.get("origin"), raw.get("program"), raw.get("files")
+        if origin not in (IMAGE, SCRIPT):
+            raise ValueError(f"the recipe's source origin {origin!r} is not '{IMAGE}' or '{SCRIPT}'")
+        if not isinstance(program, str) or not program:
+            raise ValueError("the recipe's source must name its program (the module's file)")
+        if not isinstance(files, dict) or not files:
+            raise ValueError("the recipe's source must give the sha256 of its files")
+        for name, digest in files.items():
+            if not isinstance(digest, str) or _DIGEST.fullmatch(digest) is None:
+                raise ValueError(
+                    f"the recipe's source gives {name} the digest {digest!r}, not 'sha256:' and 64 hex digits"
+                )
+        return cls(origin, program, dict(files))
+
+    def differences(self, other: RecipeSource) -> list[str]:
+        """Each file whose digest differs between the two sources, or that only one of them has."""
+        names = sorted(set(self.files) | set(other.files))
+        return [name for name in names if self.files.get(name) != other.files.get(name)]
+
+
+def image_source(recipe: type[Recipe]) -> RecipeSource:
+    """The source of a recipe built into the image: its module file and that file's digest."""
+    path = Path(inspect.getfile(recipe))
+    return RecipeSource(IMAGE, path.name, {path.name: sha256(path.read_bytes())})
+
+
+def check_name(name: Any, where: str) -> str:
+    """A recipe's declared name, RecipeError naming `where` when it cannot be one."""
+    if not isinstance(name, str) or not _RECIPE_NAME.fullmatch(name):
+        raise RecipeError(
+            f"{where}: the recipe's name {name!r} is not a recipe name (lower-case letters, digits and _, "
+            "starting with a letter)"
+        )
+    return name
+
+
 # -- finding recipes --------------------------------------------------------------------------------------
 
 
@@ -183,12 +252,17 @@ def load_recipe(name: str) -> type[Recipe]:
     return _recipe_class(module, name)
 
 
-def _recipe_class(module: ModuleType, name: str) -> type[Recipe]:
-    found = [
+def recipe_classes(module: ModuleType) -> list[type[Recipe]]:
+    """The Recipe subclasses a module defines itself (not those it imports)."""
+    return [
         member
         for member in vars(module).values()
         if inspect.isclass(member) and issubclass(member, Recipe) and member.__module__ == module.__name__
     ]
+
+
+def _recipe_class(module: ModuleType, name: str) -> type[Recipe]:
+    found = recipe_classes(module)
     if len(found) != 1 or getattr(found[0], "name", None) != name:
         raise RecipeError(f"recipes/{name}.py must define exactly one Recipe subclass with name = {name!r}")
     return found[0]
@@ -199,11 +273,26 @@ def default_recipe_name(environ: Mapping[str, str] | None = None) -> str | None:
     return environ.get(DEFAULT_RECIPE_VARIABLE, "").strip() or None
 
 
-def recipe_for(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> type[Recipe]:
-    """The recipe the `recipe` hyperparameter names, else the image's default (BYOC_DEFAULT_RECIPE)."""
+def recipe_for(
+    raw: Mapping[str, Any], environ: Mapping[str, str] | None = None, script: type[Recipe] | None = None
+) -> type[Recipe]:
+    """The recipe the `recipe` hyperparameter names, else the image's default (BYOC_DEFAULT_RECIPE).
+
+    `script`: the recipe the job ships in script mode (`lightsage.recipes.script`), which is the job's recipe;
+    a `recipe` hyperparameter must then name it.
+    """
     requested = raw.get("recipe")
-    if requested is not None:
-        name = hp.parse_value(hp.CORE[0], requested)
+    named = hp.parse_value(hp.CORE[0], requested) if requested is not None else None
+    if script is not None:
+        if named is not None and named != script.name:
+            raise hp.HyperparameterError(
+                f"hyperparameter 'recipe' is {named!r}, but the script-mode module "
+                f"{Path(inspect.getfile(script)).name} defines recipe {script.name!r}: set recipe="
+                f"{script.name}, or leave the hyperparameter out"
+            )
+        return script
+    if named is not None:
+        name = named
     else:
         name = default_recipe_name(environ)
         if name is None:
@@ -218,10 +307,11 @@ def recipe_for(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None)
 
 
 def resolve(
-    raw: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    raw: Mapping[str, Any], environ: Mapping[str, str] | None = None, script: type[Recipe] | None = None
 ) -> tuple[type[Recipe], dict[str, Any]]:
-    """The selected recipe and every hyperparameter, typed and checked against the recipe's declarations."""
-    recipe = recipe_for(raw, environ)
+    """The selected recipe (`script`: the one the job ships) and every hyperparameter, typed and checked
+    against the recipe's declarations."""
+    recipe = recipe_for(raw, environ, script)
     return recipe, hp.parse_hyperparameters(raw, recipe.hyperparameter_specs())
 
 

@@ -1,7 +1,9 @@
 """The HTTP layer: /ping, /invocations and /execution-parameters as a Flask app, one per gunicorn worker.
 
 `create_app()` loads the model before it returns, so a worker only serves once its model is in memory, and a
-worker whose model cannot load never starts (gunicorn then stops and `serve` exits non-zero).
+worker whose model cannot load never starts (gunicorn then stops and `serve` exits non-zero). A model trained
+in script mode loads with the source SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY name
+(lightsage.recipes.script), which `serve` has fetched for its workers.
 
 The routes only read the request and write the response. An invocation passes through pure functions, as
 SageMaker's inference toolkit lays them out: negotiate (lightsage.serving.negotiate: the answer's media type
@@ -27,6 +29,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from lightsage.contract.paths import MLPaths
 from lightsage.errors import PlatformError, UserError
 from lightsage.model import artifact
+from lightsage.recipes import script as script_mode
 from lightsage.serving.decode import decode, decompressed
 from lightsage.serving.encode import Encoder
 from lightsage.serving.negotiate import JSON, AnswerFormat, answer_format
@@ -63,9 +66,16 @@ def _json_response(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, mimetype=JSON)
 
 
-def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
+def create_app(
+    model_dir: Path | None = None,
+    settings: ServingSettings | None = None,
+    script: script_mode.Script | None = None,
+) -> Flask:
+    """The app serving the model in `model_dir` (default /opt/ml/model) with its recipe: `script`, else the
+    script-mode source the environment names, else the image's."""
     settings = settings or ServingSettings.from_environment()
-    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir))
+    script = script or script_mode.from_environment()
+    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir, script))
     manifest = predictor.manifest
     encoder = Encoder(manifest.task, manifest.classes, manifest.features)
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.

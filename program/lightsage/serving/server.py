@@ -6,6 +6,9 @@
   exit 0.
 - nginx or gunicorn exits on its own (for example a model that cannot load): stop the other, exit 1.
 - No writable temporary folder (a read-only root without `--tmpfs /tmp`): exit 2 with the reason.
+- Script mode (SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY set): the source is downloaded and its
+  requirements installed once, here, before gunicorn starts; its workers import it from there
+  (lightsage.recipes.script). A source that cannot be fetched or installed: exit 2 with the reason.
 
 Everything serve writes goes to one folder under the temporary directory, so it runs on a read-only root
 filesystem and as any user.
@@ -25,6 +28,8 @@ from string import Template
 from types import FrameType
 
 from lightsage import logs
+from lightsage.errors import LightsageError
+from lightsage.recipes import script as script_mode
 from lightsage.serving.readiness import READINESS_DIR_VARIABLE, Readiness
 from lightsage.serving.settings import ServingSettings, SettingsError
 
@@ -71,9 +76,13 @@ def gunicorn_command(settings: ServingSettings, socket_path: Path) -> list[str]:
 
 
 class Supervisor:
-    def __init__(self, settings: ServingSettings, runtime_dir: Path) -> None:
+    def __init__(
+        self, settings: ServingSettings, runtime_dir: Path, environment: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self.runtime_dir = runtime_dir
+        # for gunicorn's workers, besides this process's own environment (script mode: the prepared source)
+        self.environment = environment or {}
         # nginx workers run as an unprivileged user and must reach the gunicorn socket in here.
         self.runtime_dir.chmod(0o755)
         self.socket_path = self.runtime_dir / "gunicorn.sock"
@@ -94,7 +103,7 @@ class Supervisor:
         )
         self.gunicorn = subprocess.Popen(
             gunicorn_command(self.settings, self.socket_path),
-            env={**os.environ, READINESS_DIR_VARIABLE: str(self.readiness.markers_dir)},
+            env={**os.environ, **self.environment, READINESS_DIR_VARIABLE: str(self.readiness.markers_dir)},
         )
         self.nginx = subprocess.Popen(["nginx", "-c", str(config), "-e", "stderr"])
 
@@ -145,6 +154,17 @@ def _wait(child: subprocess.Popen[bytes], deadline: float) -> bool:
     return True
 
 
+def prepared_script(runtime_dir: Path) -> dict[str, str]:
+    """Script mode: fetch the source SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY name and install its
+    requirements, once for every worker; what the workers' environment then needs. Nothing otherwise."""
+    location = script_mode.location_from_environment()
+    if location is None:
+        return {}
+    work_dir = runtime_dir / "script"
+    work_dir.mkdir()
+    return script_mode.prepare(location, work_dir).environment()
+
+
 def main() -> int:
     logs.configure("serve")
     try:
@@ -160,7 +180,12 @@ def main() -> int:
             "on a read-only root filesystem mount one, e.g. `docker run --read-only --tmpfs /tmp ...`"
         )
         return 2
-    supervisor = Supervisor(settings, runtime_dir)
+    try:
+        environment = prepared_script(runtime_dir)
+    except LightsageError as error:
+        logger.error(f"cannot start: {error}")
+        return 2
+    supervisor = Supervisor(settings, runtime_dir, environment)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     supervisor.start()

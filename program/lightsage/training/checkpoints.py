@@ -69,6 +69,7 @@ def fingerprint(
     settings: Mapping[str, Any],
     data_digest: str,
     warm_start: str | None,
+    recipe_source: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What makes two jobs build the same trees, as plain JSON values."""
     document = {
@@ -83,6 +84,7 @@ def fingerprint(
         },
         "data": data_digest,
         "warm_start": warm_start,
+        "recipe_source": recipe_source,
     }
     return json.loads(json.dumps(document))
 
@@ -100,6 +102,7 @@ def differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
     described = {
         "data": "the training data (features and labels on each host)",
         "warm_start": "the warm-start model (channel 'model')",
+        "recipe_source": "the recipe's source (its module, and requirements.txt in script mode)",
     }
     for key in sorted((set(saved) | set(current)) - {"hyperparameters"}):
         if saved.get(key) != current.get(key):

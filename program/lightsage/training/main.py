@@ -38,6 +38,7 @@ def job_identity(the_plan: Plan) -> dict[str, Any]:
     return {
         "recipe": the_plan.recipe_class.name,
         "recipe_version": the_plan.recipe_class.version,
+        "recipe_source": the_plan.recipe_source.to_json(),
         "task": the_plan.task.value,
         "target": the_plan.settings["target"],
         "classes": list(the_plan.classes),
@@ -48,7 +49,7 @@ def job_identity(the_plan: Plan) -> dict[str, Any]:
 
 def prepare(paths: MLPaths, the_plan: Plan, peers: Cluster) -> Job:
     """Warm start, shares and agreement between the hosts, checkpoints: the job `fit` runs."""
-    warm = warm_start.load(paths.channel_dir(warm_start.CHANNEL))
+    warm = warm_start.load(paths.channel_dir(warm_start.CHANNEL), the_plan.script)
     if warm is not None:
         warm_start.check(
             warm, the_plan.recipe_class.name, the_plan.settings["target"], the_plan.task, the_plan.classes,

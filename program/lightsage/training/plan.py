@@ -25,7 +25,8 @@ from lightsage.data.channels import ChannelReader, DataError, channel_files
 from lightsage.data.profile import TableProfile, TargetColumn, marker_lines
 from lightsage.data.schema import InputSchema
 from lightsage.data.values import is_missing_marker
-from lightsage.recipes.base import Recipe, resolve
+from lightsage.recipes import script as script_mode
+from lightsage.recipes.base import Recipe, RecipeSource, image_source, resolve
 from lightsage.tasks import ClassValue, TargetError, Task, TaskChoice, choose_task, class_values
 from lightsage.training.hosts import scaleout
 from lightsage.training.hosts.cluster import Cluster
@@ -87,10 +88,16 @@ class Plan:
     validation_per_host: bool = False
     # the rule that chose the task, and how to choose another (`train` logs it beside the metrics)
     task_choice: TaskChoice | None = None
+    # script mode: the recipe module the job ships (None: the recipe is the image's)
+    script: script_mode.Script | None = None
 
     @property
     def class_count(self) -> int:
         return len(self.classes)
+
+    @property
+    def recipe_source(self) -> RecipeSource:
+        return self.script.source if self.script is not None else image_source(self.recipe_class)
 
 
 def holdout(
@@ -150,7 +157,8 @@ def _check_stratifiable(counts: np.ndarray, classes: list[ClassValue], rows: int
 
 def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     raw = read_hyperparameters(paths)
-    recipe_class, settings = resolve(raw)
+    shipped = script_mode.from_hyperparameters(raw)  # script mode: the recipe module the job ships
+    recipe_class, settings = resolve(raw, script=shipped.recipe if shipped is not None else None)
     channels = read_input_data_config(paths)
     resources = read_resource_config(paths)
     target = settings["target"]
@@ -201,7 +209,7 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
         )
         return Plan(
             recipe_class, settings, task, classes, schema, train, labelled, validation, validation.labelled,
-            "validation channel", train_sharded, scaleout.sharded(channels, "validation"), choice,
+            "validation channel", train_sharded, scaleout.sharded(channels, "validation"), choice, shipped,
         )  # fmt: skip
     fraction = settings["validation_fraction"]
     held_out = holdout(train.labels, labelled, task, fraction, settings["random_state"], classes)
@@ -212,7 +220,7 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     return Plan(
         recipe_class, settings, task, classes, schema, train, labelled & ~held_out, train, held_out,
         f"{kind}{fraction:.0%} hold-out of train (no validation channel)", train_sharded, train_sharded,
-        choice,
+        choice, shipped,
     )  # fmt: skip
 
 

@@ -92,6 +92,7 @@ def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str
         settings=settings,
         best_iteration=fitted.best_iteration,
         libraries=metrics["libraries"],
+        recipe_source=the_plan.recipe_source,
     )
     saved = artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
     report(task, metrics)

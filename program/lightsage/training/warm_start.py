@@ -35,6 +35,7 @@ from lightsage.contract import folders
 from lightsage.errors import UserError
 from lightsage.model import artifact
 from lightsage.recipes.base import Recipe
+from lightsage.recipes.script import Script
 from lightsage.tasks import ClassValue, Task
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,9 @@ def check_separate(channel_dir: Path, model_dir: Path) -> None:
         )
 
 
-def load(channel_dir: Path) -> WarmStart | None:
-    """The model in the `model` channel, or None when the job has no such channel."""
+def load(channel_dir: Path, script: Script | None = None) -> WarmStart | None:
+    """The model in the `model` channel, or None when the job has no such channel. `script`: the job's
+    script-mode recipe, which a model trained in script mode needs (the same source)."""
     kind = folders.kind_of(channel_dir)
     if kind == "missing":
         return None
@@ -131,7 +133,7 @@ def load(channel_dir: Path) -> WarmStart | None:
         else:
             model_dir = channel_dir
         try:
-            model = artifact.load(model_dir)
+            model = artifact.load(model_dir, script)
         except artifact.ModelLoadError as error:
             shown = str(error).replace(str(staging), f"{archives[0]} (unpacked)") if archives else str(error)
             raise WarmStartError(f"channel 'model': {shown}") from None

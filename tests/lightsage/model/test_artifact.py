@@ -19,11 +19,13 @@ from hypothesis import strategies as st
 
 from lightsage.model import artifact
 from lightsage.model.artifact import ModelFiles, ModelLoadError, load, read_state, write_state
+from lightsage.recipes.base import image_source, load_recipe
 from lightsage.serving.app import create_app
 
 from testsupport import TITANIC_MODEL_FILES, lightsage_log
 
 TITANIC_TABLES = [name for name in TITANIC_MODEL_FILES if artifact.TABLE_FILE.fullmatch(name)]
+TITANIC_SOURCE = image_source(load_recipe("titanic")).to_json()
 
 
 @pytest.fixture
@@ -118,9 +120,12 @@ def test_an_empty_model_folder_says_what_is_missing(tmp_path: Path) -> None:
     ("changes", "fragment"),
     [
         ({"format_version": 99}, "is not a manifest this version reads"),
-        ({"recipe": {"name": "nosuch", "version": 1}}, "names a recipe this image lacks"),
         (
-            {"recipe": {"name": "titanic", "version": 1}},
+            {"recipe": {"name": "nosuch", "version": 1, "source": TITANIC_SOURCE}},
+            "names a recipe this image lacks",
+        ),
+        (
+            {"recipe": {"name": "titanic", "version": 1, "source": TITANIC_SOURCE}},
             "trained with recipe 'titanic' version 1; this image has version 4",
         ),
         ({"task": "multiclass"}, "predicts 1 value(s) per row; a multiclass model with 2 classes needs 2"),
@@ -293,7 +298,7 @@ def test_the_manifest_records_the_digest_of_every_file_the_model_is_loaded_from(
         artifact.STATE_FILE,
         *(p.name for p in artifact.table_files(trained_model_dir)),
     ]
-    assert manifest["format_version"] == artifact.FORMAT_VERSION == 3
+    assert manifest["format_version"] == artifact.FORMAT_VERSION == 4
     assert sorted(manifest["files"]) == sorted(expected)
     for name, digest in manifest["files"].items():
         assert digest == artifact.sha256((trained_model_dir / name).read_bytes())

@@ -137,7 +137,12 @@ def test_training_saves_the_declared_columns_and_the_learnt_state_as_json(
 ) -> None:
     assert sorted(path.name for path in model_dir.iterdir()) == sorted(artifact.ARTIFACT_FILES)
     manifest = json.loads((model_dir / "manifest.json").read_text())
-    assert manifest["recipe"] == {"name": "houses", "version": 1}
+    source = {"houses.py": artifact.sha256((EXAMPLE_DIR / "houses.py").read_bytes())}
+    assert manifest["recipe"] == {
+        "name": "houses",
+        "version": 1,
+        "source": {"origin": "image", "program": "houses.py", "files": source},
+    }
     assert manifest["task"] == "regression" and manifest["target"] == "price" and manifest["classes"] == []
     assert manifest["hyperparameters"]["smoothing"] == 5.0
     assert [(c["name"], c["type"], c["role"]) for c in manifest["inputs"]] == [

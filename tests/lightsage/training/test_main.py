@@ -18,6 +18,7 @@ from lightsage import errors
 from lightsage.contract.paths import ContractError, MLPaths
 from lightsage.data import channels
 from lightsage.data.channels import DataError
+from lightsage.model import artifact
 from lightsage.training import fit
 from lightsage.training.hosts.cluster import ClusterError
 from lightsage.training.main import main, train
@@ -54,7 +55,16 @@ def test_success_writes_the_artifact_as_data(ml_root: MLRootFactory) -> None:
     assert set(saved["libraries"]) >= {"lightgbm", "scikit-learn", "pandas", "pyarrow", "python"}
     assert metrics["validation"]["auc"] == saved["validation"]["auc"]
     manifest = json.loads((model / "manifest.json").read_text())
-    assert manifest["recipe"] == {"name": "titanic", "version": 4}
+    titanic = REPOSITORY_ROOT / "program" / "lightsage" / "recipes" / "titanic.py"
+    assert manifest["recipe"] == {
+        "name": "titanic",
+        "version": 4,
+        "source": {
+            "origin": "image",
+            "program": "titanic.py",
+            "files": {"titanic.py": artifact.sha256(titanic.read_bytes())},
+        },
+    }
     assert [c["name"] for c in manifest["inputs"]][:3] == ["PassengerId", "Pclass", "Name"]
     assert "Survived" not in [c["name"] for c in manifest["inputs"]]
     roles = {c["name"]: (c["type"], c["role"], c.get("choices")) for c in manifest["inputs"]}
