@@ -19,7 +19,7 @@ from lightsage.model import artifact
 from lightsage.serving.app import create_app
 from lightsage.training.main import main, train
 
-from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, make_ml_root
+from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, WORKED_EXAMPLE_RECIPE, make_ml_root
 
 DETERMINISTIC = {"subsample": "1.0", "colsample_bytree": "1.0"}
 # conftest's `ml_root` fixture (imported by name, `conftest` may be tests/e2e's by the time this file loads)
@@ -36,7 +36,9 @@ def run_main(root: Path, monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def set_hyperparameters(root: Path, values: dict[str, str]) -> None:
-    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(values))
+    """The next run's hyperparameters, with the worked example's recipe as make_ml_root writes it."""
+    settings = {"recipe": WORKED_EXAMPLE_RECIPE, **values}
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(settings))
     shutil.rmtree(root / "model")
     (root / "model").mkdir()
 
@@ -192,7 +194,9 @@ def test_a_failed_run_leaves_no_earlier_model_for_serve(
     assert sorted(path.name for path in (root / "model").iterdir()) == TITANIC_MODEL_FILES
     (root / "model" / "notes.txt").write_text("a user's own file")
     (root / "model" / ".staging-left-by-a-kill").mkdir()
-    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"num_leaves": "lots"}))
+    (root / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"recipe": WORKED_EXAMPLE_RECIPE, "num_leaves": "lots"})
+    )
     assert run_main(root, monkeypatch) == 1
     assert "hyperparameter 'num_leaves'" in (root / "output" / "failure").read_text()
     assert [path.name for path in (root / "model").iterdir()] == ["notes.txt"]
