@@ -172,6 +172,9 @@ def docker_run(
         "peak_mib": peaks[-1] / 1024 if peaks else None,
         "stdout_tail": lines[-5:],
         "stderr_tail": result.stderr.splitlines()[-30:],
+        "log_lines": [line for line in (result.stdout + result.stderr).splitlines() if "[train]" in line][
+            -60:
+        ],
     }
 
 
