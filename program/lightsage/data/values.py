@@ -34,6 +34,7 @@ MISSING_MARKERS = ("NA", "N/A", "NaN", "null", "None", "?", "#N/A", "<NA>", "\\N
 _MARKERS = frozenset(marker.lower() for marker in MISSING_MARKERS)
 _MARKER_SET = pa.array(sorted(_MARKERS), pa.string())
 _MARKER_BYTES = max(len(marker) for marker in _MARKERS)
+_PROBED_CELLS = 100
 
 
 class BadValue(UserError, ValueError):
@@ -171,7 +172,72 @@ def read_numbers(values: pa.Array | pa.ChunkedArray) -> NumberReading:
         return read_numbers(pc.cast(values, pa.string()))
     if not pa.types.is_string(kind):  # booleans, dates, times: present values are not numbers
         return NumberReading(np.full(len(values), np.nan), none, _bool_array(pc.is_valid(values)))
-    trimmed = pc.ascii_trim(values, ASCII_WHITESPACE)
+    return _read_number_texts(values)
+
+
+def _read_number_texts(values: pa.Array | pa.ChunkedArray) -> NumberReading:
+    """The number rule over text, by the cheapest way that gives every cell its own reading: Arrow's cast when
+    every cell casts (it reads a finite number only where the rule reads one; a test holds it to that), else
+    the rule over each distinct value when values repeat, else the rule cell by cell."""
+    # A cast that fails costs about a microsecond a cell: try it only when the first cells are numbers.
+    if _casts(_present(values.slice(0, _PROBED_CELLS))):
+        cast = _cast(values)  # most number columns: no spaces, no empty cells
+        if cast is None:
+            cast = _cast(_present(values))
+        if cast is not None:
+            numbers = np.array(cast.to_numpy(zero_copy_only=False), dtype=np.float64)  # NaN where missing
+            none = np.zeros(len(values), dtype=bool)
+            odd = ~np.isfinite(numbers)
+            if odd.any():  # a cell spelled nan or inf, or too large (1e999): the rule reads those
+                odd &= _bool_array(cast.is_valid())
+            if not odd.any():
+                return NumberReading(numbers, none, none)
+            positions = np.flatnonzero(odd)
+            cells = _read_cells(pc.ascii_trim(values.take(positions), ASCII_WHITESPACE))
+            markers, bad = none.copy(), none.copy()
+            numbers[positions], markers[positions], bad[positions] = cells.numbers, cells.markers, cells.bad
+            return NumberReading(numbers, markers, bad)
+    return _read_distinct_texts(values)
+
+
+def _present(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Trimmed text, with empty cells as nulls."""
+    trimmed = pc.ascii_trim(texts, ASCII_WHITESPACE)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _cast(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
+    """Arrow's float64 of every cell, or None when a cell does not cast."""
+    try:
+        return pc.cast(texts, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+
+
+def _casts(texts: pa.Array | pa.ChunkedArray) -> bool:
+    return _cast(texts) is not None
+
+
+def _read_distinct_texts(texts: pa.Array | pa.ChunkedArray) -> NumberReading:
+    """The rule once per distinct value when values repeat (a text column holds a few), else cell by cell."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    encoded = pc.dictionary_encode(texts)
+    distinct = encoded.dictionary
+    if 2 * len(distinct) > len(texts):
+        return _read_cells(pc.ascii_trim(texts, ASCII_WHITESPACE))
+    reading = _read_cells(pc.ascii_trim(distinct, ASCII_WHITESPACE))
+    codes = encoded.indices.fill_null(len(distinct)).to_numpy()  # a null cell is missing
+    return NumberReading(
+        np.append(reading.numbers, np.nan)[codes],
+        np.append(reading.markers, False)[codes],
+        np.append(reading.bad, False)[codes],
+    )
+
+
+def _read_cells(trimmed: pa.Array | pa.ChunkedArray) -> NumberReading:
+    """The rule cell by cell, over trimmed text."""
+    none = np.zeros(len(trimmed), dtype=bool)
     well_formed = pc.match_substring_regex(trimmed, _ANCHORED_NUMBER)
     malformed = _bool_array(
         pc.and_kleene(pc.invert(well_formed), pc.invert(pc.equal(trimmed, ""))).fill_null(False)
@@ -185,7 +251,7 @@ def read_numbers(values: pa.Array | pa.ChunkedArray) -> NumberReading:
         if short.any():
             positions = np.flatnonzero(short)
             found = pc.is_in(pc.ascii_lower(trimmed.take(positions)), value_set=_MARKER_SET).fill_null(False)
-            markers = np.zeros(len(values), dtype=bool)
+            markers = np.zeros(len(trimmed), dtype=bool)
             markers[positions[_bool_array(found)]] = True
     infinite = np.isinf(result)
     return NumberReading(np.where(infinite, np.nan, result), markers, (malformed & ~markers) | infinite)

@@ -1,8 +1,9 @@
 """LightGBM: its parameters from the hyperparameters and task, its datasets from feature chunks.
 
-Features arrive chunk by chunk as float32 and LightGBM reads them through its `Sequence` interface, so the
-table, a float copy of it and the binned Dataset never sit in memory together: once the Dataset is
-constructed the chunks are dropped.
+Features arrive chunk by chunk as float32 and LightGBM bins the list of chunks where they are (its C API's
+`LGBM_DatasetCreateFromMats`, which samples the rows for its bin boundaries itself), so the table, a float
+copy of it and the binned Dataset never sit in memory together: once the Dataset is constructed the chunks
+are dropped.
 """
 
 from __future__ import annotations
@@ -24,22 +25,9 @@ _FEATURE_MAX = float(np.finfo(FEATURE_DTYPE).max)
 def as_features(values: np.ndarray | list) -> np.ndarray:
     """A recipe's output as LightGBM reads it, in training and serving alike: float32, where numbers beyond
     float32's range saturate at its largest value instead of turning into infinity."""
-    return np.clip(np.asarray(values, dtype=np.float64), -_FEATURE_MAX, _FEATURE_MAX).astype(FEATURE_DTYPE)
-
-
-class _Chunk(lgb.Sequence):
-    """One block of feature rows, as LightGBM's Sequence (random access for sampling, slices for batches)."""
-
-    def __init__(self, rows: np.ndarray) -> None:
-        self.rows = rows
-        self.batch_size = max(1, len(rows))
-
-    def __getitem__(self, index: int | slice | list[int]) -> np.ndarray:
-        # LightGBM samples single rows to place its bins and wants those in float64; batches may stay float32.
-        return self.rows[index] if isinstance(index, slice) else self.rows[index].astype(np.float64)
-
-    def __len__(self) -> int:
-        return len(self.rows)
+    values = np.asarray(values, dtype=np.float64)
+    features = np.empty(values.shape, FEATURE_DTYPE)
+    return np.clip(values, -_FEATURE_MAX, _FEATURE_MAX, out=features)  # clipped in float64, then cast
 
 
 class ContinuedDataset(lgb.Dataset):
@@ -69,7 +57,7 @@ class FeatureMatrix:
                 f"the recipe returned {features.shape[1:]} features per row, expected {self.width}"
             )
         if len(features):
-            self.chunks.append(np.ascontiguousarray(as_features(features)))
+            self.chunks.append(as_features(features))
             self.label_chunks.append(np.asarray(labels, dtype=np.float64))
 
     @property
@@ -89,12 +77,19 @@ class FeatureMatrix:
     def dense(self) -> np.ndarray:
         return np.concatenate(self.chunks) if self.chunks else np.empty((0, self.width), FEATURE_DTYPE)
 
-    def sample(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Up to `count` rows drawn evenly at random (all of them when there are fewer)."""
+    def sample_positions(self, count: int, seed: int) -> np.ndarray | None:
+        """The positions of up to `count` rows drawn evenly at random, in order; None for all of them (when
+        there are no more)."""
         total = self.rows
         if total <= count:
+            return None
+        return np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
+
+    def sample(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` rows drawn evenly at random (all of them when there are fewer), and their labels."""
+        chosen = self.sample_positions(count, seed)
+        if chosen is None:
             return self.dense(), self.labels()
-        chosen = np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
         starts = np.cumsum([0] + [len(chunk) for chunk in self.chunks])
         features = [
             chunk[chosen[(chosen >= starts[position]) & (chosen < starts[position + 1])] - starts[position]]
@@ -146,7 +141,7 @@ def dataset(
     """
     kind = lgb.Dataset if init_score is None else ContinuedDataset
     data = kind(
-        [_Chunk(chunk) for chunk in matrix.chunks],
+        list(matrix.chunks),
         weight=weights,
         init_score=init_score,
         feature_name=list(feature_names),
@@ -210,6 +205,30 @@ class RowScorer:
     def __del__(self) -> None:
         if getattr(self, "_config", None) is not None and self._config.value:
             lgb.basic._LIB.LGBM_FastConfigFree(self._config)
+
+
+def training_scores(booster: lgb.Booster) -> np.ndarray:
+    """The model's output on its training rows, as LightGBM kept it while boosting (as `scores` gives it; a
+    test holds them equal). The booster must still hold its training Dataset (lightgbm.train's
+    keep_training_booster)."""
+    rows, outputs = booster.train_set.num_data(), booster.num_model_per_iteration()
+    out = np.empty(rows * outputs, dtype=np.float64)
+    length = ctypes.c_int64()
+    lgb.basic._safe_call(
+        lgb.basic._LIB.LGBM_BoosterGetPredict(
+            booster._handle,
+            ctypes.c_int(0),  # the training Dataset
+            ctypes.byref(length),
+            out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        )
+    )
+    return out if outputs == 1 else out.reshape(rows, outputs, order="F")
+
+
+def without_datasets(booster: lgb.Booster) -> lgb.Booster:
+    """The booster with its Datasets released, as lightgbm.train returns it by default."""
+    booster.model_from_string(booster.model_to_string()).free_dataset()
+    return booster
 
 
 def scores(

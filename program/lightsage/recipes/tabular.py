@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lightsage.contract.hyperparameters import NAMES, Hyperparameter
 from lightsage.data.profile import ColumnProfile, TableProfile
@@ -142,6 +144,11 @@ class Tabular(Recipe):
         named = self.settings["categorical_columns"]
         return [c.name for c in self.schema.features if c.kind == "string" or c.name in named]
 
+    @property
+    def learned_from(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The learning pass reads only the category columns."""
+        return tuple(self._category_columns)
+
     def summarise(self, frame: pd.DataFrame, labels: np.ndarray) -> State:
         return {name: frame[name].value_counts(dropna=True) for name in self._category_columns}
 
@@ -216,6 +223,15 @@ class Tabular(Recipe):
             for name, values in self.state["categories"].items()
         }
 
+    @cached_property
+    def _texts(self) -> dict[str, pa.Array]:
+        """Each text column's categories, in code order."""
+        return {
+            name: pa.array(values, pa.string())
+            for name, values in self.state["categories"].items()
+            if not self._is_number(name)
+        }
+
     # -- features --------------------------------------------------------------------------------------
 
     def categorical_features(self) -> tuple[str, ...]:
@@ -228,10 +244,14 @@ class Tabular(Recipe):
             index = self._indexes.get(column.name)
             if index is None:
                 columns.append(values.to_numpy(dtype=float))
-            else:
-                raw = values.to_numpy(dtype=float) if column.kind == "number" else values.astype(object)
-                codes = index.get_indexer(np.asarray(raw))
+            elif column.kind == "number":
+                codes = index.get_indexer(values.to_numpy(dtype=float))
                 columns.append(np.where(codes >= 0, codes, np.nan))
+            else:  # Arrow's lookup: no Python string per cell
+                codes = pc.index_in(
+                    pa.array(values, pa.string(), from_pandas=True), value_set=self._texts[column.name]
+                )
+                columns.append(np.asarray(codes.to_numpy(zero_copy_only=False), dtype=float))
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
     def transform_row(self, row: Mapping[str, Any]) -> list[float]:

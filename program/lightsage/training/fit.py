@@ -32,7 +32,8 @@ CELLS_PER_EXTRA_THREAD = 2_000_000
 
 @dataclass
 class Fitted:
-    """A trained model, the rows to score it on: a sample of its training rows, and the validation rows."""
+    """A trained model, and the labels and the model's output of the rows it is scored on: a sample of its
+    training rows, and the validation rows."""
 
     recipe: Recipe
     booster: lgb.Booster
@@ -41,11 +42,11 @@ class Fitted:
     validation: tuple[np.ndarray, np.ndarray]
     resumed_from: int | None = None
 
-    def evaluate(self, task: Task, rows: tuple[np.ndarray, np.ndarray], threads: int) -> dict[str, Any]:
-        features, labels = rows
-        return evaluate(
-            task, labels, boosting.scores(self.booster, features, threads, self.best_iteration or None)
-        )
+    @staticmethod
+    def evaluate(task: Task, rows: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+        """Every metric of the task on (labels, the model's output)."""
+        labels, scores = rows
+        return evaluate(task, labels, scores)
 
 
 def _memory_ahead(plan: Plan, recipe: Recipe, train_rows: int, valid_rows: int) -> dict[str, float]:
@@ -97,9 +98,9 @@ def fit(
         )  # fmt: skip
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
-    train_labels = train_matrix.labels()
-    weights = job.team.balanced_weights(settings, plan.task, train_labels, plan.class_count)
-    train_sample = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
+    weights = job.team.balanced_weights(settings, plan.task, train_matrix.labels(), plan.class_count)
+    sample_positions = train_matrix.sample_positions(TRAIN_METRIC_ROWS, settings["random_state"])
+    sample_features, sample_labels = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
     start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
     # scale-out: every host bins its rows on the same reference, so all grow the same trees
     reference = job.team.bin_reference(train_matrix, params, names, categorical, settings["random_state"])
@@ -142,8 +143,28 @@ def fit(
     except TrainingInterrupted as stop:  # spot: checkpoint the rounds done so far
         raise TrainingInterrupted(f"{stop}{job.checkpoint_on_stop()}") from None
     best = job.best_iteration()
+    # The model's output for the metrics, while the booster still holds its Datasets: on the validation rows
+    # (whose features are then freed), and on the training rows as boosting kept it when the model keeps
+    # every round it grew (else predicted on the sample).
+    valid_scores = boosting.scores(booster, valid_features, threads, best or None)
+    del valid_features
+    sample_scores = None
+    if rounds and best in (0, booster.current_iteration()):
+        own = boosting.training_scores(booster)
+        sample_scores = own if sample_positions is None else own[sample_positions]
+        del own
+    booster = boosting.without_datasets(booster)
+    if sample_scores is None:
+        sample_scores = boosting.scores(booster, sample_features, threads, best or None)
     job.trained(booster, best)  # scale-out: every host grew the same model
-    return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels), start.resumed_from)
+    return Fitted(
+        recipe,
+        booster,
+        best,
+        (sample_labels, sample_scores),
+        (valid_labels, valid_scores),
+        start.resumed_from,
+    )
 
 
 def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:
@@ -163,7 +184,7 @@ def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, An
         train_mask[positions[fold_train]] = True
         test_mask[positions[fold_test]] = True
         fitted = fit(plan, train_mask, plan.train, test_mask, threads, guard)
-        for name, value in fitted.evaluate(plan.task, fitted.validation, threads).items():
+        for name, value in fitted.evaluate(plan.task, fitted.validation).items():
             if name != "rows" and value is not None:
                 scores.setdefault(name, []).append(float(value))
     summary: dict[str, Any] = {"folds": folds}

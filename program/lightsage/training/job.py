@@ -57,8 +57,8 @@ class Start:
 def data_digest(matrix: boosting.FeatureMatrix) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for chunk in matrix.chunks:
-        digest.update(chunk.tobytes())
-    digest.update(matrix.labels().tobytes())
+        digest.update(memoryview(chunk))  # the chunk's own bytes, not a copy
+    digest.update(memoryview(matrix.labels()))
     return digest.hexdigest()
 
 
@@ -87,14 +87,19 @@ class Job:
         start = Start()
         if self.warm is not None:
             start = Start(self.warm.model.booster, self.warm.rounds, self.warm.rounds)
-        if self.paths is not None and self.identity is not None:
+        store = checkpoints.CheckpointStore(self.paths.checkpoint_dir) if self.paths is not None else None
+        # One host that writes no checkpoints and finds none needs no fingerprint (nor a digest of its data).
+        if (
+            store is not None
+            and self.identity is not None
+            and (self.team.many or self.settings["checkpoint_interval"] > 0 or store.found())
+        ):
             job = checkpoints.fingerprint(
                 **self.identity,
                 features=list(features),
                 data_digest=self.team.data_digest(data_digest(train)),
                 warm_start=self.warm.digest if self.warm is not None else None,
             )
-            store = checkpoints.CheckpointStore(self.paths.checkpoint_dir)
             start = self._resumed(store, job, start, start.base_rounds + self.settings["n_estimators"])
             if self.team.cluster.first:
                 self.checkpointer = checkpoints.Checkpointer(
@@ -151,7 +156,8 @@ class Job:
         rounds: int,
     ) -> lgb.Booster:
         """lightgbm.train from `start` for `rounds` rounds, with early stopping (on `validation`, scored only
-        for it), checkpoints and the watchdog."""
+        for it), checkpoints and the watchdog. The booster keeps its Datasets (`boosting.without_datasets`
+        releases them)."""
         if rounds == 0 and start.booster is not None:
             logger.info(f"no round left to train: the model already holds {start.rounds}")
             return start.booster
@@ -166,6 +172,7 @@ class Job:
                     valid_names=["validation"] if validation is not None else None,
                     callbacks=callbacks,
                     init_model=start.booster,
+                    keep_training_booster=True,  # its training rows' scores give the train metrics
                 )
         except ClusterError:
             self.checkpoint_on_stop()  # another host failed or left: keep the rounds done so far

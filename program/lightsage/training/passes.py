@@ -118,9 +118,12 @@ def learn_state(
         schema = InputSchema(
             tuple(column for column in schema.features if column.name in recipe.learned_from)
         )
-    summaries = in_order(
-        lambda batch: recipe.summarise(*batch), typed_batches(channel, schema, selection), workers
-    )
+    if schema.features:
+        batches = typed_batches(channel, schema, selection)
+    else:  # the recipe reads no column: one batch of the rows' labels, without reading the channel
+        labels = channel.labels[selection]
+        batches = iter([(pd.DataFrame(index=pd.RangeIndex(len(labels))), labels)] if len(labels) else [])
+    summaries = in_order(lambda batch: recipe.summarise(*batch), batches, workers)
     summary = combine_all(recipe, summaries)
     if summary is None:
         raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")

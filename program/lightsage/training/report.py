@@ -47,8 +47,8 @@ def metrics_of(
         "target": settings["target"],
         "classes": the_plan.classes,
         "recipe": {"name": the_plan.recipe_class.name, "version": the_plan.recipe_class.version},
-        "train": fitted.evaluate(task, fitted.train_sample, threads),
-        "validation": fitted.evaluate(task, fitted.validation, threads),
+        "train": fitted.evaluate(task, fitted.train_sample),
+        "validation": fitted.evaluate(task, fitted.validation),
         "validation_source": the_plan.validation_source,
     }
     if settings["cv_folds"]:

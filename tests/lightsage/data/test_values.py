@@ -1,9 +1,11 @@
 """The one rule for cells: the scalar and vectorised engines agree on every input."""
 
+import itertools
 import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -192,3 +194,70 @@ def test_choice_engines_agree(values: list[str | None]) -> None:
         assert caught.value.index == first_bad
     else:
         assert canonical_choices(texts, choices).to_pylist() == scalar
+
+
+def _cell_reading(text: str | None) -> tuple[float, bool, bool]:
+    """(number, missing marker, not a number) of one cell by the scalar rule."""
+    if text is None:
+        return math.nan, False, False
+    try:
+        number = number_from_text(text)
+    except BadValue:
+        return math.nan, False, True
+    return number, math.isnan(number) and bool(text.strip(" \t\r\n\f\v")), False
+
+
+REPEATED = st.lists(st.one_of(st.none(), ANY_TEXT), min_size=1, max_size=4).flatmap(
+    lambda distinct: st.lists(st.sampled_from(distinct), min_size=1, max_size=12)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.lists(st.one_of(st.none(), ANY_TEXT), min_size=1, max_size=6), REPEATED), st.booleans())
+def test_a_reading_gives_every_cell_what_the_scalar_rule_gives(
+    texts: list[str | None], chunked: bool
+) -> None:
+    """Whichever way read_numbers takes (Arrow's cast, the distinct values, cell by cell), each cell reads as
+    number_from_text reads it."""
+    column = (
+        pa.chunked_array([texts[:1], texts[1:]], pa.string()) if chunked else pa.array(texts, pa.string())
+    )
+    reading = read_numbers(column)
+    expected = [_cell_reading(text) for text in texts]
+    assert np.array_equal(reading.numbers, [number for number, _, _ in expected], equal_nan=True)
+    assert reading.markers.tolist() == [marker for _, marker, _ in expected]
+    assert reading.bad.tolist() == [bad for _, _, bad in expected]
+
+
+def test_arrows_float_cast_reads_a_finite_number_only_where_the_rule_reads_one() -> None:
+    """read_numbers trusts Arrow's cast for columns where every cell casts: every string of up to three of
+    these characters that Arrow casts to a finite number must be a number by the rule, with the same value."""
+    alphabet = [
+        "0",
+        "7",
+        "+",
+        "-",
+        ".",
+        "e",
+        "E",
+        "n",
+        "a",
+        "i",
+        "f",
+        "x",
+        "_",
+        " ",
+        "\t",
+        "d",
+        ",",
+        "٢",
+        "\u00a0",
+    ]
+    strings = ["".join(letters) for size in (1, 2, 3) for letters in itertools.product(alphabet, repeat=size)]
+    for text in strings:
+        try:
+            number = pc.cast(pa.array([text]), pa.float64())[0].as_py()
+        except pa.ArrowInvalid:
+            continue
+        if math.isfinite(number):
+            assert number_from_text(text) == number, text

@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lightsage.model.boosting import FeatureMatrix, RowScorer, as_features, dataset
+from lightsage.model.boosting import (
+    FeatureMatrix,
+    RowScorer,
+    as_features,
+    dataset,
+    raw_scores,
+    training_scores,
+    without_datasets,
+)
 
 
 def test_features_are_float32_and_saturate_instead_of_overflowing() -> None:
@@ -17,21 +25,33 @@ def test_features_are_float32_and_saturate_instead_of_overflowing() -> None:
     assert np.isnan(features[0, 3])
 
 
-def test_a_dataset_from_chunks_equals_one_from_the_whole_matrix() -> None:
+@pytest.mark.parametrize(("width", "sizes"), [(4, (700, 700, 700, 899, 1)), (1, (1, 2999))])
+def test_a_dataset_from_chunks_equals_one_from_the_whole_matrix(width: int, sizes: tuple[int, ...]) -> None:
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(3000, 4)), rng.integers(0, 2, 3000).astype(float)
-    matrix = FeatureMatrix(4)
-    for start in range(0, 3000, 700):
-        matrix.add(x[start : start + 700], y[start : start + 700])
+    x, y = rng.normal(size=(3000, width)), rng.integers(0, 2, 3000).astype(float)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[rng.random(x.shape) < 0.05] = 0.0
+    names = ["a", "b", "c", "d"][:width]
     params = {"objective": "binary", "verbose": -1, "seed": 1, "num_threads": 1}
-    chunked = lgb.train(params, dataset(matrix, params, ["a", "b", "c", "d"], ()), num_boost_round=5)
-    names = ["a", "b", "c", "d"]
-    whole = lgb.train(
-        params, lgb.Dataset(as_features(x), y, feature_name=names, params=params), num_boost_round=5
+    whole = lgb.Dataset(as_features(x), y, feature_name=names, params=params).construct()
+    whole_validation = lgb.Dataset(as_features(x[:500]), y[:500], reference=whole).construct()
+
+    def chunked(rows: np.ndarray, labels: np.ndarray, parts: tuple[int, ...]) -> FeatureMatrix:
+        matrix = FeatureMatrix(width)
+        for start, stop in zip(np.cumsum((0, *parts[:-1])), np.cumsum(parts), strict=True):
+            matrix.add(rows[start:stop], labels[start:stop])
+        return matrix
+
+    train_set = dataset(chunked(x, y, sizes), params, names, ())
+    validation_set = dataset(chunked(x[:500], y[:500], (499, 1)), params, names, (), reference=train_set)
+    trained = lgb.train(params, train_set, 5, valid_sets=[validation_set], keep_training_booster=True)
+    expected = lgb.train(params, whole, 5, valid_sets=[whole_validation], keep_training_booster=True)
+    assert trained.model_to_string() == expected.model_to_string()
+    assert np.array_equal(
+        trained._Booster__inner_predict(data_idx=1), expected._Booster__inner_predict(data_idx=1)
     )
-    assert chunked.model_to_string() == whole.model_to_string()
     with pytest.raises(ValueError, match="the recipe returned"):
-        matrix.add(x[:2, :3], y[:2])
+        FeatureMatrix(width).add(x[:2, : width - 1], y[:2])
 
 
 def boosters() -> dict[str, lgb.Booster]:
@@ -72,3 +92,32 @@ BOOSTERS = boosters()
 def test_the_single_row_fast_path_answers_exactly_as_predict(task: str, rows: np.ndarray) -> None:
     booster = BOOSTERS[task]
     assert np.array_equal(RowScorer(booster, 5).scores(rows), booster.predict(rows, num_threads=1))
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("continued", [False, True], ids=["new", "continued"])
+def test_the_training_rows_scores_kept_by_boosting_equal_predict(task: str, continued: bool) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4000, 4))
+    x[:, 3] = rng.integers(0, 12, 4000)
+    x[rng.random(x.shape) < 0.08] = np.nan
+    signal = np.nan_to_num(x[:, 0]) + 0.3 * np.nan_to_num(x[:, 3] % 3)
+    labels = {"binary": signal > 0, "multiclass": np.digitize(signal, [-0.5, 0.5]), "regression": signal}
+    params = {"objective": task, "verbose": -1, "seed": 1, "num_threads": 2, "bagging_fraction": 0.7}
+    params |= {"bagging_freq": 1, "feature_fraction": 0.8}
+    params |= {"num_class": 3} if task == "multiclass" else {}
+    matrix = FeatureMatrix(4)
+    for start in range(0, 4000, 1500):
+        matrix.add(x[start : start + 1500], labels[task][start : start + 1500].astype(float))
+    features = matrix.dense()
+    earlier = None
+    if continued:
+        earlier = lgb.train(params, lgb.Dataset(features, matrix.labels(), params=params), 7)
+    init = raw_scores(earlier, matrix, 2) if earlier is not None else None
+    train_set = dataset(matrix, params, ["a", "b", "c", "d"], ["d"], init_score=init)
+    booster = lgb.train(params, train_set, 9, init_model=earlier, keep_training_booster=True)
+    assert booster.current_iteration() == (16 if continued else 9)
+    assert np.array_equal(training_scores(booster), booster.predict(features, num_threads=2))
+    released = without_datasets(booster)
+    assert released.model_to_string() == booster.model_to_string()
+    assert np.array_equal(released.predict(features), booster.predict(features))

@@ -473,3 +473,29 @@ def test_columns_named_like_the_formats_markers_train_serve_and_warm_start(tmp_p
     warm = make_ml_root(tmp_path / "warm", tabular_settings(n_estimators="5"),
                         {**data, "model": model_files(earlier / "model")})  # fmt: skip
     assert train(paths_of(warm))["iterations"] == 25
+
+
+def test_a_job_without_checkpoints_digests_its_data_only_when_it_finds_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fingerprint's data digest reads every feature: a job that writes no checkpoints and finds none in
+    its folder skips it; one that finds a checkpoint still checks that it is its own."""
+    from lightsage.training import job
+
+    digested: list[int] = []
+    real_digest = job.data_digest
+    monkeypatch.setattr(
+        job, "data_digest", lambda matrix: digested.append(matrix.rows) or real_digest(matrix)
+    )
+    root = make_ml_root(tmp_path / "ml", {"n_estimators": "20", "checkpoint_interval": "0"})
+    train(paths_of(root))
+    assert digested == [] and not (root / "checkpoints").exists()
+
+    other = make_ml_root(tmp_path / "other", {"n_estimators": "20", "checkpoint_interval": "10"})
+    train(paths_of(other))
+    assert len(digested) == 1
+    shutil.copytree(other / "checkpoints", root / "checkpoints")
+    set_hyperparameters(root, {"n_estimators": "20", "checkpoint_interval": "0", "learning_rate": "0.05"})
+    assert run_main(root, monkeypatch) == 1
+    assert len(digested) == 2
+    assert "is a checkpoint of another job" in (root / "output" / "failure").read_text()
