@@ -40,7 +40,8 @@ def test_an_image_built_from_the_example_trains_and_serves_its_recipe(
     houses_image: str, tmp_path: Path
 ) -> None:
     rows = houses_table(500, seed=11)
-    root = make_ml_root(tmp_path / "ml", {}, channels(rows.iloc[:400], rows.iloc[400:]))
+    # No recipe hyperparameter: the derived image's default (houses) trains.
+    root = make_ml_root(tmp_path / "ml", {}, channels(rows.iloc[:400], rows.iloc[400:]), recipe=None)
     run = docker(
         "run", "--rm", "--network", "none", "-v", f"{root}:/opt/ml", houses_image, "train",
         check=False, timeout=300,

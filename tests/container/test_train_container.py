@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport import TITANIC_MODEL_FILES, MLRootFactory, docker
+from testsupport import TITANIC_MODEL_FILES, WORKED_EXAMPLE_RECIPE, MLRootFactory, docker
 from trainingcases import bad_case_channels
 
 pytestmark = pytest.mark.container
@@ -116,7 +116,8 @@ def test_a_failed_run_leaves_no_earlier_model_in_the_folder(image: str, ml_root:
     root = ml_root(hyperparameters={"n_estimators": "20", "checkpoint_interval": "0"})
     assert run_train(image, root) == 0
     assert sorted(path.name for path in (root / "model").iterdir()) == TITANIC_MODEL_FILES
-    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"num_leaves": "lots"}))
+    broken = {"recipe": WORKED_EXAMPLE_RECIPE, "num_leaves": "lots"}
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(broken))
     result = docker("run", "--rm", "--network", "none", "-v", f"{root}:/opt/ml", image, "train", check=False)
     assert result.returncode == 1
     assert "[train] removed the previous model from /opt/ml/model (manifest.json, " in result.stdout
