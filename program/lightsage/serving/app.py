@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from lightsage.contract.paths import MLPaths
 from lightsage.errors import PlatformError, UserError
 from lightsage.model import artifact
+from lightsage.serving.compiled import Watch
 from lightsage.serving.decode import decode, decompressed
 from lightsage.serving.encode import Encoder
 from lightsage.serving.negotiate import JSON, AnswerFormat, answer_format
@@ -65,7 +66,8 @@ def _json_response(status: int, body: dict[str, Any]) -> Response:
 
 def create_app(model_dir: Path | None = None, settings: ServingSettings | None = None) -> Flask:
     settings = settings or ServingSettings.from_environment()
-    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir))
+    model_dir = model_dir or MLPaths.from_environment().model_dir
+    predictor = Predictor(artifact.load(model_dir))
     manifest = predictor.manifest
     encoder = Encoder(manifest.task, manifest.classes, manifest.features)
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
@@ -134,4 +136,8 @@ def create_app(model_dir: Path | None = None, settings: ServingSettings | None =
 
     # Under `serve`, /ping (answered by nginx) turns 200 once every worker has got here.
     report_model_loaded()
+    # Under `serve`, batches switch to compiled trees once the container's compile is done and checked.
+    watch = Watch.from_environment(predictor.model, model_dir)
+    if watch is not None:
+        watch.start(predictor)
     return app
