@@ -314,7 +314,9 @@ def compile_to(model_text: bytes, forest: Forest, path: Path) -> None:
     """Compile the trees and publish the object at `path` atomically (a partial file never appears there)."""
     import lleaves
 
-    handle, source = tempfile.mkstemp(dir=path.parent, prefix=".model-", suffix=".txt")
+    # the model's text goes to the container's own temporary folder: a stopped compile leaves nothing in the
+    # cache (which may be a volume that outlives the container)
+    handle, source = tempfile.mkstemp(prefix="byoc-model-", suffix=".txt")
     staged = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         with os.fdopen(handle, "wb") as file:
