@@ -21,6 +21,8 @@ BLAME = {
     "lightsage.model.artifact.ModelFormatError": UserError,
     "lightsage.model.artifact.ModelLoadError": UserError,
     "lightsage.recipes.base.RecipeError": UserError,
+    "lightsage.serving.compiled.CacheError": PlatformError,
+    "lightsage.serving.forest.ForestTextError": UserError,
     "lightsage.serving.negotiate.PayloadError": UserError,
     "lightsage.serving.settings.SettingsError": UserError,
     "lightsage.tasks.TargetError": UserError,
@@ -37,6 +39,8 @@ VALUE_ERRORS = (
 )  # fmt: skip
 SECOND_BASES = {
     "lightsage.contract.folders.UnsafeFile": OSError,
+    "lightsage.serving.compiled.CacheError": OSError,
+    "lightsage.serving.forest.ForestTextError": ValueError,
     **{name: ValueError for name in BLAME if name.rsplit(".", 1)[1] in VALUE_ERRORS},
 }
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from lightsage import logs
 from lightsage.contract import folders
+from lightsage.errors import PlatformError
 from lightsage.serving.forest import Forest, ForestTextError
 from lightsage.serving.settings import COMPILE_ENDED_VARIABLE, COMPILED_TREES_CACHE_VARIABLE
 
@@ -67,7 +68,7 @@ REFUSED = 3
 FAILED = 1
 
 
-class CacheError(OSError):
+class CacheError(PlatformError, OSError):
     """The cache folder cannot be used safely (not ours, writable by others, not a folder)."""
 
 

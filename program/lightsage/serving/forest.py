@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lightsage.errors import UserError
+
 COMPILED_OBJECTIVES = ("binary", "multiclass", "regression")
 # Beyond this many leaves a compile takes minutes and gigabytes (1,000 trees of 255 leaves: about 100 s and
 # 2.5 GB without inlining): such a model keeps LightGBM.
@@ -40,7 +42,7 @@ SPECIAL_VALUES = (
 SPECIAL_CATEGORIES = (-1.0, -0.5, -5.0, 0.5, 2.7, 31.0, 32.0, 64.0, 1000.0, 2.0**31, 1e10)
 
 
-class ForestTextError(ValueError):
+class ForestTextError(UserError, ValueError):
     """model.txt is not LightGBM's text format as this module reads it."""
 
 
