@@ -29,7 +29,7 @@ COPY requirements.txt /tmp/requirements.txt
 RUN python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt \
-    && python3 -c "import lightgbm, sklearn, pandas, pyarrow, flask, gunicorn, boto3"
+    && python3 -c "import lightgbm, sklearn, pandas, pyarrow, flask, gunicorn, boto3, lleaves"
 
 COPY program /opt/program
 # Bytecode compiled at build time keeps cold starts short (PYTHONDONTWRITEBYTECODE only stops runtime writes).

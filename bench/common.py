@@ -339,6 +339,67 @@ def serving(
         remove_container(name)
 
 
+# --- compiled trees in the image's workers ---
+
+COMPILED_READY = "answers batches with them"
+COMPILED_NOT_USED = ("compiled trees: not used", "the compile failed", "was stopped", "the compile used more",
+                     "compiled trees: off", "LightGBM keeps answering")  # fmt: skip
+COMPILED_WAIT_SECONDS = 180.0
+
+
+def serving_workers(name: str) -> int:
+    """The worker count `serve` announced in its first log line."""
+    for line in container_logs(name, lines=400).splitlines():
+        if line.startswith("[serve] port ") and " worker(s)" in line:
+            return int(line.split(" worker(s)")[0].rsplit(" ", 1)[1])
+    raise BenchmarkError(f"container {name} never announced its workers:\n{container_logs(name)}")
+
+
+def image_has_compiled_trees(name: str) -> bool:
+    """Whether the running container's image has compiled trees at all (an image from before them has not)."""
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('lleaves') is None)"
+    return docker("exec", name, "python", "-c", probe, timeout=60, check=False).returncode == 0
+
+
+def wait_for_batch_trees(name: str) -> dict[str, Any]:
+    """Wait until every worker answers batches with compiled trees, or the log says they will not; what the
+    workers use then ("compiled trees" or "LightGBM"), the seconds waited and the log lines that say so."""
+    workers = serving_workers(name)
+    started = time.monotonic()
+    if not image_has_compiled_trees(name):
+        return {"trees": "LightGBM (the image has no compiled trees)", "workers": workers, "seconds": 0.0,
+                "log": []}  # fmt: skip
+    while time.monotonic() - started < COMPILED_WAIT_SECONDS:
+        lines = [line for line in container_logs(name, lines=400).splitlines() if "compiled trees" in line]
+        ready = [line for line in lines if COMPILED_READY in line]
+        if len(ready) >= workers:
+            return {"trees": "compiled trees", "workers": workers, "seconds": time.monotonic() - started,
+                    "log": lines}  # fmt: skip
+        if any(marker in line for line in lines for marker in COMPILED_NOT_USED):
+            return {"trees": "LightGBM", "workers": workers, "seconds": time.monotonic() - started,
+                    "log": lines}  # fmt: skip
+        time.sleep(0.2)
+    raise BenchmarkError(
+        f"the workers of {name} neither switched to compiled trees nor said why within "
+        f"{COMPILED_WAIT_SECONDS:.0f} s:\n{container_logs(name)}"
+    )
+
+
+def compiled_predictor(model_dir: Path, scratch: Path) -> Any:
+    """The server's Predictor with its batches switched to compiled trees, as a worker of `serve` does."""
+    from lightsage.serving import compiled
+
+    predictor = load_predictor(model_dir)
+    cache = scratch / "compiled-trees"
+    if compiled.compile_model(model_dir, cache) != 0:
+        raise BenchmarkError(f"the model in {model_dir} was not compiled in this process")
+    ended = scratch / "compile-ended"
+    ended.touch()
+    if compiled.Watch(predictor.model, model_dir, cache, ended).run(predictor, interval=0.01) is None:
+        raise BenchmarkError("this process did not switch to compiled trees: see the log above")
+    return predictor
+
+
 # --- wrk ---
 
 _LUA_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,./:;-_()=")
@@ -405,6 +466,7 @@ def run_wrk(
 
     Any socket error, timeout or non-2xx answer fails the run: the figure would not be a rate of answers."""
     threads = min(2, connections)
+    load_before = os.getloadavg()[0]
     script_path = scratch / f"wrk-{time.monotonic_ns()}.lua"
     script_path.write_text(wrk_script(method, body, headers), encoding="utf-8")
     seconds = max(1, round(duration))
@@ -433,6 +495,7 @@ def run_wrk(
         "seconds": seconds_measured,
         "requests_per_second": report["requests"] / seconds_measured,
         "latency_ms": {name: value / 1000 for name, value in report["latency_us"].items()},
+        "load_average_before": load_before,
     }
 
 

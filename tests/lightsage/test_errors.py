@@ -23,6 +23,8 @@ BLAME = {
     "lightsage.recipes.base.RecipeError": UserError,
     "lightsage.recipes.script.ScriptError": UserError,
     "lightsage.recipes.script.SourceUnavailable": PlatformError,
+    "lightsage.serving.compiled.CacheError": PlatformError,
+    "lightsage.serving.forest.ForestTextError": UserError,
     "lightsage.serving.negotiate.PayloadError": UserError,
     "lightsage.serving.settings.SettingsError": UserError,
     "lightsage.tasks.TargetError": UserError,
@@ -39,6 +41,8 @@ VALUE_ERRORS = (
 )  # fmt: skip
 SECOND_BASES = {
     "lightsage.contract.folders.UnsafeFile": OSError,
+    "lightsage.serving.compiled.CacheError": OSError,
+    "lightsage.serving.forest.ForestTextError": ValueError,
     **{name: ValueError for name in BLAME if name.rsplit(".", 1)[1] in VALUE_ERRORS},
 }
 

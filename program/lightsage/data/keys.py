@@ -4,7 +4,9 @@ Recipes that learn per-group statistics (Titanic's families and tickets) keep th
 column. `KeyIndex` finds keys by their 64-bit FNV-1a hash, with a binary search over the sorted hashes. The
 hash is computed over Arrow's buffers with numpy for a batch, and with plain Python for one key, to the same
 value. Every hit is confirmed by comparing the text itself, so a hash collision can never return another
-key's row.
+key's row. A batch searched in a table of few keys (up to ARROW_LOOKUP_KEYS, or twice the batch's rows) goes
+to Arrow's `index_in` instead, which hashes the whole table on every call: cheaper there, with the same
+answers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pyarrow.compute as pc
 _OFFSET = 0xCBF29CE484222325
 _PRIME = 0x100000001B3
 _MASK = (1 << 64) - 1
+ARROW_LOOKUP_KEYS = 4096
 
 
 def hash_one(text: str) -> int:
@@ -58,6 +61,11 @@ def hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.where(valid, result, np.uint64(0))
 
 
+def by_arrow(table_keys: int, queries: int) -> bool:
+    """Whether Arrow's index_in (which hashes the table on each call) is the cheaper way to search."""
+    return table_keys <= max(ARROW_LOOKUP_KEYS, 2 * queries)
+
+
 class KeyIndex:
     """The positions of distinct keys in an Arrow string column."""
 
@@ -79,6 +87,9 @@ class KeyIndex:
     def positions(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Each value's position in the keys, -1 when it is missing or not a key."""
         flat = _flat(values)
+        if by_arrow(len(self.keys), len(flat)):
+            at = pc.index_in(flat, value_set=self.keys)
+            return np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         found = np.full(len(flat), -1, dtype=np.int64)
         if len(self.keys) == 0 or len(flat) == 0:
             return found

@@ -88,7 +88,7 @@ def family_key(name: str | None, ticket: str | None, fare: float, pclass: float)
 
 
 def _strings(frame: pd.DataFrame, column: str) -> pa.ChunkedArray | pa.Array:
-    return pa.array(frame[column], pa.string(), from_pandas=True)
+    return pa.array(frame[column].array, pa.string(), from_pandas=True)
 
 
 def _extract(values: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
@@ -119,14 +119,17 @@ def _integer_keys(values: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(present), texts, "")
 
 
-def family_keys(frame: pd.DataFrame) -> pa.Array:
-    tickets = _strings(frame, "Ticket").fill_null("")
-    fare = frame["Fare"].to_numpy(dtype=float)
+def family_keys(
+    names: pa.Array | pa.ChunkedArray,
+    tickets: pa.Array | pa.ChunkedArray,
+    fare: np.ndarray,
+    pclass: np.ndarray,
+) -> pa.Array:
     tenths = np.clip(fare, -FARE_KEY_LIMIT, FARE_KEY_LIMIT) * 10.0
     return pc.binary_join_element_wise(
-        surnames(_strings(frame, "Name")),
-        _integer_keys(frame["Pclass"].to_numpy(dtype=float)),
-        pc.utf8_slice_codeunits(tickets, 0, -1),
+        surnames(names),
+        _integer_keys(pclass),
+        pc.utf8_slice_codeunits(tickets.fill_null(""), 0, -1),
         _integer_keys(tenths),
         "|",
     )
@@ -255,13 +258,19 @@ class Titanic(Recipe):
     def _keys(frame: pd.DataFrame) -> tuple[dict[str, Keyed], np.ndarray, np.ndarray]:
         """The rows of each group kind with their keys (the groups hold only women and boys), and each row's
         boy and women-and-boys flags."""
-        tickets = _strings(frame, "Ticket")
-        boy = boys(_strings(frame, "Name"))
+        tickets, names = _strings(frame, "Ticket"), _strings(frame, "Name")
+        boy = boys(names)
         women_and_boys = boy | _mask(pc.equal(_strings(frame, "Sex"), "female"))
         chosen = np.flatnonzero(women_and_boys)
         chosen_with_ticket = np.flatnonzero(women_and_boys & _mask(pc.is_valid(tickets)))
+        family = family_keys(
+            names.take(chosen),
+            tickets.take(chosen),
+            frame["Fare"].to_numpy(dtype=float)[chosen],
+            frame["Pclass"].to_numpy(dtype=float)[chosen],
+        )
         keys = {
-            "wc_family": Keyed(chosen, family_keys(frame.iloc[chosen])),
+            "wc_family": Keyed(chosen, family),
             "wc_ticket": Keyed(chosen_with_ticket, tickets.take(chosen_with_ticket)),
         }
         return keys, boy, women_and_boys

@@ -30,6 +30,7 @@ from lightsage.contract.paths import MLPaths
 from lightsage.errors import PlatformError, UserError
 from lightsage.model import artifact
 from lightsage.recipes import script as script_mode
+from lightsage.serving.compiled import Watch
 from lightsage.serving.decode import decode, decompressed
 from lightsage.serving.encode import Encoder
 from lightsage.serving.negotiate import JSON, AnswerFormat, answer_format
@@ -75,7 +76,8 @@ def create_app(
     script-mode source the environment names, else the image's."""
     settings = settings or ServingSettings.from_environment()
     script = script or script_mode.from_environment()
-    predictor = Predictor(artifact.load(model_dir or MLPaths.from_environment().model_dir, script))
+    model_dir = model_dir or MLPaths.from_environment().model_dir
+    predictor = Predictor(artifact.load(model_dir, script))
     manifest = predictor.manifest
     encoder = Encoder(manifest.task, manifest.classes, manifest.features)
     # The model's objects live as long as the worker: keep the garbage collector from rescanning them.
@@ -144,4 +146,8 @@ def create_app(
 
     # Under `serve`, /ping (answered by nginx) turns 200 once every worker has got here.
     report_model_loaded()
+    # Under `serve`, batches switch to compiled trees once the container's compile is done and checked.
+    watch = Watch.from_environment(predictor.model, model_dir)
+    if watch is not None:
+        watch.start(predictor)
     return app

@@ -2,7 +2,9 @@
 lightsage.serving.encode writes out. The recipe's features, then the booster.
 
 Single rows take the recipe's scalar `transform_row` when it has one; batches take its vectorised
-`transform`. Both give float32 features, as training did.
+`transform`. Both give float32 features, as training did. Small requests take LightGBM's single-row path;
+batches take LightGBM's batch predict until the worker switches them to compiled trees
+(lightsage.serving.compiled), which answer the same. Explanations always come from LightGBM.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pyarrow as pa
 
 from lightsage.model.artifact import Model
 from lightsage.model.boosting import RowScorer, as_features
+from lightsage.serving.compiled import BatchTrees, LightGBMTrees
 from lightsage.serving.decode import Decoded
 
 # Requests up to this many rows use the recipe's row-by-row path when it has one.
@@ -25,6 +28,7 @@ class Predictor:
         self.schema = model.manifest.inputs
         self.threads = threads
         self.row_scorer = RowScorer(model.booster, len(model.manifest.features))
+        self.batch_trees: BatchTrees = LightGBMTrees(model.booster, threads)
         self._arrow_schema = pa.schema(
             [(c.name, pa.float64() if c.kind == "number" else pa.string()) for c in self.schema.features]
         )
@@ -43,7 +47,11 @@ class Predictor:
         features = self.features(decoded)
         if len(features) <= ROW_PATH_MAX_ROWS:
             return self.row_scorer.scores(features)
-        return np.asarray(self.model.booster.predict(features, num_threads=self.threads))
+        return self.batch_trees.predict(features)
+
+    def use(self, trees: BatchTrees) -> None:
+        """Answer batches with these trees from now on (a worker's switch to compiled trees)."""
+        self.batch_trees = trees
 
     def explained(self, decoded: Decoded) -> tuple[np.ndarray, np.ndarray]:
         """Scores and each row's feature contributions (LightGBM's pred_contrib, base value last)."""

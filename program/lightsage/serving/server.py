@@ -9,6 +9,9 @@
 - Script mode (SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY set): the source is downloaded and its
   requirements installed once, here, before gunicorn starts; its workers import it from there
   (lightsage.recipes.script). A source that cannot be fetched or installed: exit 2 with the reason.
+- Once every worker answers, one compile of the model's trees runs in the background (`Compilation`,
+  lightsage.serving.compiled), under a time and memory limit; the workers switch their batches to the
+  compiled trees when it succeeds, and keep LightGBM when it fails, is refused or runs out of time.
 
 Everything serve writes goes to one folder under the temporary directory, so it runs on a read-only root
 filesystem and as any user.
@@ -28,10 +31,16 @@ from string import Template
 from types import FrameType
 
 from lightsage import logs
+from lightsage.contract.paths import MLPaths
 from lightsage.errors import LightsageError
 from lightsage.recipes import script as script_mode
 from lightsage.serving.readiness import READINESS_DIR_VARIABLE, Readiness
-from lightsage.serving.settings import ServingSettings, SettingsError
+from lightsage.serving.settings import (
+    COMPILE_ENDED_VARIABLE,
+    COMPILED_TREES_CACHE_VARIABLE,
+    ServingSettings,
+    SettingsError,
+)
 
 NGINX_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 SHUTDOWN_DEADLINE_SECONDS = 25.0
@@ -75,6 +84,96 @@ def gunicorn_command(settings: ServingSettings, socket_path: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def resident_mb(pid: int) -> float:
+    """A process's resident memory in MB (0 once it is gone)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Compilation:
+    """The container's one compile of compiled trees: a subprocess started once every worker answers (the
+    cold start never waits for it), stopped when it outlives its time, and announced to the workers by a flag
+    file once it has ended, whatever its outcome (the compile process logs its own)."""
+
+    def __init__(self, settings: ServingSettings, model_dir: Path, runtime_dir: Path) -> None:
+        self.settings = settings
+        self.model_dir = model_dir
+        self.ended_flag = runtime_dir / "compile-ended"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.ended = False
+
+    def worker_environment(self) -> dict[str, str]:
+        """What the workers need to find the compiled trees (nothing when they are off)."""
+        if not self.settings.compiled_trees:
+            return {}
+        return {
+            COMPILED_TREES_CACHE_VARIABLE: str(self.settings.compiled_trees_cache),
+            COMPILE_ENDED_VARIABLE: str(self.ended_flag),
+        }
+
+    def start(self) -> None:
+        if not self.settings.compiled_trees:
+            logger.info("compiled trees: off (BYOC_COMPILED_TREES=off); LightGBM answers every request")
+            return
+        settings = self.settings
+        self.started = time.monotonic()
+        command = [
+            sys.executable, "-m", "lightsage.serving.compiled",
+            str(self.model_dir), str(settings.compiled_trees_cache),
+            "--seconds", str(settings.compile_timeout_seconds),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            # one thread for the numeric libraries the compiler imports (their pools reserve memory)
+            env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+        )
+
+    def poll(self) -> None:
+        """Stop a compile past its time or memory; raise the flag once it has ended."""
+        if self.process is None or self.ended:
+            return
+        status = self.process.poll()
+        if status is None:
+            settings = self.settings
+            seconds = settings.compile_timeout_seconds
+            if time.monotonic() - self.started > seconds:
+                self._kill(f"took longer than {seconds} s (BYOC_COMPILE_TIMEOUT_SECONDS)")
+            elif resident_mb(self.process.pid) > settings.compile_memory_mb:
+                self._kill(f"used more than {settings.compile_memory_mb} MB (BYOC_COMPILE_MEMORY_MB)")
+            return
+        if status < 0:
+            cause = signal.Signals(-status)
+            detail = (
+                f"used more than {self.settings.compile_timeout_seconds} CPU seconds"
+                if cause is signal.SIGXCPU
+                else f"was ended by {cause.name}"
+            )
+            logger.warning(f"compiled trees: the compile {detail}; LightGBM answers")
+        self._end()
+
+    def _kill(self, reason: str) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        logger.warning(f"compiled trees: the compile {reason} and was stopped; LightGBM answers")
+        self._end()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process is not None and not self.ended:
+            self._end()
+
+    def _end(self) -> None:
+        self.ended_flag.touch()
+        self.ended = True
+
+
 class Supervisor:
     def __init__(
         self, settings: ServingSettings, runtime_dir: Path, environment: dict[str, str] | None = None
@@ -87,6 +186,7 @@ class Supervisor:
         self.runtime_dir.chmod(0o755)
         self.socket_path = self.runtime_dir / "gunicorn.sock"
         self.readiness = Readiness(self.runtime_dir, settings.workers)
+        self.compilation = Compilation(settings, MLPaths.from_environment().model_dir, runtime_dir)
         self.stopping = False
         self.gunicorn: subprocess.Popen[bytes] | None = None
         self.nginx: subprocess.Popen[bytes] | None = None
@@ -103,7 +203,12 @@ class Supervisor:
         )
         self.gunicorn = subprocess.Popen(
             gunicorn_command(self.settings, self.socket_path),
-            env={**os.environ, **self.environment, READINESS_DIR_VARIABLE: str(self.readiness.markers_dir)},
+            env={
+                **os.environ,
+                **self.environment,
+                READINESS_DIR_VARIABLE: str(self.readiness.markers_dir),
+                **self.compilation.worker_environment(),
+            },
         )
         self.nginx = subprocess.Popen(["nginx", "-c", str(config), "-e", "stderr"])
 
@@ -127,12 +232,15 @@ class Supervisor:
                 logger.info(
                     f"the model is loaded in all {self.settings.workers} worker(s): /ping answers 200"
                 )
+                self.compilation.start()
+            self.compilation.poll()
             time.sleep(POLL_SECONDS)
         self.shutdown()
         return 0
 
     def shutdown(self) -> None:
         self.readiness.clear()
+        self.compilation.stop()
         deadline = time.monotonic() + SHUTDOWN_DEADLINE_SECONDS
         if self.nginx is not None and self.nginx.poll() is None:
             self.nginx.send_signal(signal.SIGQUIT)

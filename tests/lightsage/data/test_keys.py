@@ -3,7 +3,7 @@
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lightsage.data import keys
@@ -19,22 +19,36 @@ def test_the_two_hash_engines_agree(values: list[str | None]) -> None:
     assert [int(value) for value in vectorised] == [0 if v is None else hash_one(v) for v in values]
 
 
-@settings(max_examples=200, deadline=None)
+def test_small_tables_are_searched_by_arrow_and_large_ones_by_hashes() -> None:
+    assert keys.by_arrow(200, 10) and keys.by_arrow(20_000, 10_000)
+    assert not keys.by_arrow(200_000, 4_000)
+
+
+@pytest.fixture(params=["hashed", "arrow"])
+def lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Batches searched by the hashes (as in a large table) or by Arrow's index_in (a small one)."""
+    monkeypatch.setattr(keys, "by_arrow", lambda table_keys, queries: request.param == "arrow")
+    return request.param
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(TEXT, unique=True, max_size=30), st.lists(st.one_of(st.none(), TEXT), max_size=30))
-def test_positions_are_exact_in_both_engines(table: list[str], queries: list[str | None]) -> None:
+def test_positions_are_exact_in_every_engine(
+    lookup: str, table: list[str], queries: list[str | None]
+) -> None:
     index = KeyIndex(pa.array(table, pa.string()))
     expected = [table.index(q) if q in table else -1 for q in queries]
     assert index.positions(pa.array(queries, pa.string())).tolist() == expected
     assert [index.position(q) for q in queries] == expected
 
 
-def test_sliced_and_chunked_arrays_are_read_at_their_offset() -> None:
+def test_sliced_and_chunked_arrays_are_read_at_their_offset(lookup: str) -> None:
     index = KeyIndex(pa.chunked_array([["b", "c"], ["a"]]))
     values = pa.chunked_array([pa.array(["x", "a", "c", None]).slice(1)])
     assert index.positions(values).tolist() == [2, 1, -1]
 
 
-def test_colliding_hashes_still_find_the_right_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_colliding_hashes_still_find_the_right_key(lookup: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a hash that collides all the time, every answer must still be exact."""
 
     def by_length(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

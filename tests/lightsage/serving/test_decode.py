@@ -138,10 +138,19 @@ def csv_text(rows: list[list[str]]) -> str:
     return output.getvalue()
 
 
+# Cells Arrow's float parser and the number rule might read apart: NaN, infinities, signs, spaces, forms.
+ODD_NUMBERS = ["nan", "NaN", "-nan", "inf", "-Infinity", "1e999", "-1e-999", " 1", "1 ", "+1", "1.", ".5",
+               "-0", "00012", "1E5", "0x10", "1_0", "NA", "?", "\u0661", "1e", "."]  # fmt: skip
+NUMBER_LIKE = st.one_of(
+    st.sampled_from(ODD_NUMBERS),
+    st.from_regex(r"[+-]?[0-9]{0,3}(\.[0-9]{0,3})?([eE][+-]?[0-9]{1,3})?", fullmatch=True),
+    st.text(alphabet="0123456789+-.eEnaifNAIF _", max_size=6),
+)
 CELL = st.one_of(
     st.sampled_from(
         ["", " ", "1", "3", "2.5", "-1e2", "x", "male", "FEMALE", "S", "q", "a,b", 'say "hi"', "l1\nl2"]
     ),
+    NUMBER_LIKE,
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=5),
 )
 
@@ -163,6 +172,38 @@ def test_the_two_csv_engines_agree(rows: list[list[str]], with_header: bool) -> 
         assert same(outcomes[0][1], outcomes[1][1])
     else:
         assert outcomes[0] == outcomes[1]
+
+
+TITANIC_ROW = ["1", "3", "Braund, Mr. Owen", "male", "22", "1", "0", "A/5 21171", "7.25", "", "S"]
+NUMBER_COLUMNS = [COLUMNS.index(name) for name in ("Pclass", "Age", "SibSp", "Parch", "Fare")]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(st.sampled_from(NUMBER_COLUMNS), NUMBER_LIKE), min_size=1, max_size=4))
+def test_arrow_typed_numbers_read_as_the_number_rule_or_leave_it_to_the_text_path(
+    changes: list[dict[int, str]],
+) -> None:
+    """The Arrow engine's typed read of number cells gives the rows and errors the row engine gives."""
+    rows = [[change.get(position, cell) for position, cell in enumerate(TITANIC_ROW)] for change in changes]
+    text = csv_text([COLUMNS, *rows])
+    outcomes = []
+    for engine in (
+        lambda: decode_csv_rows(text, SCHEMA, TARGET),
+        lambda: decode_csv_columns(text.encode(), text, SCHEMA, TARGET),
+    ):
+        try:
+            outcomes.append(("ok", rows_of(engine())))
+        except PayloadError as error:
+            outcomes.append(("error", error.status, error.message))
+    first = next(decoding._csv_rows(text))
+    typed = decoding._typed_read(text.encode(), first, decoding._layout(first, SCHEMA, TARGET), SCHEMA)
+    event("typed read" if typed is not None else "text path")
+    if outcomes[0][0] == outcomes[1][0] == "ok":
+        assert same(outcomes[0][1], outcomes[1][1])
+    else:
+        assert outcomes[0] == outcomes[1]
+    if typed is not None:
+        assert outcomes[0][0] == "ok" and same(typed.to_pylist(), outcomes[0][1])
 
 
 JSON_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_infinity=False), CELL)
