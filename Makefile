@@ -55,7 +55,7 @@ lint: venv
 	$(VENV)/bin/shellcheck local_test/*.sh scripts/*.sh tests/container/*.sh .ci/run
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV_PYTHON) scripts/generate_reference.py --check
-	site=$$(mktemp -d) && $(VENV)/bin/mkdocs build --strict --quiet --site-dir "$$site"; status=$$?; rm -rf "$$site"; exit $$status
+	site=$$(mktemp -d) && $(VENV)/bin/mkdocs build --strict --site-dir "$$site"; status=$$?; rm -rf "$$site"; exit $$status
 
 # Rewrites docs/reference/ (hyperparameters, CLI help) from the code; `make lint` fails while they are stale.
 docs-reference: venv

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -72,3 +74,15 @@ def test_the_readme_is_a_front_door_with_the_runbook_and_working_links() -> None
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
         if not target.startswith(("http://", "https://")):
             assert (REPOSITORY_ROOT / target).exists(), f"README.md links to {target}, which does not exist"
+
+
+def test_the_site_builds_strictly_so_a_broken_link_or_anchor_fails(tmp_path: Path) -> None:
+    """What make lint runs; without --quiet, which would hide the warnings --strict counts."""
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
