@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: help venv build data train-local serve-local demo lint test test-unit cloud-local bench audit offline-up offline-down clean
+.PHONY: help venv build data docs-reference train-local serve-local demo lint test test-unit cloud-local bench audit offline-up offline-down clean
 
 help:
 	@echo "make demo        build the image, train, serve and predict locally (Docker only, no AWS)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-unit   fast tests without Docker"
 	@echo "make cloud-local the deploy/ path offline: local registry, S3 emulator, SageMaker local mode"
 	@echo "make bench       serving and MLflow peer benchmarks against $(IMAGE) (BENCH_LARGE=1: large training too)"
+	@echo "make docs-reference  regenerate docs/reference/ from the code"
 	@echo "make audit       pip-audit of the pinned runtime requirements"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -55,6 +56,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/shellcheck local_test/*.sh scripts/*.sh tests/container/*.sh .ci/run
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV_PYTHON) scripts/generate_reference.py --check
+	site=$$(mktemp -d) && $(VENV)/bin/mkdocs build --strict --site-dir "$$site"; status=$$?; rm -rf "$$site"; exit $$status
+
+# Rewrites docs/reference/ (hyperparameters, CLI help) from the code; `make lint` fails while they are stale.
+docs-reference: venv
+	$(VENV_PYTHON) scripts/generate_reference.py
 
 test-unit: venv
 	$(VENV_PYTHON) -m pytest -m "not container and not e2e"

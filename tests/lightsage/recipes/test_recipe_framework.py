@@ -296,8 +296,8 @@ def test_the_model_serves_through_create_app_without_unpickling(
     assert [answer["prediction"] for answer in small.get_json()["predictions"]] == served[:5].tolist()
 
 
-def test_the_readme_shows_the_tested_example() -> None:
-    readme = (REPOSITORY_ROOT / "README.md").read_text()
+def test_the_recipes_guide_shows_the_tested_example() -> None:
+    readme = (REPOSITORY_ROOT / "docs" / "recipes.md").read_text()
     assert "```python\n" + (EXAMPLE_DIR / "houses.py").read_text() + "```\n" in readme
     dockerfile = (EXAMPLE_DIR / "Dockerfile").read_text().splitlines()
     instructions = [line for line in dockerfile if line and not line.startswith("#")]
