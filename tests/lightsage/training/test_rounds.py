@@ -13,6 +13,7 @@ import pytest
 
 from bench.tables import interaction_table
 from lightsage.contract.paths import MLPaths
+from lightsage.recipes.tabular import DEFAULTS
 from lightsage.tasks import Task
 from lightsage.training.main import train
 from lightsage.training.rounds import HELD_OUT_MAX_ROWS, Budget, held_out, refit_rounds
@@ -126,9 +127,10 @@ def test_the_validation_rows_choose_nothing_and_the_refit_trains_the_scaled_roun
     assert (model_dir / "model.txt").read_text() == (other_dir / "model.txt").read_text()
     assert metrics["validation"] != other["validation"]
     rounds = metrics["rounds"]
-    assert rounds["rows"] == 1_500 and rounds["held_out_rows"] == 150
+    held = round(DEFAULTS["early_stopping_fraction"] * 1_500)  # the tabular recipe's share
+    assert rounds["rows"] == 1_500 and rounds["held_out_rows"] == held
     assert rounds["searched_rounds"] == rounds["best_rounds"] + 50  # the tabular recipe's patience
-    assert rounds["refit_rounds"] == math.ceil(rounds["best_rounds"] * 1_500 / 1_350)
+    assert rounds["refit_rounds"] == math.ceil(rounds["best_rounds"] * 1_500 / (1_500 - held))
     assert trees(model_dir) == rounds["refit_rounds"] == metrics["best_iteration"]
 
 
