@@ -222,7 +222,10 @@ def _refit(
         )
         return searched, best
     if init_scores is not None:
-        train_set.set_init_score(init_scores[0])
+        scores = init_scores[0]
+        if scores is None:  # LightGBM keeps a built dataset's init scores when given None: zeros clear them
+            scores = np.zeros_like(np.asarray(train_set.get_init_score(), dtype=float))
+        train_set.set_init_score(scores)
     with timed(f"refitted {count} rounds on every training row"):
         booster = job.refit(params, train_set, count)
     report.refit_rounds = count
