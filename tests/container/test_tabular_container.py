@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from lightsage.model.artifact import ARTIFACT_FILES
+from lightsage.recipes.tabular import Tabular
 
 from tabularsupport import (
     TABLES,
@@ -113,7 +114,7 @@ def test_train_writes_the_model_from_csv_and_from_parquet(trained: Trained) -> N
         assert sorted(path.name for path in model_dir.iterdir()) == sorted(ARTIFACT_FILES)
         metrics = read_json(model_dir / "metrics.json")
         assert metrics["task"] == table.task and metrics["classes"] == table.classes
-        assert metrics["recipe"] == {"name": "tabular", "version": 1}
+        assert metrics["recipe"] == {"name": "tabular", "version": Tabular.version}
         assert metrics["validation"]["rows"] == len(table.validation)
         assert metrics["validation_source"] == "validation channel"
         manifest = read_json(model_dir / "manifest.json")
@@ -181,7 +182,10 @@ def test_the_image_default_is_tabular_and_its_variable_changes_it(image: str, tm
     )
     run = run_train(image, default)
     assert run.returncode == 0, output_of(run)
-    assert read_json(default / "model" / "manifest.json")["recipe"] == {"name": "tabular", "version": 1}
+    assert read_json(default / "model" / "manifest.json")["recipe"] == {
+        "name": "tabular",
+        "version": Tabular.version,
+    }
 
     changed = make_ml_root(
         tmp_path / "changed" / "ml", {"target": TARGET}, table.channels("csv"), recipe=None

@@ -117,6 +117,40 @@ CORE: tuple[Hyperparameter, ...] = (
         "between 0 and 100000",
     ),
     Hyperparameter(
+        "early_stopping_fraction",
+        float,
+        0.0,
+        "With early_stopping_rounds, the share of the train rows held out for early stopping to watch "
+        "(stratified by class, at most 100000 rows), so the validation rows stay an honest score; 0 watches "
+        "the validation rows.",
+        lambda v: 0.0 <= v <= 0.5,
+        "between 0 and 0.5",
+    ),
+    Hyperparameter(
+        "refit",
+        bool,
+        False,
+        "After early stopping on early_stopping_fraction's rows, train again on every train row for the best "
+        "number of rounds, scaled up by the rows held out (when the time budget has room for it).",
+    ),
+    Hyperparameter(
+        "time_budget_seconds",
+        float,
+        0.0,
+        "Boosting on one host stops after this many seconds plus time_budget_per_million_values per million "
+        "feature values (rows x features), keeping its best round; both 0: no time budget.",
+        lambda v: 0.0 <= v <= 1e7,
+        "between 0 and 10000000",
+    ),
+    Hyperparameter(
+        "time_budget_per_million_values",
+        float,
+        0.0,
+        "Seconds of boosting added to time_budget_seconds per million feature values (rows x features).",
+        lambda v: 0.0 <= v <= 1e6,
+        "between 0 and 1000000",
+    ),
+    Hyperparameter(
         "checkpoint_interval",
         int,
         50,

@@ -97,6 +97,18 @@ class FeatureMatrix:
         ]
         return np.concatenate(features), self.labels()[chosen]
 
+    def rows_at(self, positions: np.ndarray) -> FeatureMatrix:
+        """A copy of the rows at sorted `positions`, with their labels."""
+        taken = FeatureMatrix(self.width)
+        starts = np.cumsum([0] + [len(chunk) for chunk in self.chunks])
+        labels = self.labels()
+        for number, chunk in enumerate(self.chunks):
+            inside = positions[(positions >= starts[number]) & (positions < starts[number + 1])]
+            if len(inside):
+                taken.chunks.append(chunk[inside - starts[number]])
+                taken.label_chunks.append(labels[inside])
+        return taken
+
     def clear(self) -> None:
         self.chunks.clear()
         self.label_chunks.clear()
@@ -153,6 +165,22 @@ def dataset(
     matrix.chunks.clear()
     data.set_label(matrix.labels())
     return data
+
+
+def rows_of(data: lgb.Dataset, positions: np.ndarray) -> lgb.Dataset:
+    """A Dataset of the rows at `positions` of a constructed one, binned as it is: LightGBM copies their bins,
+    labels, weights and init scores (`Dataset.subset`, kept a ContinuedDataset when `data` is one)."""
+    kind = ContinuedDataset if isinstance(data, ContinuedDataset) else lgb.Dataset
+    part = kind(
+        None,
+        reference=data,
+        feature_name=data.feature_name,
+        categorical_feature=data.categorical_feature,
+        params=data.params,
+        free_raw_data=True,
+    )
+    part.used_indices = np.sort(positions).astype(np.int32)  # type: ignore[assignment]
+    return part.construct()
 
 
 def balanced_weights(

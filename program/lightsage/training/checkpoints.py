@@ -7,13 +7,14 @@ to a hidden temporary file and renamed in, so a stop in the middle of a write le
 intact; the newest `KEEP` are kept. Only the first host writes them: every host holds the same model.
 
 The fingerprint says which jobs build the same trees: recipe and version, task, target, classes, input
-columns, features, the warm-start model, a digest of the training features and labels of every host, and
-every hyperparameter that changes a tree. A job with another fingerprint refuses to resume and names the
-difference, rather than continue somebody else's model. n_estimators, early_stopping_rounds and the
-checkpoint and network settings may change between restarts; a checkpoint that holds more rounds than the job
-trains is passed over for an older one that does not (an uninterrupted run would have built it on the way),
-so a job never saves more rounds than it asks for. Only regular files in the folder are read, never through
-a symbolic link; an unreadable checkpoint (torn, nested too deeply, a link) is skipped with a log line.
+columns, features, the warm-start model, a digest of the training features and labels of every host, and every
+hyperparameter that changes a tree. A job with another fingerprint refuses to resume and names the difference,
+rather than continue somebody else's model. n_estimators, early_stopping_rounds, refit, the time budget and
+the checkpoint and network settings may change between restarts; a checkpoint that holds more rounds than the
+job trains is passed over for an older one that does not (an uninterrupted run would have built it on the
+way), so a job never saves more rounds than it asks for. Only regular files in the folder are read, never
+through a symbolic link; an unreadable checkpoint (torn, nested too deeply, a link) is skipped with a log
+line.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ FREE_HYPERPARAMETERS = (
     "network_port",
     "network_timeout_seconds",
     "cv_folds",
+    "refit",
+    "time_budget_seconds",
+    "time_budget_per_million_values",
 )
 
 

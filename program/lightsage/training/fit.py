@@ -7,7 +7,8 @@ checkpoint of the rounds done when the job keeps checkpoints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -18,16 +19,36 @@ from lightsage.data.channels import DataError
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import Task, evaluate
-from lightsage.training import memory
+from lightsage.training import memory, rounds
 from lightsage.training.job import Job
 from lightsage.training.memory import MemoryGuard, timed
 from lightsage.training.passes import features_of, learn_state
 from lightsage.training.plan import Channel, Plan
 from lightsage.training.signals import TrainingInterrupted
 
+logger = logging.getLogger(__name__)
+
 TRAIN_METRIC_ROWS = 200_000
 # Below this many feature values, extra threads cost more than they save (thread start-up, OpenMP spinning).
 CELLS_PER_EXTRA_THREAD = 2_000_000
+
+
+@dataclass
+class Rounds:
+    """How the rounds were chosen (metrics.json's `rounds`): training rows (on every host), rows held out for
+    early stopping, rounds searched in this run and the best of them (this job's own, a warm start's not
+    counted), the time budget and the round it stopped boosting at, and the refit's rounds."""
+
+    rows: int
+    held_out_rows: int
+    searched_rounds: int
+    best_rounds: int
+    budget_seconds: float | None
+    budget_stopped_at: int | None
+    refit_rounds: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass
@@ -41,6 +62,7 @@ class Fitted:
     train_sample: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray]
     resumed_from: int | None = None
+    rounds: Rounds | None = None
 
     @staticmethod
     def evaluate(task: Task, rows: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
@@ -98,10 +120,21 @@ def fit(
         )  # fmt: skip
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
-    weights = job.team.balanced_weights(settings, plan.task, train_matrix.labels(), plan.class_count)
+    train_labels = train_matrix.labels()
+    weights = job.team.balanced_weights(settings, plan.task, train_labels, plan.class_count)
     sample_positions = train_matrix.sample_positions(TRAIN_METRIC_ROWS, settings["random_state"])
     sample_features, sample_labels = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
     start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
+    # early stopping on rows held out of train (lightsage.training.rounds), gathered from every host
+    held_out = rounds.held_out(settings, plan.task, train_labels)
+    if held_out is not None:
+        params["metric"] = rounds.HELD_OUT_METRIC[plan.task]
+    stop_matrix = train_matrix.rows_at(held_out) if held_out is not None else None
+    refit = held_out is not None and settings["refit"]
+    # a search resumed from a checkpoint continues that model; the refit starts from the warm start's
+    refit_scores = (
+        (job.warm_start_scores(train_matrix, threads),) if refit and start.resumed_from is not None else None
+    )
     # scale-out: every host bins its rows on the same reference, so all grow the same trees
     reference = job.team.bin_reference(train_matrix, params, names, categorical, settings["random_state"])
     guard.enter("building LightGBM's dataset")
@@ -123,33 +156,50 @@ def fit(
     # Every feature is computed: a fresh recipe over the same state drops what the old one built to look
     # rows up (Titanic: an index of every group key), which boosting would otherwise carry.
     recipe = type(recipe)(recipe.settings, recipe.schema, recipe.state)
-    # The validation set is scored every round only when early stopping needs it: scoring costs a sort of
-    # the validation rows per round.
-    stopping = settings["early_stopping_rounds"]
-    valid_set = (
-        boosting.dataset(
+    # The rows early stopping watches are scored every round, and only then: scoring costs a sort of them
+    # per round. They are held out of train, or else the validation rows.
+    search_set, watched = train_set, None
+    watched_rows = 0
+    if held_out is not None and stop_matrix is not None:
+        stop_matrix = job.team.everyones(stop_matrix, "rows held out for early stopping")
+        watched_rows = stop_matrix.rows
+        watched = boosting.dataset(
+            stop_matrix, params, names, categorical, None, train_set, start.scores(stop_matrix, threads)
+        )
+        search_set = boosting.rows_of(train_set, np.setdiff1d(np.arange(len(train_labels)), held_out))
+    elif settings["early_stopping_rounds"]:
+        watched = boosting.dataset(
             valid_matrix, params, names, categorical, None, train_set, start.scores(valid_matrix, threads)
         )
-        if stopping
-        else None
-    )
     valid_matrix.clear()
 
-    rounds = start.rounds_left(settings["n_estimators"])
+    planned = start.rounds_left(settings["n_estimators"])
+    budget = rounds.Budget.of(settings, len(train_labels), len(names), job.team.cluster.count)
     guard.enter("boosting")
     try:
-        with timed(f"boosted up to {rounds} rounds on {threads} thread(s)"):
-            booster = job.boost(params, train_set, valid_set, start, rounds)
+        with timed(f"boosted up to {planned} rounds on {threads} thread(s)"):
+            booster = job.boost(params, search_set, watched, start, planned, budget.start())
+        best = job.best_iteration()
+        report = Rounds(
+            rows=sum(job.team.train_rows) if job.team.many else len(train_labels),
+            held_out_rows=watched_rows,
+            searched_rounds=budget.rounds,
+            best_rounds=best - start.base_rounds if best else 0,
+            budget_seconds=budget.seconds,
+            budget_stopped_at=budget.stopped_at,
+        )
+        if refit:
+            booster, best = _refit(job, params, train_set, booster, best, budget, report, refit_scores)
     except TrainingInterrupted as stop:  # spot: checkpoint the rounds done so far
         raise TrainingInterrupted(f"{stop}{job.checkpoint_on_stop()}") from None
-    best = job.best_iteration()
     # The model's output for the metrics, while the booster still holds its Datasets: on the validation rows
-    # (whose features are then freed), and on the training rows as boosting kept it when the model keeps
-    # every round it grew (else predicted on the sample).
+    # (whose features are then freed), and on the training rows as boosting kept it when the model was grown
+    # on every training row and keeps every round it grew (else predicted on the sample).
     valid_scores = boosting.scores(booster, valid_features, threads, best or None)
     del valid_features
     sample_scores = None
-    if rounds and best in (0, booster.current_iteration()):
+    on_every_row = held_out is None or report.refit_rounds is not None
+    if planned and on_every_row and best in (0, booster.current_iteration()):
         own = boosting.training_scores(booster)
         sample_scores = own if sample_positions is None else own[sample_positions]
         del own
@@ -164,7 +214,44 @@ def fit(
         (sample_labels, sample_scores),
         (valid_labels, valid_scores),
         start.resumed_from,
+        report,
     )
+
+
+def _refit(
+    job: Job,
+    params: dict[str, Any],
+    train_set: lgb.Dataset,
+    searched: lgb.Booster,
+    best: int,
+    budget: rounds.Budget,
+    report: Rounds,
+    init_scores: tuple[np.ndarray | None] | None,
+) -> tuple[lgb.Booster, int]:
+    """The refit on every training row when the search allows it (`lightsage.training.rounds`); else the
+    search's model and its best round. `init_scores`: the warm start's raw scores (or none) to restore
+    when the search resumed from a checkpoint, whose scores the training rows then carry."""
+    base = job.warm.rounds if job.warm is not None else 0
+    best_rounds = (best or searched.current_iteration()) - base
+    if best_rounds < 1:
+        return searched, best
+    count = rounds.refit_rounds(best_rounds, report.rows, report.rows - report.held_out_rows)
+    pace = budget.used / max(1, report.searched_rounds) * report.rows / (report.rows - report.held_out_rows)
+    if budget.stopped_at is not None or not budget.fits(pace * count):
+        logger.info(
+            f"no refit: the time budget ({budget.seconds:.0f} s) has no room for {count} more rounds; the "
+            f"model is the search's, {best_rounds} rounds trained without the rows held out for it"
+        )
+        return searched, best
+    if init_scores is not None:
+        scores = init_scores[0]
+        if scores is None:  # LightGBM keeps a built dataset's init scores when given None: zeros clear them
+            scores = np.zeros_like(np.asarray(train_set.get_init_score(), dtype=float))
+        train_set.set_init_score(scores)
+    with timed(f"refitted {count} rounds on every training row"):
+        booster = job.refit(params, train_set, count)
+    report.refit_rounds = count
+    return booster, 0
 
 
 def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:

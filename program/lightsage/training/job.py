@@ -115,6 +115,12 @@ class Job:
                 self.checkpointer.stopping = self.stopping
         return start
 
+    def warm_start_scores(self, matrix: boosting.FeatureMatrix, threads: int) -> np.ndarray | None:
+        """Raw scores of the warm-start model for the matrix's rows; None without a warm start."""
+        if self.warm is None:
+            return None
+        return boosting.raw_scores(self.warm.model.booster, matrix, threads)
+
     def _resumed(
         self, store: checkpoints.CheckpointStore, job: Mapping[str, Any], start: Start, most_rounds: int
     ) -> Start:
@@ -154,14 +160,17 @@ class Job:
         validation: lgb.Dataset | None,
         start: Start,
         rounds: int,
+        first: Callable[[lgb.callback.CallbackEnv], None] | None = None,
     ) -> lgb.Booster:
         """lightgbm.train from `start` for `rounds` rounds, with early stopping (on `validation`, scored only
-        for it), checkpoints and the watchdog. The booster keeps its Datasets (`boosting.without_datasets`
-        releases them)."""
+        for it), checkpoints and the watchdog; `first` runs before them each round (the time budget). The
+        booster keeps its Datasets (`boosting.without_datasets` releases them)."""
         if rounds == 0 and start.booster is not None:
             logger.info(f"no round left to train: the model already holds {start.rounds}")
             return start.booster
-        callbacks = [callback for callback in (self.stopping, self.checkpointer) if callback is not None]
+        callbacks = [
+            callback for callback in (first, self.stopping, self.checkpointer) if callback is not None
+        ]
         try:
             with self._watched(callbacks):
                 return lgb.train(
@@ -176,6 +185,26 @@ class Job:
                 )
         except ClusterError:
             self.checkpoint_on_stop()  # another host failed or left: keep the rounds done so far
+            raise
+
+    def refit(self, params: Mapping[str, Any], train: lgb.Dataset, rounds: int) -> lgb.Booster:
+        """lightgbm.train on every training row for `rounds` rounds after the search (`lightsage.training.
+        rounds`), from the warm-start model if any: no early stopping, no checkpoints (a restarted job resumes
+        the search from its checkpoint, then refits)."""
+        callbacks: list[Callable[[lgb.callback.CallbackEnv], None]] = []
+        init = self.warm.model.booster if self.warm is not None else None
+        try:
+            with self._watched(callbacks):
+                return lgb.train(
+                    dict(params),
+                    train,
+                    num_boost_round=rounds,
+                    callbacks=callbacks,
+                    init_model=init,
+                    keep_training_booster=True,  # its training rows' scores give the train metrics
+                )
+        except ClusterError:
+            self.checkpoint_on_stop()
             raise
 
     @contextlib.contextmanager

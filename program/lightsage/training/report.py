@@ -57,6 +57,7 @@ def metrics_of(
     scores.update(
         iterations=booster.current_iteration(),
         best_iteration=fitted.best_iteration or booster.current_iteration(),
+        rounds=fitted.rounds.to_json() if fitted.rounds is not None else None,
         hyperparameters=settings,
         features=names,
         feature_importance=dict(

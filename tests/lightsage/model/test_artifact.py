@@ -383,11 +383,11 @@ def drop_key(mapping: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def with_table(column: str, values: Any) -> Callable[[Any], Any]:
-    return lambda state: {"categories": {**state["categories"], column: values}}
+    return lambda state: {**state, "categories": {**state["categories"], column: values}}
 
 
 def without_table(column: str) -> Callable[[Any], Any]:
-    return lambda state: {"categories": drop_key(state["categories"], column)}
+    return lambda state: {**state, "categories": drop_key(state["categories"], column)}
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,9 @@ def test_each_recipe_brings_its_own_hyperparameters_and_defaults() -> None:
         titanic["target"] == "Survived" and titanic["n_estimators"] == 300 and titanic["recipe"] == "titanic"
     )
     _, tabular = resolve({"recipe": "tabular", "target": "y", "ignore_columns": "a,b"}, {})
-    assert tabular["n_estimators"] == 100 and tabular["ignore_columns"] == ("a", "b")
+    assert tabular["ignore_columns"] == ("a", "b")
+    assert (tabular["n_estimators"], tabular["learning_rate"], tabular["refit"]) == (10_000, 0.05, True)
+    assert titanic["refit"] is False and titanic["early_stopping_fraction"] == 0.0
     with pytest.raises(HyperparameterError, match="unknown hyperparameter 'ignore_columns'"):
         resolve({"ignore_columns": "a"}, {DEFAULT_RECIPE_VARIABLE: "titanic"})
     with pytest.raises(HyperparameterError, match="hyperparameter 'target' is required"):

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from flask.testing import FlaskClient
+from sklearn.metrics import roc_auc_score
 
 from lightsage.data.values import MISSING_MARKERS
 from lightsage.model import artifact
@@ -325,11 +326,15 @@ def test_unseen_categories_are_scored_as_missing(text_model: tuple[Table, Path])
     unseen = rows.assign(size="enormous", texture="velvet")
     missing = rows.assign(size=None, texture=None)
     known = rows.assign(size="large", texture="rough")
-    for batch in (slice(0, 40), slice(0, 3)):  # 40 rows: the vectorised path; 3 rows: transform_row
-        as_unseen = predictions(client, json_records(unseen[batch]))
-        assert as_unseen == predictions(client, json_records(missing[batch]))
-        assert as_unseen == predictions(client, unseen[batch].to_csv(index=False))
-        assert as_unseen != predictions(client, json_records(known[batch]))
+    # 40 rows take the vectorised path, 3 rows transform_row: 3 rows whose answer the two columns change
+    answers = [predictions(client, json_records(frame)) for frame in (unseen, known)]
+    changed = [row for row, (a, b) in enumerate(zip(*answers, strict=True)) if a != b][:3]
+    assert len(changed) == 3
+    for batch in (list(range(40)), changed):
+        as_unseen = predictions(client, json_records(unseen.iloc[batch]))
+        assert as_unseen == predictions(client, json_records(missing.iloc[batch]))
+        assert as_unseen == predictions(client, unseen.iloc[batch].to_csv(index=False))
+        assert as_unseen != predictions(client, json_records(known.iloc[batch]))
     labels = {answer["label"] for answer in predictions(client, json_records(rows))}
     assert labels == {"benign", "malignant"}
 
@@ -346,6 +351,58 @@ def test_transform_and_transform_row_give_the_same_features(text_model: tuple[Ta
     one_by_one = np.array([recipe.transform_row(record) for record in records], dtype=float)
     np.testing.assert_array_equal(batch, one_by_one)
     assert np.isnan(batch[:5, recipe.feature_names().index("size")]).all()
+
+
+# -- dates and frequency features: train and serve compute the same features ---------------------------------
+
+
+def shop_visits(rows: int, seed: int) -> pd.DataFrame:
+    """Visits whose outcome hangs on the visit's hour and weekday and on how common its shop is, with a few
+    missing values: only a model that reads the dates and the shops' frequencies scores well."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2021-01-01", tz="UTC").value // 10**9
+    moments = pd.to_datetime(rng.integers(start, start + 3 * 365 * 86_400, rows), unit="s", utc=True)
+    popularity = 1.0 / np.arange(1, 301) ** 1.1
+    shops = rng.choice(300, rows, p=popularity / popularity.sum())
+    business = (moments.hour >= 9) & (moments.hour < 17) & (moments.day_of_week < 5)
+    logit = 2.5 * business + 1.5 * (shops < 10) - 2.0 + rng.normal(0, 0.5, rows)
+    amount = rng.normal(50, 10, rows)
+    amount[rng.random(rows) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "when": moments,
+            "shop": [f"shop {shop:03d}" for shop in shops],
+            "amount": amount,
+            TARGET: np.where(logit > 0, "bought", "left"),
+        }
+    )
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_dates_and_frequencies_are_computed_alike_in_training_and_for_every_request(
+    file_format: str, tmp_path: Path
+) -> None:
+    """Trained from Parquet timestamps or from CSV text; asked with CSV (as pandas writes the timestamps),
+    JSON records (ISO 8601 with a `T`) and single rows: the answers score exactly what `train` measured on the
+    same validation rows, and that score needs the date parts and the frequencies."""
+    train_rows, validation_rows = shop_visits(3000, seed=1), shop_visits(800, seed=2)
+    code, root = run_train(tmp_path / "ml", TABULAR, train_rows, validation_rows, file_format)
+    assert code == 0, failure_reason(root)
+    metrics = read_json(root / "model" / "metrics.json")
+    assert {"when.hour", "when.weekday", "when.days", "shop.frequency"} <= set(metrics["features"])
+    model = artifact.load(root / "model")
+    importance = dict(zip(model.booster.feature_name(), model.booster.feature_importance(), strict=True))
+    assert importance["when.hour"] > 0 and importance["when.weekday"] > 0
+    client = create_app(root / "model").test_client()
+    features = validation_rows.drop(columns=[TARGET])
+    as_csv = predictions(client, features.to_csv(index=False))
+    records = json_records(features.assign(when=[moment.isoformat() for moment in features["when"]]))
+    assert predictions(client, records) == as_csv
+    assert [predictions(client, [record])[0] for record in records[:20]] == as_csv[:20]
+    positive = metrics["classes"][1]
+    served = roc_auc_score(validation_rows[TARGET] == positive, [answer["probability"] for answer in as_csv])
+    assert served == pytest.approx(metrics["validation"]["auc"], abs=1e-9)
+    assert served > 0.9
 
 
 # -- numbers, missing-value markers and values that are not numbers ----------------------------------------
@@ -486,7 +543,8 @@ def test_an_infinity_in_a_parquet_target_is_named_with_file_row_and_column(
 
 def test_parquets_other_types_are_each_read_by_the_one_value_rule(tmp_path: Path) -> None:
     """Integers of every width (also beyond float64's exact range), decimals and half floats are numbers;
-    booleans, dates and times are text (their ISO form), as JSON and CSV requests send them."""
+    booleans are text (their ISO form), as JSON and CSV requests send them; dates and timestamps are read as
+    dates by the one date rule."""
     frame = wine().train
     rows = len(frame)
     odd = {
@@ -522,9 +580,12 @@ def test_parquets_other_types_are_each_read_by_the_one_value_rule(tmp_path: Path
         "day": "string",
         "moment": "string",
     }
-    categories = read_json(root / "model" / "recipe_state.json")["categories"]
-    assert sorted(categories["flag"]) == ["false", "true"]
-    assert sorted(categories["day"]) == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    state = read_json(root / "model" / "recipe_state.json")
+    assert sorted(state["categories"]) == ["flag"] and sorted(state["categories"]["flag"]) == [
+        "false",
+        "true",
+    ]
+    assert state["timestamps"] == {"day": {"hour": False}, "moment": {"hour": True}}
     record = json_records(frame.drop(columns=[TARGET]).head(1))[0]
     record.update(
         int8=100, uint64=2**64 - 1, decimal="0.5", half=2.5, flag=True, day="2024-01-02", moment=None

@@ -396,7 +396,14 @@ def test_warm_start_reads_nothing_through_a_link(
 
 
 def tabular_settings(**extra: str) -> dict[str, str]:
-    return {"recipe": "tabular", "target": "Survived", "n_estimators": "20", **extra}
+    """A fixed number of rounds: without the tabular recipe's early stopping, counts of trees are exact."""
+    return {
+        "recipe": "tabular",
+        "target": "Survived",
+        "n_estimators": "20",
+        "early_stopping_rounds": "0",
+        **extra,
+    }
 
 
 def test_warm_start_refuses_a_recipe_hyperparameter_it_cannot_apply(

@@ -148,11 +148,17 @@ class Team:
 
     def validation(self, matrix: boosting.FeatureMatrix) -> boosting.FeatureMatrix:
         """The validation rows of every host, when they differ per host; else this host's (the same)."""
-        if not self.many or not self.validation_per_host:
+        if not self.validation_per_host:
+            return matrix
+        return self.everyones(matrix, "validation rows")
+
+    def everyones(self, matrix: boosting.FeatureMatrix, what: str) -> boosting.FeatureMatrix:
+        """Every host's rows of a kind (each host its own), in host order: the same on every host."""
+        if not self.many:
             return matrix
         mine = wire.encode({"features": matrix.dense(), "labels": matrix.labels()})
         gathered = boosting.FeatureMatrix(matrix.width)
-        for part in self.cluster.all_gather("validation rows", mine):
+        for part in self.cluster.all_gather(what, mine):
             rows = wire.decode(part)
             gathered.add(rows["features"], rows["labels"])
         return gathered
