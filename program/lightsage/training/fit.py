@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from lightsage.data.channels import DataError
+from lightsage.evaluation.baseline import StatisticsBuilder
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import Task, evaluate
@@ -40,6 +41,8 @@ class Fitted:
     train_sample: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray]
     resumed_from: int | None = None
+    # the data baseline of the training rows (every host's), when asked for
+    baseline: StatisticsBuilder | None = None
 
     def evaluate(self, task: Task, rows: tuple[np.ndarray, np.ndarray], threads: int) -> dict[str, Any]:
         features, labels = rows
@@ -67,10 +70,12 @@ def fit(
     threads: int,
     guard: MemoryGuard,
     job: Job | None = None,
+    with_baseline: bool = False,
 ) -> Fitted:
     """Learn the recipe's state, compute features, and boost: one model from the selected rows.
 
     `job` (scale-out, spot, warm start): the other hosts, checkpoints, an earlier model; none for a CV fold.
+    `with_baseline`: also gather the data baseline of the training rows as their features are computed.
     """
     settings = plan.settings
     job = job or Job.fold(settings)
@@ -89,12 +94,15 @@ def fit(
     params.update(job.team.cluster.lightgbm_parameters())  # scale-out: data-parallel learning over the hosts
 
     guard.enter("computing the training features")
+    baseline = StatisticsBuilder(recipe.schema.features) if with_baseline else None
     with timed("training features computed"):
         train_matrix = features_of(
             recipe, plan.train, train_rows, own_labels=job.warm_recipe is None, guard=guard,
             still_needed=ahead["LightGBM's dataset"] + ahead["validation features (float32)"],
-            workers=threads,
+            workers=threads, baseline=baseline,
         )  # fmt: skip
+    if baseline is not None:
+        baseline = job.team.statistics(baseline)  # scale-out: every host's rows
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
@@ -143,7 +151,9 @@ def fit(
         raise TrainingInterrupted(f"{stop}{job.checkpoint_on_stop()}") from None
     best = job.best_iteration()
     job.trained(booster, best)  # scale-out: every host grew the same model
-    return Fitted(recipe, booster, best, train_sample, (valid_features, valid_labels), start.resumed_from)
+    return Fitted(
+        recipe, booster, best, train_sample, (valid_features, valid_labels), start.resumed_from, baseline
+    )
 
 
 def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:

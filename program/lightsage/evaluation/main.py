@@ -1,0 +1,14 @@
+"""`docker run IMAGE evaluate [--task TASK]`: the evaluate program (`lightsage.evaluation.job`) under the
+Processing job contract (`lightsage.contract.processing`)."""
+
+from __future__ import annotations
+
+import sys
+
+from lightsage.contract.processing import run
+from lightsage.evaluation.contract import EVALUATE
+from lightsage.evaluation.job import evaluate
+
+
+def main() -> int:
+    return run(EVALUATE, evaluate, sys.argv[1:])
