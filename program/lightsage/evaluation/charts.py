@@ -46,7 +46,10 @@ class Scale:
 
 
 def _title(title: str, width: int) -> str:
-    return f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" {FONT} font-weight="bold">{_text(title)}</text>'
+    return (
+        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" {FONT} font-weight="bold">'
+        f"{_text(title)}</text>"
+    )
 
 
 def _frame(title: str, x_label: str, y_label: str, x: Scale, y: Scale, width: int = WIDTH) -> list[str]:

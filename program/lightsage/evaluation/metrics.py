@@ -6,9 +6,9 @@ tasks). A pipeline's JsonGet reads a value there, and `ModelMetrics(model_statis
 As Model Monitor documents: the confusion matrix is keyed by the actual class, then the predicted one; a
 metric's standard deviation is that of the metric over 5 random draws of 80 % of the rows, given from 200
 rows on and "NaN" below; a "best constant classifier" always answers the most frequent actual class. The
-metrics the image's training reports (`lightsage.tasks.METRICS`: log_loss, macro_f1, ...) are added beside them, so the
-task's objective metric (`lightsage.evaluation.contract.objective`) is always there. Classes predict at P >= 0.5
-(binary) or by the highest probability, as `serve` labels its answers.
+metrics the image's training reports (`lightsage.tasks.METRICS`: log_loss, macro_f1, ...) are added beside
+them, so the task's objective metric (`lightsage.evaluation.contract.objective`) is always there. Classes
+are predicted at P >= 0.5 (binary) or by the highest probability, as `serve` labels its answers.
 """
 
 from __future__ import annotations

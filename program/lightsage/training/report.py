@@ -98,7 +98,8 @@ def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str
         baseline = artifact.Baseline(fitted.baseline.statistics(), fitted.baseline.constraints())
         logger.info(
             f"data baseline of the {fitted.baseline.rows} training rows' "
-            f"{len(fitted.baseline.columns)} input column(s) (statistics.json, constraints.json); hyperparameter baseline=false leaves it out"
+            f"{len(fitted.baseline.columns)} input column(s) (statistics.json, constraints.json); "
+            "hyperparameter baseline=false leaves it out"
         )
     saved = artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics, baseline)
     report(task, metrics)
