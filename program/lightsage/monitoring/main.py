@@ -1,0 +1,14 @@
+"""`docker run IMAGE drift`: the drift program (`lightsage.monitoring.job`) under the Processing job contract
+(`lightsage.contract.processing`)."""
+
+from __future__ import annotations
+
+import sys
+
+from lightsage.contract.processing import run
+from lightsage.evaluation.contract import DRIFT
+from lightsage.monitoring.job import check_drift
+
+
+def main() -> int:
+    return run(DRIFT, check_drift, sys.argv[1:])
