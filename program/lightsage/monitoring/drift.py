@@ -122,7 +122,7 @@ def ks_p_value(distance: float, rows: int, baseline_rows: int) -> float:
 def pooled_shares(
     baseline: Mapping[str, int], baseline_present: int, traffic: Mapping[str, int], traffic_present: int
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Counts of the baseline's frequent values, the rest pooled as OTHER: the baseline's and the traffic's."""
+    """Counts of the baseline's frequent values, the rest pooled as OTHER, on both sides."""
     frequent = sorted(
         (value for value, count in baseline.items() if count >= FREQUENT_COUNT), key=lambda v: -baseline[v]
     )
@@ -137,7 +137,7 @@ def _p(value: float) -> str:
     return f"{value:.2g}"
 
 
-# -- the checks -----------------------------------------------------------------------------------------------
+# -- the checks ------------------------------------------------------------------------------------------
 
 
 def _completeness(result: ColumnResult, present: int, rows: int, constraint: FeatureConstraints) -> None:
