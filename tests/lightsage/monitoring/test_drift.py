@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from monitorshapes import STATISTICS, VIOLATIONS, check
+from processingsupport import csv_file, processing_root, trained, trained_on
 from sklearn.model_selection import train_test_split
 
 from lightsage.contract.processing import ProcessingPaths, run
@@ -21,8 +23,6 @@ from lightsage.monitoring import drift
 from lightsage.monitoring.job import check_drift
 
 import tabularsupport
-from monitorshapes import STATISTICS, VIOLATIONS, check
-from processingsupport import csv_file, processing_root, trained, trained_on
 from tabularsupport import TARGET, Table
 from testsupport import TITANIC_CSV
 
