@@ -43,9 +43,13 @@ def parse_arguments(
     program: str, arguments: Sequence[str], parser: argparse.ArgumentParser
 ) -> argparse.Namespace:
     try:
-        return parser.parse_args(list(arguments))
+        options, unknown = parser.parse_known_args(list(arguments))
     except argparse.ArgumentError as error:
         raise ArgumentError(f"{program}: {error} (arguments: {' '.join(arguments) or 'none'})") from None
+    if unknown:
+        usage = parser.format_usage().strip().removeprefix("usage: ")
+        raise ArgumentError(f"{program}: unrecognized arguments: {' '.join(unknown)} (usage: {usage})")
+    return options
 
 
 def _parser() -> argparse.ArgumentParser:

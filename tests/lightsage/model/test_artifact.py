@@ -293,7 +293,7 @@ def test_the_manifest_records_the_digest_of_every_file_the_model_is_loaded_from(
         artifact.STATE_FILE,
         *(p.name for p in artifact.table_files(trained_model_dir)),
     ]
-    assert manifest["format_version"] == artifact.FORMAT_VERSION == 3
+    assert manifest["format_version"] == artifact.FORMAT_VERSION == 4
     assert sorted(manifest["files"]) == sorted(expected)
     for name, digest in manifest["files"].items():
         assert digest == artifact.sha256((trained_model_dir / name).read_bytes())
