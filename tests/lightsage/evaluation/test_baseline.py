@@ -127,7 +127,8 @@ def test_free_text_beyond_the_tracked_values_is_estimated() -> None:
         ({"features": [{"name": "a", "inferred_type": "Text"}]}, "feature 'a': inferred_type is 'Text'"),
         ({"features": [{"name": "a", "inferred_type": "String"}], "monitoring_config": {
             "distribution_constraints": {"comparison_method": "Median"}}}, "comparison_method is 'Median'"),
-        ({"features": [{"name": "a", "inferred_type": "String", "completeness": 1.5}]}, "completeness is 1.5"),
+        ({"features": [{"name": "a", "inferred_type": "String", "completeness": 1.5}]},
+         "completeness is 1.5"),
     ],
 )  # fmt: skip
 def test_a_constraints_file_out_of_shape_is_named(document: dict, expected: str) -> None:
@@ -149,8 +150,14 @@ def test_the_sdk_s_model_monitor_classes_load_the_files(
     from sagemaker import Session
     from sagemaker.model_monitor import Constraints, ConstraintViolations, Statistics
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(tmp_path), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}.items():  # fmt: skip
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "HOME": str(tmp_path),
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+    }
+    for name, value in environment.items():
         monkeypatch.setenv(name, value)
     builder = built([batch(np.random.default_rng(3), 500)])
     files = {

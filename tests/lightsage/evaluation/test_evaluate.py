@@ -36,8 +36,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Table, P
 
 
 def run_evaluate(root: Path, model_dir: Path, table: Table, *arguments: str, **extra: Any) -> int:
-    processing_root(root, {"model": [("model.tar.gz", archive(model_dir))], "data": [csv_file(table.validation)],
-                           **extra})  # fmt: skip
+    model = [("model.tar.gz", archive(model_dir))]
+    processing_root(root, {"model": model, "data": [csv_file(table.validation)], **extra})
     return run(contract.EVALUATE, evaluate, list(arguments), ProcessingPaths(root))
 
 
