@@ -1,6 +1,6 @@
 """`evaluate` and `drift` as SageMaker Processing jobs in SDK local mode, on the offline stand-ins: the
-image's processing programs read their inputs from S3 (moto) and their outputs are uploaded back, as on AWS. The
-folders and names come from `lightsage.evaluation.contract`, which the host side uses too."""
+image's processing programs read their inputs from S3 (moto) and their outputs are uploaded back, as on
+AWS. The folders and names come from `lightsage.evaluation.contract`, which the host side uses too."""
 
 from __future__ import annotations
 
