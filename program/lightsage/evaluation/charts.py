@@ -183,7 +183,7 @@ def heatmap(title: str, matrix: np.ndarray, rows: Sequence[str], columns: Sequen
     """A count matrix (a confusion matrix: rows actual, columns predicted), shaded by each row's share."""
     cells = len(columns)
     cell = max(22, min(56, 360 // max(cells, 1)))
-    left, top = 110, 48
+    left, top = 110, 56
     width, height = left + cell * cells + 20, top + cell * len(rows) + 40
     totals = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
@@ -192,7 +192,7 @@ def heatmap(title: str, matrix: np.ndarray, rows: Sequence[str], columns: Sequen
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{_text(title)}">',
         f"<title>{_text(title)}</title>",
         _title(title, width),
-        f'<text x="{left + cell * cells / 2}" y="34" text-anchor="middle" {FONT}>predicted</text>',
+        f'<text x="{left + cell * cells / 2}" y="32" text-anchor="middle" {FONT}>predicted</text>',
         f'<text x="12" y="{top + cell * len(rows) / 2}" {FONT} transform="rotate(-90 12 '
         f'{top + cell * len(rows) / 2})" text-anchor="middle">actual</text>',
     ]
