@@ -7,8 +7,9 @@ SDK local mode counts as success. What the container writes to /opt/ml/output/me
 ExitMessage (its first 1,024 bytes, UTF-8), on success and on failure alike; /opt/ml/output/failure holds a
 failure's reason too, the file `train` writes, so one file tells why any of the image's jobs failed.
 
-`run` is the one way the programs start: it sets up logging, turns SIGTERM (StopProcessingJob) into an
-explained stop, and writes the ending (a summary, or the reason and, for a bug, the traceback in the log).
+A program's `main` calls `start` (its log lines, and SIGTERM, sent by StopProcessingJob, turned into an
+explained stop) and then `run`, which writes the ending: a summary, or the reason and, for a bug, the
+traceback in the log.
 `BYOC_ML_ROOT` moves /opt/ml elsewhere, for tests and for runs outside a container.
 """
 
@@ -107,12 +108,16 @@ def stop_on_sigterm(program: str, started: float) -> None:
 Job = Callable[[ProcessingPaths, Sequence[str]], str]
 
 
+def start(program: str) -> None:
+    """What a processing program does first: its log lines (`[program] ...` on standard error), and SIGTERM
+    turned into ProcessingStopped."""
+    logs.configure(program)
+    stop_on_sigterm(program, time.monotonic())
+
+
 def run(program: str, job: Job, arguments: Sequence[str], paths: ProcessingPaths | None = None) -> int:
     """Run one processing program: its summary becomes the ExitMessage; an error its reason (exit 1)."""
-    started = time.monotonic()
-    logs.configure(program)
     paths = paths or ProcessingPaths.from_environment()
-    stop_on_sigterm(program, started)
     for stale in (paths.message_file, paths.failure_file):
         stale.unlink(missing_ok=True)
     try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from lightsage.contract.processing import run
+from lightsage.contract.processing import run, start
 from lightsage.evaluation.contract import EVALUATE
 from lightsage.evaluation.job import evaluate
 
 
 def main() -> int:
+    start(EVALUATE)
     return run(EVALUATE, evaluate, sys.argv[1:])

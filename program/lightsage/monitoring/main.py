@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from lightsage.contract.processing import run
+from lightsage.contract.processing import run, start
 from lightsage.evaluation.contract import DRIFT
 from lightsage.monitoring.job import check_drift
 
 
 def main() -> int:
+    start(DRIFT)
     return run(DRIFT, check_drift, sys.argv[1:])
