@@ -84,7 +84,7 @@ def test_evaluate_and_drift_run_as_local_processing_jobs(
     summary = train_job.train(target, options)
     assert summary.status == "Completed" and summary.model_data is not None
 
-    evaluation = layout.uri("evaluation")
+    evaluation = layout.uri("evaluation").rstrip("/")
     inputs = {contract.MODEL: summary.model_data, contract.DATA: layout.validation}
     role = the_project.local_role_arn
     _run(
@@ -103,7 +103,7 @@ def test_evaluate_and_drift_run_as_local_processing_jobs(
     auc = quality["binary_classification_metrics"][goal.metric]["value"]
     assert goal.json_path == "binary_classification_metrics.auc.value" and auc > 0.8
 
-    drift = layout.uri("drift")
+    drift = layout.uri("drift").rstrip("/")
     inputs = {contract.MODEL: summary.model_data, contract.TRAFFIC: layout.validation}
     _run(target, pinned_image, role, contract.DRIFT, inputs, contract.DRIFT_OUTPUT, drift, [])
     violations = _read_json(target, f"{drift}/constraint_violations.json")
