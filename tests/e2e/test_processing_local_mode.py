@@ -91,7 +91,7 @@ def test_evaluate_and_drift_run_as_local_processing_jobs(
         target,
         pinned_image,
         role,
-        contract.EVALUATE,
+        contract.EVALUATE_ENTRY,
         inputs,
         contract.EVALUATION,
         evaluation,
@@ -105,7 +105,7 @@ def test_evaluate_and_drift_run_as_local_processing_jobs(
 
     drift = layout.uri("drift").rstrip("/")
     inputs = {contract.MODEL: summary.model_data, contract.TRAFFIC: layout.validation}
-    _run(target, pinned_image, role, contract.DRIFT, inputs, contract.DRIFT_OUTPUT, drift, [])
+    _run(target, pinned_image, role, contract.DRIFT_ENTRY, inputs, contract.DRIFT_RESULTS, drift, [])
     violations = _read_json(target, f"{drift}/constraint_violations.json")
     check(violations, VIOLATIONS)
     assert violations == {"violations": []}

@@ -53,7 +53,7 @@ def parse_arguments(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=contract.EVALUATE, exit_on_error=False, add_help=False)
+    parser = argparse.ArgumentParser(prog=contract.EVALUATE_ENTRY, exit_on_error=False, add_help=False)
     parser.add_argument(
         "--task",
         choices=[task.value for task in Task],
@@ -103,7 +103,7 @@ def _json(document: Any) -> str:
 
 
 def evaluate(paths: ProcessingPaths, arguments: Sequence[str]) -> str:
-    options = parse_arguments(contract.EVALUATE, arguments, _parser())
+    options = parse_arguments(contract.EVALUATE_ENTRY, arguments, _parser())
     with tempfile.TemporaryDirectory(prefix="model-") as scratch:
         model = inputs.open_model(paths.folder(contract.MODEL.name), Path(scratch))
         manifest = model.manifest
@@ -126,7 +126,7 @@ def evaluate(paths: ProcessingPaths, arguments: Sequence[str]) -> str:
             )
         )
     goal = contract.objective(manifest.task)
-    value = statistics[contract.QUALITY_METRICS_KEY[manifest.task]][goal.metric]["value"]
+    value = statistics[contract.METRICS_SECTION[manifest.task]][goal.metric]["value"]
     description = {
         "model": f"{manifest.recipe} ({manifest.task}, target '{manifest.target}')",
         "classes": ", ".join(map(str, manifest.classes)) or "none (regression)",

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 
 from lightsage.contract.processing import run, start
-from lightsage.evaluation.contract import EVALUATE
+from lightsage.evaluation.contract import EVALUATE_ENTRY
 from lightsage.evaluation.job import evaluate
 
 
 def main() -> int:
-    start(EVALUATE)
-    return run(EVALUATE, evaluate, sys.argv[1:])
+    start(EVALUATE_ENTRY)
+    return run(EVALUATE_ENTRY, evaluate, sys.argv[1:])

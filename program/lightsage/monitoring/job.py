@@ -62,11 +62,11 @@ def baseline_documents(model: Model, folder: Path) -> tuple[tuple[Any, str], tup
 
 
 def _parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=contract.DRIFT, exit_on_error=False, add_help=False)
+    return argparse.ArgumentParser(prog=contract.DRIFT_ENTRY, exit_on_error=False, add_help=False)
 
 
 def check_drift(paths: ProcessingPaths, arguments: Sequence[str]) -> str:
-    parse_arguments(contract.DRIFT, arguments, _parser())
+    parse_arguments(contract.DRIFT_ENTRY, arguments, _parser())
     with tempfile.TemporaryDirectory(prefix="model-") as scratch:
         model = inputs.open_model(paths.folder(contract.MODEL.name), Path(scratch))
     manifest = model.manifest
@@ -106,7 +106,7 @@ def check_drift(paths: ProcessingPaths, arguments: Sequence[str]) -> str:
         contract.REPORT_FILE: drift_report(about, results, notes),
         VIOLATIONS_FILE: _json({"violations": [violation.to_json() for violation in found]}),
     }
-    output = paths.folder(contract.DRIFT_OUTPUT.name)
+    output = paths.folder(contract.DRIFT_RESULTS.name)
     _write(output, files)
     for violation in found:
         logger.info(f"{violation.feature_name}: {violation.constraint_check_type}: {violation.description}")

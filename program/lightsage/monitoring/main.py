@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 
 from lightsage.contract.processing import run, start
-from lightsage.evaluation.contract import DRIFT
+from lightsage.evaluation.contract import DRIFT_ENTRY
 from lightsage.monitoring.job import check_drift
 
 
 def main() -> int:
-    start(DRIFT)
-    return run(DRIFT, check_drift, sys.argv[1:])
+    start(DRIFT_ENTRY)
+    return run(DRIFT_ENTRY, check_drift, sys.argv[1:])

@@ -38,7 +38,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Table, P
 def run_evaluate(root: Path, model_dir: Path, table: Table, *arguments: str, **extra: Any) -> int:
     model = [("model.tar.gz", archive(model_dir))]
     processing_root(root, {"model": model, "data": [csv_file(table.validation)], **extra})
-    return run(contract.EVALUATE, evaluate, list(arguments), ProcessingPaths(root))
+    return run(contract.EVALUATE_ENTRY, evaluate, list(arguments), ProcessingPaths(root))
 
 
 def json_path(document: dict[str, Any], path: str) -> Any:
@@ -172,7 +172,7 @@ def test_a_failure_names_its_reason_and_writes_nothing(
     elif change == "bad_argument":
         arguments = ["--fast"]
     processing_root(tmp_path, {"model": [("model.tar.gz", model)], "data": [csv_file(validation)]})
-    assert run(contract.EVALUATE, evaluate, arguments, ProcessingPaths(tmp_path)) == 1
+    assert run(contract.EVALUATE_ENTRY, evaluate, arguments, ProcessingPaths(tmp_path)) == 1
     message = (tmp_path / "output" / "message").read_text()
     assert expected in message, message
     assert message == (tmp_path / "output" / "failure").read_text()
@@ -183,5 +183,5 @@ def test_one_class_only_cannot_give_an_auc(models: dict[str, tuple[Table, Path]]
     table, model_dir = models["binary"]
     only = table.validation[table.validation[TARGET] == table.validation[TARGET].iloc[0]]
     processing_root(tmp_path, {"model": [("model.tar.gz", archive(model_dir))], "data": [csv_file(only)]})
-    assert run(contract.EVALUATE, evaluate, [], ProcessingPaths(tmp_path)) == 1
+    assert run(contract.EVALUATE_ENTRY, evaluate, [], ProcessingPaths(tmp_path)) == 1
     assert "auc needs rows of both classes" in (tmp_path / "output" / "message").read_text()

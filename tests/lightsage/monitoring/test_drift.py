@@ -207,7 +207,7 @@ def test_requests_serve_refused_count_against_their_column(
 
 
 def _failure(root: Path) -> tuple[int, str]:
-    code = run(contract.DRIFT, check_drift, [], ProcessingPaths(root))
+    code = run(contract.DRIFT_ENTRY, check_drift, [], ProcessingPaths(root))
     return code, (root / "output" / "message").read_text()
 
 
