@@ -1,4 +1,5 @@
-# One image that trains and serves: `docker run IMAGE train` and `docker run IMAGE serve`.
+# One image that trains and serves: `docker run IMAGE train` and `docker run IMAGE serve`; and, as SageMaker
+# Processing jobs, `docker run IMAGE evaluate` and `docker run IMAGE drift`.
 # SageMaker runs amd64: on Apple silicon build with `docker build --platform linux/amd64 ...`.
 ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE}
@@ -29,7 +30,7 @@ COPY requirements.txt /tmp/requirements.txt
 RUN python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt \
-    && python3 -c "import lightgbm, sklearn, pandas, pyarrow, flask, gunicorn, boto3, lleaves"
+    && python3 -c "import lightgbm, sklearn, pandas, pyarrow, flask, gunicorn, boto3, lleaves, datasketches, scipy.stats"
 
 COPY program /opt/program
 # Bytecode compiled at build time keeps cold starts short (PYTHONDONTWRITEBYTECODE only stops runtime writes).

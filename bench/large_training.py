@@ -290,10 +290,17 @@ class MemorySampler:
 # --- the training run ---
 
 
-def run_training(arguments: argparse.Namespace, data_file: Path, ml_root: Path, table: str) -> dict[str, Any]:
+def run_training(
+    arguments: argparse.Namespace,
+    data_file: Path,
+    ml_root: Path,
+    table: str,
+    extra_hyperparameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
     config = ml_root / "input" / "config"
     config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(HYPERPARAMETERS[table]))
+    values = {**HYPERPARAMETERS[table], **(extra_hyperparameters or {})}
+    (config / "hyperparameters.json").write_text(json.dumps(values))
     (ml_root / "input" / "data" / "train").mkdir(parents=True)
     for folder in ("model", "output"):
         (ml_root / folder).mkdir()

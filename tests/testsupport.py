@@ -26,14 +26,17 @@ WORKED_EXAMPLE_RECIPE = "titanic"
 TITANIC_CSV = REPOSITORY_ROOT / "data" / "titanic.csv"
 TRAIN_CSV = TEST_DIR / "input" / "data" / "train" / "train.csv"
 VALIDATION_CSV = TEST_DIR / "input" / "data" / "validation" / "validation.csv"
-# A Titanic model's files, sorted: its two group tables are Parquet files beside recipe_state.json.
+# A Titanic model's files, sorted: its two group tables are Parquet files beside recipe_state.json, and the
+# data baseline (statistics.json, constraints.json) is there unless baseline=false.
 TITANIC_MODEL_FILES = [
+    "constraints.json",
     "manifest.json",
     "metrics.json",
     "model.txt",
     "recipe_state-1.parquet",
     "recipe_state-2.parquet",
     "recipe_state.json",
+    "statistics.json",
 ]
 
 

@@ -12,5 +12,7 @@ unexpected=$(find / -xdev \( -name '*.csv' -o -name '.git' -o -name 'id_rsa' -o 
   -not -path '/proc/*' -not -path '/usr/share/*' -not -path '/etc/ssl/*' -not -path '/usr/lib/ssl/*' \
   -not -path '/opt/venv/*' 2>/dev/null)
 if [ -n "$unexpected" ]; then echo "present: $unexpected"; found=1; fi
-command -v train serve nginx >/dev/null || { echo "missing: train, serve or nginx on PATH"; found=1; }
+for program in train serve evaluate drift nginx; do
+  command -v "$program" >/dev/null || { echo "missing: $program on PATH"; found=1; }
+done
 exit "$found"

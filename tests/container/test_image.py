@@ -1,4 +1,5 @@
-"""What the image carries: the SageMaker label and the executables, but no caches, data or secrets."""
+"""What the image carries: the SageMaker label and the executables (train, serve, evaluate, drift), but no
+caches, data or secrets."""
 
 import json
 from pathlib import Path

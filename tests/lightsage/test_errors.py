@@ -18,6 +18,11 @@ BLAME = {
     "lightsage.data.channels.DataError": UserError,
     "lightsage.data.schema.ColumnValueError": UserError,
     "lightsage.data.values.BadValue": UserError,
+    "lightsage.contract.processing.ProcessingStopped": PlatformError,
+    "lightsage.evaluation.baseline.BaselineError": UserError,
+    "lightsage.evaluation.job.ArgumentError": UserError,
+    "lightsage.evaluation.metrics.EvaluationError": UserError,
+    "lightsage.monitoring.traffic.TrafficError": UserError,
     "lightsage.model.artifact.ModelFormatError": UserError,
     "lightsage.model.artifact.ModelLoadError": UserError,
     "lightsage.recipes.base.RecipeError": UserError,
@@ -37,7 +42,8 @@ BLAME = {
 # Code catches these as the built-in errors they were before the taxonomy.
 VALUE_ERRORS = (
     "HyperparameterError", "DataError", "ColumnValueError", "BadValue", "ModelFormatError", "RecipeError",
-    "ScriptError", "SettingsError", "TargetError", "CheckpointError", "WarmStartError",
+    "ScriptError", "SettingsError", "TargetError", "CheckpointError", "WarmStartError", "BaselineError",
+    "EvaluationError",
 )  # fmt: skip
 SECOND_BASES = {
     "lightsage.contract.folders.UnsafeFile": OSError,

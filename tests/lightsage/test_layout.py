@@ -8,7 +8,7 @@ from testsupport import REPOSITORY_ROOT
 
 CORE = REPOSITORY_ROOT / "program" / "lightsage"
 # Bottom to top: a part may import its own modules and those of the parts on lower floors, never a higher or
-# a neighbouring one (training and serving stand side by side).
+# a neighbouring one (evaluation and serving stand side by side, and so do training and monitoring).
 FLOORS = {
     "errors": 0,
     "logs": 0,
@@ -17,8 +17,10 @@ FLOORS = {
     "data": 3,
     "recipes": 4,
     "model": 5,
-    "training": 6,
+    "evaluation": 6,
     "serving": 6,
+    "training": 7,
+    "monitoring": 7,
 }
 
 

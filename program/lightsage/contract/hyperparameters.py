@@ -168,6 +168,13 @@ CORE: tuple[Hyperparameter, ...] = (
         "between 10 and 86400",
     ),
     Hyperparameter(
+        "baseline",
+        bool,
+        True,
+        "Also write the data baseline of the training rows (Model Monitor's statistics.json and "
+        "constraints.json) into the model, for drift checks.",
+    ),
+    Hyperparameter(
         "network_port",
         int,
         12400,

@@ -7,6 +7,8 @@
     /opt/ml/model/recipe_state.json         what the recipe learnt (group statistics, category tables, ...)
     /opt/ml/model/recipe_state-N.parquet    the tables in that state, one Parquet file each
     /opt/ml/model/metrics.json              the training job's figures
+    /opt/ml/model/statistics.json           the data baseline of the training rows (optional): Model Monitor's
+    /opt/ml/model/constraints.json          statistics.json and constraints.json (lightsage.evaluation)
 
 Loading parses JSON, Parquet and LightGBM text only: nothing in the model folder is unpickled or executed,
 files this version does not know (such as an old `model.joblib`) are never opened, and only regular files
@@ -50,6 +52,7 @@ import pyarrow.parquet as pq
 
 from lightsage.contract import folders
 from lightsage.contract import hyperparameters as hp
+from lightsage.contract.monitoring import BASELINE_FILES, CONSTRAINTS_FILE, STATISTICS_FILE
 from lightsage.data.schema import Column, InputSchema
 from lightsage.errors import UserError
 from lightsage.model import markers
@@ -72,7 +75,8 @@ FORMAT = "byoc-model"
 FORMAT_VERSION = 4
 # Version 1 kept the state's tables inside recipe_state.json, version 2 in Parquet files; neither recorded
 # digests. Both still load, unchecked by digests (the log says so); version 3 escapes the state's keys;
-# version 4 records the recipe's source (versions before it load as the image's recipes).
+# version 4 records the recipe's source (versions before it load as the image's recipes) and may hold the data
+# baseline (an image that reads only up to 3 would refuse its digests' names).
 READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 FIRST_VERSION_WITH_DIGESTS = 3
 FIRST_VERSION_WITH_RECIPE_SOURCE = 4
@@ -80,7 +84,7 @@ MANIFEST_FILE = "manifest.json"
 BOOSTER_FILE = "model.txt"
 STATE_FILE = "recipe_state.json"
 METRICS_FILE = "metrics.json"
-ARTIFACT_FILES = (MANIFEST_FILE, BOOSTER_FILE, STATE_FILE, METRICS_FILE)
+ARTIFACT_FILES = (MANIFEST_FILE, BOOSTER_FILE, STATE_FILE, METRICS_FILE, *BASELINE_FILES)
 TABLE_FILE = re.compile(r"recipe_state-[1-9][0-9]*\.parquet")
 OLD_FORMAT_FILES = ("model.joblib", "input_schema.json")
 STAGING_PREFIX = ".staging-"
@@ -136,13 +140,20 @@ def _check_digests(files: Any) -> dict[str, str]:
     if not isinstance(files, dict):
         raise ValueError("'files' must map each file of the model to its sha256")
     for name, digest in files.items():
-        if name not in (BOOSTER_FILE, STATE_FILE) and TABLE_FILE.fullmatch(name) is None:
+        if name not in (BOOSTER_FILE, STATE_FILE, *BASELINE_FILES) and TABLE_FILE.fullmatch(name) is None:
             raise ValueError(f"'files' names {name!r}, which is not a file a model is loaded from")
         if not isinstance(digest, str) or _DIGEST.fullmatch(digest) is None:
             raise ValueError(f"'files' gives {name} the digest {digest!r}, not 'sha256:' and 64 hex digits")
     for name in (BOOSTER_FILE, STATE_FILE):
         if name not in files:
             raise ValueError(f"'files' records no digest for {name}")
+    recorded = [name for name in BASELINE_FILES if name in files]
+    if recorded and len(recorded) != len(BASELINE_FILES):
+        raise ValueError(
+            f"'files' records {recorded[0]} without "
+            f"{', '.join(set(BASELINE_FILES) - set(recorded))}: the data "
+            "baseline is both files or neither"
+        )
     return dict(files)
 
 
@@ -415,12 +426,18 @@ def _signals_blocked() -> Iterator[None]:
 
 
 def save(
-    model_dir: Path, manifest: Manifest, booster: lgb.Booster, state: State, metrics: Mapping[str, Any]
+    model_dir: Path,
+    manifest: Manifest,
+    booster: lgb.Booster,
+    state: State,
+    metrics: Mapping[str, Any],
+    baseline: Baseline | None = None,
 ) -> list[str]:
     """Write every artifact into a staging folder beside the model, then rename them in at once.
 
-    The manifest records the sha256 of the booster and of every state file. Returns the names of the files
-    written; state tables of a model saved there before are removed.
+    The manifest records the sha256 of the booster, of every state file and of the data baseline's two files
+    (when given). Returns the names of the files written; state tables and a baseline of a model saved there
+    before are removed.
     """
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=model_dir))
@@ -428,18 +445,27 @@ def save(
         booster.save_model(str(staging / BOOSTER_FILE), num_iteration=manifest.best_iteration or None)
         with (staging / STATE_FILE).open("w", encoding="utf-8") as handle:
             tables = write_state(handle, state, staging)
+        extra = []
+        if baseline is not None:
+            for name, document in (
+                (STATISTICS_FILE, baseline.statistics),
+                (CONSTRAINTS_FILE, baseline.constraints),
+            ):
+                (staging / name).write_text(json.dumps(document) + "\n", encoding="utf-8")
+                extra.append(name)
         digests = {
-            name: sha256((staging / name).read_bytes()) for name in (BOOSTER_FILE, STATE_FILE, *tables)
+            name: sha256((staging / name).read_bytes())
+            for name in (BOOSTER_FILE, STATE_FILE, *tables, *extra)
         }
         document = {**manifest.to_json(), "files": digests}
         (staging / MANIFEST_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        names = [*tables, STATE_FILE, BOOSTER_FILE, METRICS_FILE, MANIFEST_FILE]  # the manifest last
+        names = [*tables, *extra, STATE_FILE, BOOSTER_FILE, METRICS_FILE, MANIFEST_FILE]  # the manifest last
         with _signals_blocked():
             for name in names:
                 (staging / name).replace(model_dir / name)
-            for stale in table_files(model_dir):
-                if stale.name not in tables:
+            for stale in [*table_files(model_dir), *(model_dir / name for name in BASELINE_FILES)]:
+                if stale.name not in names and folders.kind_of(stale) == "file":
                     stale.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -469,14 +495,23 @@ def clear(model_dir: Path) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The data baseline of the training rows: Model Monitor's statistics.json and constraints.json."""
+
+    statistics: Mapping[str, Any]
+    constraints: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Model:
-    """A loaded model: its manifest, booster and the recipe rebuilt from its saved state, and the digest of
-    each file it was loaded from."""
+    """A loaded model: its manifest, booster and the recipe rebuilt from its saved state, the digest of each
+    file it was loaded from, and its data baseline when it has one."""
 
     manifest: Manifest
     booster: lgb.Booster
     recipe: Recipe
     digests: Mapping[str, str]
+    baseline: Baseline | None = None
 
 
 def _missing(model_dir: Path, path: Path) -> ModelLoadError:
@@ -626,6 +661,13 @@ def load(model_dir: Path, script: Script | None = None) -> Model:
         ) from None
     if not isinstance(state, dict):
         raise ModelLoadError(f"{model_dir / STATE_FILE} must hold a JSON object")
+    baseline = None
+    if STATISTICS_FILE in manifest.files:
+        statistics, constraints = files.json(STATISTICS_FILE), files.json(CONSTRAINTS_FILE)
+        for name, document in ((STATISTICS_FILE, statistics), (CONSTRAINTS_FILE, constraints)):
+            if not isinstance(document, dict):
+                raise ModelLoadError(f"{model_dir / name} must hold a JSON object")
+        baseline = Baseline(statistics, constraints)
     if files.unread():
         raise ModelLoadError(
             f"{manifest_path} records {', '.join(files.unread())}, which {STATE_FILE} does not use: "
@@ -633,7 +675,7 @@ def load(model_dir: Path, script: Script | None = None) -> Model:
         )
     recipe = recipe_class(settings, manifest.inputs, state)
     check_consistent(manifest, booster, recipe, model_dir)
-    return Model(manifest, booster, recipe, dict(files.digests))
+    return Model(manifest, booster, recipe, dict(files.digests), baseline)
 
 
 def check_consistent(manifest: Manifest, booster: lgb.Booster, recipe: Recipe, model_dir: Path) -> None:

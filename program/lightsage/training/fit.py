@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from lightsage.data.channels import DataError
+from lightsage.evaluation.baseline import StatisticsBuilder
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import Task, evaluate
@@ -63,6 +64,8 @@ class Fitted:
     validation: tuple[np.ndarray, np.ndarray]
     resumed_from: int | None = None
     rounds: Rounds | None = None
+    # the data baseline of the training rows (every host's), when asked for
+    baseline: StatisticsBuilder | None = None
 
     @staticmethod
     def evaluate(task: Task, rows: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
@@ -90,10 +93,12 @@ def fit(
     threads: int,
     guard: MemoryGuard,
     job: Job | None = None,
+    with_baseline: bool = False,
 ) -> Fitted:
     """Learn the recipe's state, compute features, and boost: one model from the selected rows.
 
     `job` (scale-out, spot, warm start): the other hosts, checkpoints, an earlier model; none for a CV fold.
+    `with_baseline`: also gather the data baseline of the training rows as their features are computed.
     """
     settings = plan.settings
     job = job or Job.fold(settings)
@@ -112,12 +117,15 @@ def fit(
     params.update(job.team.cluster.lightgbm_parameters())  # scale-out: data-parallel learning over the hosts
 
     guard.enter("computing the training features")
+    baseline = StatisticsBuilder(recipe.schema.features) if with_baseline else None
     with timed("training features computed"):
         train_matrix = features_of(
             recipe, plan.train, train_rows, own_labels=job.warm_recipe is None, guard=guard,
             still_needed=ahead["LightGBM's dataset"] + ahead["validation features (float32)"],
-            workers=threads,
+            workers=threads, baseline=baseline,
         )  # fmt: skip
+    if baseline is not None:
+        baseline = job.team.statistics(baseline)  # scale-out: every host's rows
     if train_matrix.rows == 0:
         raise DataError("channel 'train' has no labelled rows to train on")
     train_labels = train_matrix.labels()
@@ -215,6 +223,7 @@ def fit(
         (valid_labels, valid_scores),
         start.resumed_from,
         report,
+        baseline,
     )
 
 

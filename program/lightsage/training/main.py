@@ -93,8 +93,9 @@ def train(paths: MLPaths, peers: Cluster | None = None) -> dict[str, Any]:
             f"{threads} thread(s)"
         )
         fitted = fit(
-            the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, guard, job
-        )
+            the_plan, the_plan.train_rows, the_plan.validation, the_plan.validation_rows, threads, guard, job,
+            with_baseline=the_plan.settings["baseline"],
+        )  # fmt: skip
         metrics = metrics_of(the_plan, fitted, job, guard, threads, started)
     if peers.first:  # scale-out: only the first host writes the model and the metric lines
         save_model(paths, the_plan, fitted, metrics)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from lightsage.data.channels import DataError, RawBatch
 from lightsage.data.schema import ColumnValueError, InputSchema
+from lightsage.evaluation.baseline import StatisticsBuilder
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe, State
 from lightsage.training import memory
@@ -38,9 +39,10 @@ def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueErr
 
 
 def typed_batches(
-    channel: Channel, schema: InputSchema, selection: np.ndarray
+    channel: Channel, schema: InputSchema, selection: np.ndarray, baseline: StatisticsBuilder | None = None
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """The selected rows of a channel, batch by batch: typed feature columns and their labels."""
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels. A baseline
+    builder, when given, observes each typed batch on the way (the data baseline costs no pass of its own)."""
     offset = 0
     for batch in channel.reader.batches(list(schema.feature_names)):
         chosen = selection[offset : offset + batch.rows]
@@ -54,6 +56,8 @@ def typed_batches(
             typed = schema.typed_table(table)
         except ColumnValueError as error:
             raise _value_error(batch, rows, error) from None
+        if baseline is not None:
+            baseline.observe(typed)
         # One pandas block per column, each Arrow column freed as it is converted: no consolidated copy.
         yield typed.to_pandas(split_blocks=True, self_destruct=True), labels
 
@@ -141,8 +145,10 @@ def features_of(
     guard: MemoryGuard | None = None,
     still_needed: float = 0.0,
     workers: int = 1,
+    baseline: StatisticsBuilder | None = None,
 ) -> boosting.FeatureMatrix:
     """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
+    `baseline` observes the typed rows (`typed_batches`).
 
     With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
     for what follows, and stops the job as soon as that clearly cannot fit.
@@ -154,7 +160,8 @@ def features_of(
         frame, labels = batch
         return recipe.transform(frame, labels if own_labels else None), labels
 
-    for features, labels in in_order(transformed, typed_batches(channel, recipe.schema, selection), workers):
+    batches = typed_batches(channel, recipe.schema, selection, baseline)
+    for features, labels in in_order(transformed, batches, workers):
         matrix.add(features, labels)
         if guard is not None and matrix.rows:
             remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)

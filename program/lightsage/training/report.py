@@ -95,7 +95,15 @@ def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str
         libraries=metrics["libraries"],
         recipe_source=the_plan.recipe_source,
     )
-    saved = artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics)
+    baseline = None
+    if fitted.baseline is not None:
+        baseline = artifact.Baseline(fitted.baseline.statistics(), fitted.baseline.constraints())
+        logger.info(
+            f"data baseline of the {fitted.baseline.rows} training rows' "
+            f"{len(fitted.baseline.columns)} input column(s) (statistics.json, constraints.json); "
+            "hyperparameter baseline=false leaves it out"
+        )
+    saved = artifact.save(paths.model_dir, manifest, fitted.booster, fitted.recipe.state, metrics, baseline)
     report(task, metrics)
     logger.info(f"saved {', '.join(saved)} to {paths.model_dir}")
     logger.info(f"took {metrics['duration_seconds']:.1f} s, peak memory {metrics['peak_rss_mib']:.0f} MiB")

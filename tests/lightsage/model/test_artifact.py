@@ -17,12 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lightsage.contract.paths import MLPaths
 from lightsage.model import artifact
 from lightsage.model.artifact import ModelFiles, ModelLoadError, load, read_state, write_state
 from lightsage.recipes.base import image_source, load_recipe
 from lightsage.serving.app import create_app
+from lightsage.training.main import train
 
-from testsupport import TITANIC_MODEL_FILES, lightsage_log
+from testsupport import TITANIC_MODEL_FILES, MLRootFactory, lightsage_log
 
 TITANIC_TABLES = [name for name in TITANIC_MODEL_FILES if artifact.TABLE_FILE.fullmatch(name)]
 TITANIC_SOURCE = image_source(load_recipe("titanic")).to_json()
@@ -297,6 +299,8 @@ def test_the_manifest_records_the_digest_of_every_file_the_model_is_loaded_from(
         artifact.BOOSTER_FILE,
         artifact.STATE_FILE,
         *(p.name for p in artifact.table_files(trained_model_dir)),
+        "statistics.json",
+        "constraints.json",
     ]
     assert manifest["format_version"] == artifact.FORMAT_VERSION == 4
     assert sorted(manifest["files"]) == sorted(expected)
@@ -318,7 +322,10 @@ def test_swapping_two_state_tables_of_the_same_schema_is_refused(model_copy: Pat
     assert f"{first} is not the file this model was saved with" in refused(model_copy)
 
 
-@pytest.mark.parametrize("name", [artifact.BOOSTER_FILE, artifact.STATE_FILE, *TITANIC_TABLES])
+@pytest.mark.parametrize(
+    "name",
+    [artifact.BOOSTER_FILE, artifact.STATE_FILE, *TITANIC_TABLES, "statistics.json", "constraints.json"],
+)
 def test_any_file_of_another_model_or_changed_is_refused_by_its_digest(
     model_copy: Path, tabular_model_dir: Path, name: str
 ) -> None:
@@ -330,6 +337,30 @@ def test_any_file_of_another_model_or_changed_is_refused_by_its_digest(
     if (tabular_model_dir / name).exists():
         shutil.copy(tabular_model_dir / name, model_copy / name)
         assert "is not the file this model was saved with" in refused(model_copy)
+
+
+def test_the_data_baseline_loads_with_the_model_and_is_both_files_or_neither(model_copy: Path) -> None:
+    model = load(model_copy)
+    assert model.baseline is not None
+    assert model.baseline.statistics == json.loads((model_copy / "statistics.json").read_text())
+    assert [f["name"] for f in model.baseline.constraints["features"]] == list(
+        model.manifest.inputs.feature_names
+    )
+    manifest = json.loads((model_copy / artifact.MANIFEST_FILE).read_text())
+    del manifest["files"]["constraints.json"]
+    (model_copy / artifact.MANIFEST_FILE).write_text(json.dumps(manifest))
+    assert "'files' records statistics.json without constraints.json" in refused(model_copy)
+    del manifest["files"]["statistics.json"]
+    (model_copy / artifact.MANIFEST_FILE).write_text(json.dumps(manifest))
+    assert load(model_copy).baseline is None
+
+
+def test_a_model_trained_without_the_baseline_has_none(ml_root: MLRootFactory) -> None:
+    root = ml_root(hyperparameters={"baseline": "false", "n_estimators": "10"})
+    train(MLPaths.from_environment({"BYOC_ML_ROOT": str(root)}))
+    names = {path.name for path in (root / "model").iterdir()}
+    assert names == set(TITANIC_MODEL_FILES) - {"statistics.json", "constraints.json"}
+    assert load(root / "model").baseline is None
 
 
 def test_a_digest_for_a_file_the_model_does_not_use_is_refused(model_copy: Path) -> None:

@@ -214,7 +214,9 @@ def test_the_model_folder_is_emptied_before_anything_can_fail_with_a_log_line(
     assert run_main(root, monkeypatch) == 1
     assert "hyperparameters.json is not valid JSON" in (root / "output" / "failure").read_text()
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith(f"[train] removed the previous model from {root / 'model'} (manifest.json, ")
+    assert first.startswith(
+        f"[train] removed the previous model from {root / 'model'} (constraints.json, manifest.json, "
+    )
     assert first.endswith("a job that fails leaves no model behind")
     assert list((root / "model").iterdir()) == []
 

@@ -36,6 +36,7 @@ from lightsage.contract.hyperparameters import HyperparameterError
 from lightsage.contract.paths import ChannelConfig
 from lightsage.data.channels import DataError
 from lightsage.data.profile import ColumnProfile, TableProfile, TargetColumn
+from lightsage.evaluation.baseline import StatisticsBuilder
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe, State
 from lightsage.tasks import Task, class_weights
@@ -145,6 +146,12 @@ class Team:
         return recipe.combine(
             [wire.decode(part) for part in self.cluster.all_gather("recipe summaries", mine)]
         )
+
+    def statistics(self, builder: StatisticsBuilder) -> StatisticsBuilder:
+        """The data baseline of every host's training rows, merged in host order: the same on every host."""
+        if not self.many:
+            return builder
+        return builder.merged_with(self.cluster.all_gather("data baselines", builder.to_bytes()))
 
     def validation(self, matrix: boosting.FeatureMatrix) -> boosting.FeatureMatrix:
         """The validation rows of every host, when they differ per host; else this host's (the same)."""
