@@ -1,4 +1,5 @@
-"""The project settings file (`byoc.toml` at the repository root): one name, the data, the recipe.
+"""The project settings file (`byoc.toml` at the repository root): one name, the data, the recipe, and the
+lifecycle's quality gate.
 
 Every AWS name derives from the project name: the ECR repository, the S3 key prefix, the SageMaker base job
 name, the IAM role and operator policy names, and the `project` tag. BYOC_PROJECT_FILE names another settings
@@ -7,6 +8,7 @@ file; BYOC_PROJECT_NAME overrides the name in it.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -43,6 +45,9 @@ class Project:
     target: str
     recipe: str
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    # [lifecycle] threshold: the value the task's objective metric must reach for `byoc pipeline` to register
+    # the model (at least it for a metric to maximise, at most it for one to minimise); None when unset.
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.name) > MAX_NAME_LENGTH or not _NAME.fullmatch(self.name):
@@ -78,6 +83,15 @@ class Project:
         return [{"Key": "project", "Value": self.name}]
 
     @property
+    def model_package_group(self) -> str:
+        """The model registry's group of the project's versions (`byoc pipeline` registers into it)."""
+        return self.name
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.name
+
+    @property
     def local_bucket(self) -> str:
         return f"{self.name}-local"
 
@@ -104,6 +118,15 @@ def _string(table: Mapping[str, Any], section: str, key: str, path: Path) -> str
     return value.strip()
 
 
+def threshold_value(value: Any, where: str) -> float:
+    """A gate threshold: a finite number (TOML integer or float; not a boolean, not text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DeployError(f"{where} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise DeployError(f"{where} must be a finite number, not {value!r}")
+    return float(value)
+
+
 def project_file(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     return Path(environ[FILE_VARIABLE]) if environ.get(FILE_VARIABLE) else DEFAULT_FILE
@@ -125,6 +148,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     project = _table(content, "project", path)
     data = _table(content, "data", path)
     training = _table(content, "training", path)
+    lifecycle = _table(content, "lifecycle", path)
     raw_hyperparameters = training.get("hyperparameters", {})
     if not isinstance(raw_hyperparameters, Mapping):
         raise DeployError(f"{path}: [training.hyperparameters] must be a table")
@@ -142,4 +166,9 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         target=_string(data, "data", "target", path),
         recipe=_string(training, "training", "recipe", path),
         hyperparameters=hyperparameters,
+        threshold=(
+            threshold_value(lifecycle["threshold"], f"{path}: [lifecycle] threshold")
+            if "threshold" in lifecycle
+            else None
+        ),
     )

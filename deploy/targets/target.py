@@ -216,7 +216,14 @@ class DeployTarget:
         from sagemaker.local import LocalSession
 
         session = LocalSession(boto_session=self.boto_session, s3_endpoint_url=self.local.s3_endpoint)
-        session.config = {
+        session.config = self.local_mode_config()
+        return session
+
+    def local_mode_config(self) -> dict[str, Any]:
+        """Local mode's settings: code mounted, the run's scratch folder, the loopback serving port, labels."""
+        if self.local is None:
+            raise DeployError("local mode's settings need a --local target")
+        return {
             "local": {
                 "local_code": True,
                 "container_root": str(self.local.container_root),
@@ -224,7 +231,35 @@ class DeployTarget:
                 "container_config": {"labels": self.local.container_labels},
             }
         }
+
+    def pipeline_session(self, bucket: str, prefix: str) -> Any:
+        """The session a pipeline's steps are defined with: SageMaker's PipelineSession, or locally the SDK's
+        LocalPipelineSession on the stand-ins. Anything the SDK writes by default goes below BUCKET/PREFIX."""
+        from sagemaker.workflow.pipeline_context import LocalPipelineSession, PipelineSession
+
+        if self.local is None:
+            return PipelineSession(
+                boto_session=self.boto_session, default_bucket=bucket, default_bucket_prefix=prefix
+            )
+        session = LocalPipelineSession(
+            boto_session=self.boto_session,
+            default_bucket=bucket,
+            default_bucket_prefix=prefix,
+            s3_endpoint_url=self.local.s3_endpoint,
+        )
+        session.config = self.local_mode_config()
         return session
+
+    def registry_session(self, bucket: str | None = None) -> sagemaker.Session:
+        """A session for the model registry: SageMaker's, or offline moto's model-package API (local mode's
+        own session has none)."""
+        if self.local is None:
+            return self.sagemaker_session
+        from sagemaker.session import Session
+
+        return Session(
+            boto_session=self.boto_session, sagemaker_client=self.client("sagemaker"), default_bucket=bucket
+        )
 
 
 @contextmanager

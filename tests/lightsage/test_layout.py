@@ -19,6 +19,7 @@ FLOORS = {
     "model": 5,
     "training": 6,
     "serving": 6,
+    "evaluation": 6,
 }
 
 
