@@ -57,7 +57,7 @@ class Gate:
 
 
 def gate_for(task: Task, threshold: object, where: str = "the threshold") -> Gate:
-    """The gate of `task`'s objective metric, with `threshold` checked: a finite number the metric can reach."""
+    """The gate of `task`'s objective metric; `threshold` must be a finite number the metric can reach."""
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
         raise DeployError(f"{where} must be a finite number, not {threshold!r}")
     gate = Gate(task, float(threshold))

@@ -88,6 +88,10 @@ def group_exists(client: Any, group: str) -> bool:
     return True
 
 
+def group_description(project: Project) -> str:
+    return f"Versions of {project.name} that passed the quality gate of byoc pipeline"
+
+
 def ensure_group(client: Any, project: Project) -> bool:
     """Create the project's group (tagged with the project) unless it exists; True when it was created."""
     group = project.model_package_group
@@ -95,7 +99,7 @@ def ensure_group(client: Any, project: Project) -> bool:
         return False
     client.create_model_package_group(
         ModelPackageGroupName=group,
-        ModelPackageGroupDescription=f"Versions of {project.name} that passed byoc pipeline's quality gate",
+        ModelPackageGroupDescription=group_description(project),
         Tags=project.tags,
     )
     logger.info("created model package group %s", group)
@@ -106,7 +110,7 @@ def group_request(project: Project) -> dict[str, Any]:
     """The CreateModelPackageGroup request `ensure_group` sends (for a dry run)."""
     return {
         "ModelPackageGroupName": project.model_package_group,
-        "ModelPackageGroupDescription": f"Versions of {project.name} that passed byoc pipeline's quality gate",
+        "ModelPackageGroupDescription": group_description(project),
         "Tags": project.tags,
     }
 

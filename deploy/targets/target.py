@@ -220,7 +220,7 @@ class DeployTarget:
         return session
 
     def local_mode_config(self) -> dict[str, Any]:
-        """Local mode's settings: code mounted, the run's scratch folder, the loopback serving port, labels."""
+        """Local mode's settings: code mounted, the run's scratch folder, the serving port, the labels."""
         if self.local is None:
             raise DeployError("local mode's settings need a --local target")
         return {

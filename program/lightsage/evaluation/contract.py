@@ -1,8 +1,8 @@
 """The contract between the image's `evaluate` and `drift` Processing jobs and the host side that runs them.
 
-One place for the folders each job reads and writes under /opt/ml/processing/, the files it writes there, and
-where in `evaluation.json` a task's objective metric stands: the pipeline's ConditionStep reads that value with
-a JsonGet, `byoc models` reads it back from the registered version's ModelMetrics, and `evaluate` writes it.
+One place for the folders each job reads and writes under /opt/ml/processing/, the files it writes there,
+and where in `evaluation.json` a task's objective metric stands: the pipeline's ConditionStep reads that value
+with a JsonGet, `byoc models` reads it back from the registered version's ModelMetrics, `evaluate` writes it.
 
 `evaluation.json` takes the shape of SageMaker Model Monitor's model-quality metrics, one section per task,
 each metric as {"value": ...}: {"binary_classification_metrics": {"auc": {"value": 0.87}, ...}}.
