@@ -68,19 +68,6 @@ class PipelineOptions:
         return self.training.project.pipeline_name
 
 
-def import_sdk_workflow() -> None:
-    """Import the SDK's pipeline classes without the root logging setup one of its modules makes on import
-    (sagemaker.experiments._metrics calls logging.basicConfig(level=INFO), which would print every SDK and
-    botocore note)."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    import sagemaker.workflow.pipeline  # noqa: F401
-
-    for handler in [handler for handler in root.handlers if handler not in handlers]:
-        root.removeHandler(handler)
-    root.setLevel(level)
-
-
 def evaluation_destination(options: PipelineOptions) -> Any:
     """s3://BUCKET/PREFIX/evaluation/EXECUTION_ID: one folder per execution, inside the project's prefix."""
     from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -95,7 +82,6 @@ def build_pipeline(
 ) -> Any:
     """The pipeline, each step defined with the real SDK classes on `session` (a PipelineSession or a
     LocalPipelineSession). Without `register_step` (local mode) a passing gate ends the pipeline."""
-    import_sdk_workflow()
     from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo

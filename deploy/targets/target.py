@@ -9,6 +9,7 @@ AWS_ENDPOINT_URL for the whole process, so even a stray AWS call lands on the em
 from __future__ import annotations
 
 import getpass
+import importlib
 import logging
 import os
 import shutil
@@ -59,6 +60,21 @@ TELEMETRY_LOGGER = "sagemaker.telemetry.telemetry_logging"
 LOCAL_MODE_LOGGER = "sagemaker.local.image"
 COMPOSE_FILE_MESSAGE = "docker compose file:"
 logger = logging.getLogger(__name__)
+
+
+# An SDK module that calls logging.basicConfig(level=INFO) when first imported (by pipelines and processing
+# jobs, deep inside the SDK): every SDK and botocore note would then print.
+ROOT_LOGGING_SETUP_MODULE = "sagemaker.experiments._metrics"
+
+
+def import_sdk_quietly() -> None:
+    """Import the SDK's module that sets up root logging on import, and undo that setup."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    importlib.import_module(ROOT_LOGGING_SETUP_MODULE)
+    for handler in [handler for handler in root.handlers if handler not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def unique_name(base: str) -> str:
@@ -326,6 +342,7 @@ def open_target(
     `sdk_telemetry` is False, as for a dry run that must not reach the network.
     """
     resolved_region = resolve_region(region)
+    import_sdk_quietly()
     environment: dict[str, str] = {}
     removed: tuple[str, ...] = ()
     stand_ins = None
