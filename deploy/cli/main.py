@@ -1,6 +1,7 @@
 """`byoc`: one command for the whole cloud path, each step a subcommand with its own --help and examples.
 
-    byoc upload | push | train | deploy | predict | batch | tune | cleanup | offline | instances | iam
+    byoc upload | push | train | deploy | predict | batch | tune | cleanup | pipeline | models | drift |
+         offline | instances | iam
 
 `python -m lightsage_deploy COMMAND` is the same command. Global: the project settings file (byoc.toml, or
 BYOC_PROJECT_FILE) names the project, its data and its recipe. Results go to stdout, the steps' log lines to
@@ -34,10 +35,11 @@ COMMANDS: dict[str, str] = {
     "predict": "lightsage_deploy.cli.predict",
     "batch": "lightsage_deploy.cli.batch",
     "tune": "lightsage_deploy.cli.tune",
+    "cleanup": "lightsage_deploy.cli.cleanup",
+    # The lifecycle: gate and register, approve, watch for drift (`byoc deploy --approved|--update` rolls out).
     "pipeline": "lightsage_deploy.cli.pipeline",
     "models": "lightsage_deploy.cli.models",
     "drift": "lightsage_deploy.cli.drift",
-    "cleanup": "lightsage_deploy.cli.cleanup",
     "offline": "lightsage_deploy.cli.offline",
     "instances": "lightsage_deploy.cli.instances",
     "iam": "lightsage_deploy.cli.iam",

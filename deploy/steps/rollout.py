@@ -117,6 +117,11 @@ class RolloutPlan:
         return [*self.lookups, *(request.cli_command(self.variables) for request in self.requests)]
 
 
+ERROR_ALARM = "5xx-errors"
+LATENCY_ALARM = "p99-latency"
+ALARM_SUFFIXES = (f"-{ERROR_ALARM}", f"-{LATENCY_ALARM}")
+
+
 def alarm_name(endpoint_name: str, variant_name: str, what: str) -> str:
     return f"{endpoint_name}-{variant_name}-{what}"
 
@@ -140,7 +145,7 @@ def alarm_requests(options: RolloutOptions, fleet: Fleet) -> list[dict[str, Any]
     }
     return [
         {
-            "AlarmName": alarm_name(options.endpoint_name, fleet.variant_name, "5xx-errors"),
+            "AlarmName": alarm_name(options.endpoint_name, fleet.variant_name, ERROR_ALARM),
             "AlarmDescription": f"byoc rollback guard of {options.endpoint_name}: share of 5xx answers",
             "MetricName": "Invocation5XXErrors",
             "Statistic": "Average",
@@ -148,7 +153,7 @@ def alarm_requests(options: RolloutOptions, fleet: Fleet) -> list[dict[str, Any]
             **common,
         },
         {
-            "AlarmName": alarm_name(options.endpoint_name, fleet.variant_name, "p99-latency"),
+            "AlarmName": alarm_name(options.endpoint_name, fleet.variant_name, LATENCY_ALARM),
             "AlarmDescription": f"byoc rollback guard of {options.endpoint_name}: p99 model latency, µs",
             "MetricName": "ModelLatency",
             "ExtendedStatistic": "p99",
