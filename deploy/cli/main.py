@@ -36,7 +36,7 @@ COMMANDS: dict[str, str] = {
     "batch": "lightsage_deploy.cli.batch",
     "tune": "lightsage_deploy.cli.tune",
     "cleanup": "lightsage_deploy.cli.cleanup",
-    # The lifecycle: gate and register, approve, watch for drift (`byoc deploy --approved|--update` rolls out).
+    # The lifecycle: gate and register, approve, watch for drift (`byoc deploy --approved` rolls out).
     "pipeline": "lightsage_deploy.cli.pipeline",
     "models": "lightsage_deploy.cli.models",
     "drift": "lightsage_deploy.cli.drift",

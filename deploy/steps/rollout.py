@@ -424,12 +424,15 @@ def roll_out(target: settings.DeployTarget, plan: RolloutPlan, *, poll_seconds: 
             method(**request.parameters)
             created.append(request.operation)
             logger.info("sent %s", request.operation)
-    except (BotoCoreError, ClientError) as error:
-        if "UpdateEndpoint" not in created:
-            _undo(sagemaker, plan, created)
-        raise DeployError(
-            f"endpoint {plan.endpoint_name} was not updated: {explain_aws_error(error)}"
-        ) from None
+    except BaseException as error:
+        # Whatever stopped the rollout before UpdateEndpoint went through: the endpoint is as it was, and the
+        # model and config made for it go again (the alarms stay on the endpoint; cleanup deletes them).
+        _undo(sagemaker, plan, created)
+        if isinstance(error, BotoCoreError | ClientError):
+            raise DeployError(
+                f"endpoint {plan.endpoint_name} was not updated: {explain_aws_error(error)}"
+            ) from None
+        raise
     described = wait_for(
         lambda: sagemaker.describe_endpoint(EndpointName=plan.endpoint_name),
         "EndpointStatus",
