@@ -39,16 +39,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "version", nargs="?", help=f"approve and reject: a version number or {registry.LATEST}"
     )
     parser.add_argument("--description", help="approve and reject: why (the version's ApprovalDescription)")
-    group = parser.add_argument_group("where")
-    group.add_argument(
-        "--local",
-        action="store_true",
-        help="moto's model registry on the offline stand-ins instead of SageMaker's (`byoc offline up`)",
-    )
-    cli.add_region_argument(group)
-    group.add_argument(
-        "--s3-endpoint", help="with --local: the moto server (default: AWS_ENDPOINT_URL, then 9000)"
-    )
+    cli.add_target_arguments(parser)  # --local: moto's model registry on the offline stand-ins
     return parser
 
 
