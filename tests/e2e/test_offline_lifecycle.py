@@ -91,7 +91,8 @@ def byoc(tmp_path_factory: pytest.TempPathFactory, project_name: str, image: str
     ]
     run = Byoc(environment, local)
     up = run(
-        "offline", "up", "--state-dir", str(state), "--registry-port", str(registry_port), "--s3-port", str(s3_port),
+        "offline", "up", "--state-dir", str(state),
+        "--registry-port", str(registry_port), "--s3-port", str(s3_port),
         local=False,
     )  # fmt: skip
     assert f"http://127.0.0.1:{s3_port}/" in up.stdout
@@ -171,7 +172,8 @@ def test_the_lifecycle_offline_end_to_end(
     assert re.search(
         r"^  Register +Succeeded +outside the pipeline: moto's model registry", passed, re.MULTILINE
     )
-    assert re.search(rf"^registered: version 1 of model package group {project_name} as PendingManualApproval", passed, re.MULTILINE)  # fmt: skip
+    registered = rf"^registered: version 1 of model package group {project_name} as PendingManualApproval"
+    assert re.search(registered, passed, re.MULTILINE), passed
     auc = float(re.search(r"Evaluate .*; auc ([0-9.]+)$", passed, re.MULTILINE).group(1))  # type: ignore[union-attr]
     assert 0.8 <= auc <= 1.0
 

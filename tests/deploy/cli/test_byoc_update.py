@@ -1,5 +1,5 @@
-"""`byoc deploy --update ... --dry-run`: the rollout's requests as a shell script of AWS CLI commands that sends
-exactly the checked requests, with what only AWS knows taken from the lookups; and the refusals."""
+"""`byoc deploy --update ... --dry-run`: the rollout's requests as a shell script of AWS CLI commands that
+sends exactly the checked requests, with what only AWS knows taken from the lookups; and the refusals."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ aws() {
   esac
   python3 -c 'import json, sys; print(json.dumps({"call": sys.argv[1:3], "input": json.loads(sys.argv[4])}))' "$@"
 }
-"""
+"""  # noqa: E501
 
 
 def dry_run(capsys: pytest.CaptureFixture[str], *arguments: str) -> str:

@@ -1,5 +1,5 @@
-"""The model registry on moto's model-package API (in process): the group, versions, approval, newest Approved,
-and the errors for a missing group, an empty one, a missing version and nothing approved."""
+"""The model registry on moto's model-package API (in process): the group, versions, approval, newest
+Approved, and the errors for a missing group, an empty one, a missing version and nothing approved."""
 
 from __future__ import annotations
 
