@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lightsage.evaluation.contract import objective_json_path
-from lightsage.tasks import OBJECTIVE_METRIC, Direction, Task, metric
+from lightsage.evaluation.contract import objective
+from lightsage.tasks import Direction, Task
 from lightsage_deploy.errors import DeployError
 
 # The values each metric can take.
@@ -34,16 +34,16 @@ class Gate:
 
     @property
     def metric(self) -> str:
-        return OBJECTIVE_METRIC[self.task]
+        return objective(self.task).metric
 
     @property
     def direction(self) -> Direction:
-        return metric(self.task, self.metric).direction
+        return objective(self.task).direction
 
     @property
     def json_path(self) -> str:
         """Where `evaluate` writes the metric in evaluation.json (the pipeline's JsonGet path)."""
-        return objective_json_path(self.task)
+        return objective(self.task).json_path
 
     @property
     def comparison(self) -> str:

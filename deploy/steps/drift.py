@@ -28,7 +28,7 @@ from lightsage_deploy.targets.container_log import container_lines, teed_stdout
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 CAPTURE_SUFFIXES = (".jsonl", ".json")
 DEFAULT_MAX_SECONDS = 3600
-OUTPUT_NAME = "drift"
+OUTPUT_NAME = contract.DRIFT_RESULTS.name
 logger = logging.getLogger(__name__)
 
 
@@ -147,16 +147,16 @@ def run_drift(target: settings.DeployTarget, options: DriftOptions) -> DriftResu
     output = options.layout.uri("drift", job_name)
     inputs = [
         ProcessingInput(
-            source=options.model.model_data, destination=contract.MODEL_INPUT, input_name="model"
+            source=options.model.model_data, destination=contract.MODEL_INPUT, input_name=contract.MODEL.name
         ),
-        ProcessingInput(source=traffic, destination=contract.TRAFFIC_INPUT, input_name="traffic"),
+        ProcessingInput(source=traffic, destination=contract.TRAFFIC_INPUT, input_name=contract.TRAFFIC.name),
     ]
     if options.model.baseline_folder:
         inputs.append(
             ProcessingInput(
                 source=options.model.baseline_folder,
                 destination=contract.BASELINE_INPUT,
-                input_name="baseline",
+                input_name=contract.GIVEN_BASELINE.name,
             )
         )
     processor = Processor(

@@ -45,7 +45,7 @@ FAIL_STEP = "GateFailed"
 REGISTER_STEP = "Register"
 THRESHOLD_PARAMETER = "ObjectiveThreshold"
 APPROVAL_PARAMETER = "ModelApprovalStatus"
-EVALUATION_OUTPUT_NAME = "evaluation"
+EVALUATION_OUTPUT_NAME = contract.EVALUATION.name
 PIPELINE_FINISHED = ("Succeeded", "Failed", "Stopped")
 DEFAULT_PROCESSING_SECONDS = 3600
 # How local mode reports a container that exited with an error.
@@ -123,12 +123,18 @@ def build_pipeline(
         property_files=[evaluation],
         step_args=processor.run(
             inputs=[
-                ProcessingInput(source=model_data, destination=contract.MODEL_INPUT, input_name="model"),
                 ProcessingInput(
-                    source=training.layout.validation, destination=contract.DATA_INPUT, input_name="data"
+                    source=model_data, destination=contract.MODEL_INPUT, input_name=contract.MODEL.name
                 ),
                 ProcessingInput(
-                    source=training.layout.train, destination=contract.BASELINE_INPUT, input_name="baseline"
+                    source=training.layout.validation,
+                    destination=contract.DATA_INPUT,
+                    input_name=contract.DATA.name,
+                ),
+                ProcessingInput(
+                    source=training.layout.train,
+                    destination=contract.BASELINE_INPUT,
+                    input_name=contract.TRAINING_DATA.name,
                 ),
             ],
             outputs=[

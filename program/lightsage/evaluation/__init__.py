@@ -1,1 +1,4 @@
-"""The `evaluate` and `drift` Processing jobs of the image: what they read and write (`contract`)."""
+"""The `evaluate` program and what it writes: `contract` (what the host side and the image agree on:
+folders, files, the objective's JSON path), `inputs` (the model archive, tables), `metrics` (model-quality
+statistics in Model Monitor's shape), `baseline` (the data baseline: statistics.json and constraints.json,
+also written by `train`), `report` and `charts` (the HTML page), `job` and `main` (the program)."""
