@@ -43,13 +43,19 @@ class Request:
 
     operation: str
     parameters: Mapping[str, Any]
+    service: str = "sagemaker"
 
     def json(self) -> str:
         return json.dumps(self.parameters, indent=2, sort_keys=True, default=str)
 
-    def cli_command(self) -> str:
-        """The AWS CLI command that sends exactly this request."""
-        return f"aws sagemaker {xform_name(self.operation, '-')} --cli-input-json {shlex.quote(self.json())}"
+    def cli_command(self, variables: Mapping[str, str] | None = None) -> str:
+        """The AWS CLI command that sends exactly this request. `variables` maps a placeholder value in the
+        request to a shell variable name: the command then takes that value from the variable."""
+        text = shlex.quote(self.json())
+        for placeholder, variable in (variables or {}).items():
+            # Inside the single-quoted JSON: close the quote, expand "$VARIABLE", open it again.
+            text = text.replace(placeholder, f"'\"${variable}\"'")
+        return f"aws {self.service} {xform_name(self.operation, '-')} --cli-input-json {text}"
 
 
 def placeholder_role(role_name: str) -> str:

@@ -18,6 +18,7 @@ from lightsage_deploy.jobs import hyperparameters, recipe_folder
 from lightsage_deploy.jobs.channels import channel_content_type
 from lightsage_deploy.jobs.rows import payload_rows, sample_rows
 from lightsage_deploy.project import project
+from lightsage_deploy.steps import registry
 from lightsage_deploy.steps.endpoint import EndpointKind, EndpointOptions, model_data_of_job
 from lightsage_deploy.steps.train import (
     DEFAULT_MAX_RUN_SECONDS,
@@ -28,6 +29,7 @@ from lightsage_deploy.steps.train import (
 from lightsage_deploy.targets import target as settings
 
 DEFAULT_ROWS = 5
+logger = logging.getLogger(__name__)
 
 
 def new_parser(prog: str | None, command: str, description: str | None) -> argparse.ArgumentParser:
@@ -192,12 +194,18 @@ def add_recipe_folder_arguments(group: argparse._ArgumentGroup, purpose: str) ->
     )
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which model to host and how, shared by `byoc deploy` and `byoc batch`."""
+def add_model_arguments(parser: argparse.ArgumentParser, *, approved: bool = False) -> None:
+    """Which model to host and how, shared by `byoc deploy` (which also takes --approved) and `byoc batch`."""
     group = parser.add_argument_group("model")
     source = group.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-data", help="s3:// URI of a model.tar.gz")
     source.add_argument("--training-job", help="take the model of this completed training job")
+    if approved:
+        source.add_argument(
+            "--approved",
+            action="store_true",
+            help="the newest Approved version of the project's model package group (`byoc models`)",
+        )
     add_image_and_role_arguments(group, "serving image")
     add_recipe_folder_arguments(group, "the model was trained with")
 
@@ -315,12 +323,23 @@ def hosting_options_from(
 ) -> EndpointOptions:
     """The options of `byoc deploy` and `byoc batch`; with `placeholders` (a dry run), no AWS lookups."""
     if placeholders and not arguments.model_data:
-        raise DeployError("--dry-run needs --model-data (looking up --training-job would call AWS)")
-    image_uri, role = image_and_role_from(arguments, target, the_project, placeholders=placeholders)
+        source = "--approved" if getattr(arguments, "approved", False) else "--training-job"
+        raise DeployError(f"--dry-run needs --model-data (looking up {source} would call AWS)")
+    if getattr(arguments, "approved", False):
+        if arguments.image_uri:
+            raise DeployError(
+                "--approved deploys the image the version was registered with: leave out --image-uri"
+            )
+        package = approved_package(target, the_project)
+        image_uri, model_data = package.image_uri, package.model_data
+        role = role_for(target, arguments.role, the_project)
+    else:
+        image_uri, role = image_and_role_from(arguments, target, the_project, placeholders=placeholders)
+        model_data = arguments.model_data or model_data_of_job(target, arguments.training_job)
     return EndpointOptions(
         project=the_project,
         image_uri=image_uri,
-        model_data=arguments.model_data or model_data_of_job(target, arguments.training_job),
+        model_data=model_data,
         role=role,
         instance_type=arguments.instance_type or target.default_instance_type,
         name=name,
@@ -332,6 +351,17 @@ def hosting_options_from(
         layout=optional_layout(arguments, the_project),
         recipe_folder=recipe_folder.of_job(the_project, arguments.recipe_dir, arguments.entry_point),
     )
+
+
+def approved_package(target: settings.DeployTarget, the_project: project.Project) -> registry.Package:
+    """The newest Approved version of the project's group (locally: moto's registry), described."""
+    client = target.client("sagemaker")
+    version = registry.newest_approved(client, the_project.model_package_group)
+    package = registry.describe_package(client, version.arn)
+    logger.info(
+        "newest Approved version: %d of %s (%s)", version.number, the_project.model_package_group, version.arn
+    )
+    return package
 
 
 def rows_from(arguments: argparse.Namespace, the_project: project.Project) -> str:

@@ -1,8 +1,8 @@
 """`byoc`: one command for a project on this machine and the whole cloud path, each step a subcommand with
 its own --help and examples.
 
-    byoc init | build | local | upload | push | train | deploy | predict | batch | tune | cleanup | offline
-         | instances | iam
+    byoc init | build | local | upload | push | train | deploy | predict | batch | tune | cleanup | pipeline
+         | models | drift | offline | instances | iam
 
 `python -m lightsage_deploy COMMAND` is the same command. Global: the project settings file (byoc.toml in the
 current folder or the closest folder above it, or BYOC_PROJECT_FILE) names the project, its data and its
@@ -42,6 +42,10 @@ COMMANDS: dict[str, str] = {
     "batch": "lightsage_deploy.cli.batch",
     "tune": "lightsage_deploy.cli.tune",
     "cleanup": "lightsage_deploy.cli.cleanup",
+    # The lifecycle: gate and register, approve, watch for drift (`byoc deploy --approved` rolls out).
+    "pipeline": "lightsage_deploy.cli.pipeline",
+    "models": "lightsage_deploy.cli.models",
+    "drift": "lightsage_deploy.cli.drift",
     "offline": "lightsage_deploy.cli.offline",
     "instances": "lightsage_deploy.cli.instances",
     "iam": "lightsage_deploy.cli.iam",

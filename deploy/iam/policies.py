@@ -41,7 +41,20 @@ EXAMPLE_DIR = Path(__file__).resolve().parent / "policies"
 # Key prefixes (below the project prefix) that SageMaker writes: model artifacts and tuning output go to
 # output/, spot checkpoints to checkpoints/, batch transform results to batch-output/, captured endpoint
 # traffic to data-capture/, asynchronous endpoint answers to async-output/.
-JOB_OUTPUT_SUBPREFIXES = ("output", "checkpoints", "batch-output", "data-capture", "async-output")
+# The lifecycle adds the evaluation job's folder evaluation/ and the drift job's drift/.
+JOB_OUTPUT_SUBPREFIXES = (
+    "output",
+    "checkpoints",
+    "batch-output",
+    "data-capture",
+    "async-output",
+    "evaluation",
+    "drift",
+)
+# What SageMaker Pipelines names the jobs of a pipeline's steps (pipelines-EXECUTION-STEP-...): not the
+# project's names, so the execution role, which the pipeline runs as, is scoped by the project tag instead.
+PIPELINE_JOB_NAME_PREFIX = "pipelines-"
+PROJECT_TAG_KEY = "project"
 
 # SageMaker resource types the operator creates; their ARNs are scoped to the name prefix.
 SAGEMAKER_RESOURCE_TYPES = (
@@ -51,6 +64,9 @@ SAGEMAKER_RESOURCE_TYPES = (
     "model",
     "endpoint-config",
     "endpoint",
+    "processing-job",
+    "pipeline",
+    "model-package-group",
 )
 
 OPERATOR_POLICY_FILENAME = "operator-policy.json"
@@ -144,6 +160,26 @@ def sagemaker_arn(names: DeployNames, resource_type: str) -> str:
         f"arn:{names.partition}:sagemaker:{names.region}:{names.account_id}:"
         f"{resource_type}/{names.name_prefix}*"
     )
+
+
+def sagemaker_pipeline_job_arn(names: DeployNames, resource_type: str) -> str:
+    """ARN pattern for the jobs a SageMaker pipeline starts for its steps."""
+    return (
+        f"arn:{names.partition}:sagemaker:{names.region}:{names.account_id}:"
+        f"{resource_type}/{PIPELINE_JOB_NAME_PREFIX}*"
+    )
+
+
+def alarm_arn(names: DeployNames) -> str:
+    """The alarms `byoc deploy --update` creates on the project's endpoints (named ENDPOINT-VARIANT-...)."""
+    return f"arn:{names.partition}:cloudwatch:{names.region}:{names.account_id}:alarm:{names.name_prefix}*"
+
+
+def _pass_execution_role(names: DeployNames) -> Statement:
+    return {
+        **_allow("PassExecutionRoleToSageMaker", ["iam:PassRole"], execution_role_arn(names)),
+        "Condition": {"StringEquals": {"iam:PassedToService": SAGEMAKER_SERVICE_PRINCIPAL}},
+    }
 
 
 def sagemaker_log_group_arn(names: DeployNames) -> str:
@@ -247,11 +283,12 @@ def operator_policy(names: DeployNames) -> PolicyDocument:
             ["CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig"],
             "endpoint-config",
         ),
-        # CreateEndpoint is authorised against both the endpoint and the endpoint config it uses.
+        # CreateEndpoint and UpdateEndpoint are authorised against both the endpoint and the endpoint config.
         sagemaker(
             "Endpoints",
             [
                 "CreateEndpoint",
+                "UpdateEndpoint",
                 "DescribeEndpoint",
                 "DeleteEndpoint",
                 "InvokeEndpoint",
@@ -259,6 +296,41 @@ def operator_policy(names: DeployNames) -> PolicyDocument:
             ],
             "endpoint",
             "endpoint-config",
+        ),
+        # byoc drift's jobs (the pipeline's evaluation job runs as the execution role).
+        sagemaker(
+            "ProcessingJobs",
+            ["CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob"],
+            "processing-job",
+        ),
+        # byoc pipeline: the pipeline and its executions (pipeline/NAME/execution/ID).
+        sagemaker(
+            "Pipelines",
+            [
+                "CreatePipeline",
+                "UpdatePipeline",
+                "DescribePipeline",
+                "DeletePipeline",
+                "StartPipelineExecution",
+                "StopPipelineExecution",
+                "DescribePipelineExecution",
+                "ListPipelineExecutionSteps",
+            ],
+            "pipeline",
+        ),
+        # byoc models, byoc deploy --approved: the project's group and its versions (model-package/GROUP/N).
+        sagemaker(
+            "ModelRegistry",
+            [
+                "CreateModelPackageGroup",
+                "DescribeModelPackageGroup",
+                "DeleteModelPackageGroup",
+                "DescribeModelPackage",
+                "UpdateModelPackage",
+                "DeleteModelPackage",
+            ],
+            "model-package-group",
+            "model-package",
         ),
         # Create* calls that carry Tags also need AddTags on the resource being created.
         sagemaker("TagProjectResources", ["AddTags"], *SAGEMAKER_RESOURCE_TYPES),
@@ -272,8 +344,20 @@ def operator_policy(names: DeployNames) -> PolicyDocument:
                 "sagemaker:ListModels",
                 "sagemaker:ListEndpointConfigs",
                 "sagemaker:ListEndpoints",
+                "sagemaker:ListModelPackages",
             ],
             "*",
+        ),
+        # byoc deploy --update's rollback alarms; SageMaker reads them with the caller's DescribeAlarms.
+        _allow(
+            "CloudWatchRollbackAlarms",
+            [
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:TagResource",
+            ],
+            alarm_arn(names),
         ),
         _allow(
             "ReadSageMakerLogGroups",
@@ -288,16 +372,16 @@ def operator_policy(names: DeployNames) -> PolicyDocument:
             "*",
         ),
         _allow("WhoAmI", ["sts:GetCallerIdentity"], "*"),
-        {
-            **_allow("PassExecutionRoleToSageMaker", ["iam:PassRole"], execution_role_arn(names)),
-            "Condition": {"StringEquals": {"iam:PassedToService": SAGEMAKER_SERVICE_PRINCIPAL}},
-        },
+        _pass_execution_role(names),
     ]
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def execution_role_policy(names: DeployNames) -> PolicyDocument:
-    """Identity policy for the role SageMaker assumes to run training, tuning, transform and hosting."""
+    """Identity policy for the role SageMaker assumes to run training, tuning, transform and hosting, and as
+    which `byoc pipeline`'s pipeline runs: it starts the steps' jobs (tagged with the project), passes itself
+    to them, and registers the model in the project's group."""
+    tagged = {"StringEquals": {f"aws:RequestTag/{PROJECT_TAG_KEY}": names.name_prefix}}
     statements = [
         _list_bucket_under_prefix("S3ListProjectPrefix", names),
         _allow("S3ReadProjectObjects", ["s3:GetObject"], objects_arn(names)),
@@ -327,6 +411,36 @@ def execution_role_policy(names: DeployNames) -> PolicyDocument:
             **_allow("PutSageMakerMetrics", ["cloudwatch:PutMetricData"], "*"),
             "Condition": {"StringLike": {"cloudwatch:namespace": SAGEMAKER_METRIC_NAMESPACE_PATTERN}},
         },
+        {
+            **_allow(
+                "PipelineStartsProjectJobs",
+                ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:AddTags"],
+                [
+                    sagemaker_pipeline_job_arn(names, "training-job"),
+                    sagemaker_pipeline_job_arn(names, "processing-job"),
+                ],
+            ),
+            "Condition": tagged,
+        },
+        _allow(
+            "PipelineFollowsJobs",
+            [
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:StopProcessingJob",
+            ],
+            [
+                sagemaker_pipeline_job_arn(names, "training-job"),
+                sagemaker_pipeline_job_arn(names, "processing-job"),
+            ],
+        ),
+        _allow(
+            "PipelineRegistersModels",
+            ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackageGroup"],
+            [sagemaker_arn(names, "model-package-group"), sagemaker_arn(names, "model-package")],
+        ),
+        _pass_execution_role(names),
     ]
     return {"Version": POLICY_VERSION, "Statement": statements}
 

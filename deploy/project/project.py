@@ -1,4 +1,4 @@
-"""The project settings file, `byoc.toml`: one name, the data, the recipe.
+"""The project settings file, `byoc.toml`: one name, the data, the recipe, and the lifecycle's quality gate.
 
 `byoc` finds it as git finds its repository: in the current folder, else in the nearest folder above it;
 BYOC_PROJECT_FILE names a file instead, and BYOC_PROJECT_NAME overrides the name in it. A relative path in the
@@ -12,6 +12,7 @@ recipe `recipe` then names (`lightsage_deploy.jobs.recipe_folder`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -52,6 +53,9 @@ class Project:
     # script mode: the folder of the recipe module the jobs ship, and that module's path in it
     recipe_dir: Path | None = None
     entry_point: str | None = None
+    # [lifecycle] threshold: the value the task's objective metric must reach for `byoc pipeline` to register
+    # the model (at least it for a metric to maximise, at most it for one to minimise); None when unset.
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.name) > MAX_NAME_LENGTH or not _NAME.fullmatch(self.name):
@@ -99,6 +103,15 @@ class Project:
         return [{"Key": "project", "Value": self.name}]
 
     @property
+    def model_package_group(self) -> str:
+        """The model registry's group of the project's versions (`byoc pipeline` registers into it)."""
+        return self.name
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.name
+
+    @property
     def local_bucket(self) -> str:
         return f"{self.name}-local"
 
@@ -123,6 +136,15 @@ def _string(table: Mapping[str, Any], section: str, key: str, path: Path) -> str
     if not isinstance(value, str) or not value.strip():
         raise DeployError(f"{path}: [{section}] {key} must be a non-empty string")
     return value.strip()
+
+
+def threshold_value(value: Any, where: str) -> float:
+    """A gate threshold: a finite number (TOML integer or float; not a boolean, not text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DeployError(f"{where} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise DeployError(f"{where} must be a finite number, not {value!r}")
+    return float(value)
 
 
 def project_file(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
@@ -161,6 +183,7 @@ def load(
     project = _table(content, "project", path)
     data = _table(content, "data", path)
     training = _table(content, "training", path)
+    lifecycle = _table(content, "lifecycle", path)
     raw_hyperparameters = training.get("hyperparameters", {})
     if not isinstance(raw_hyperparameters, Mapping):
         raise DeployError(f"{path}: [training.hyperparameters] must be a table")
@@ -186,6 +209,11 @@ def load(
             file=path,
             recipe_dir=None if recipe_dir is None else (path.parent / recipe_dir).resolve(),
             entry_point=entry_point,
+            threshold=(
+                threshold_value(lifecycle["threshold"], f"{path}: [lifecycle] threshold")
+                if "threshold" in lifecycle
+                else None
+            ),
         )
     except DeployError as error:
         raise DeployError(f"{path}: {error}") from None

@@ -1,6 +1,7 @@
-"""Cleanup: delete the SageMaker endpoints, configs and models, the ECR repository and the S3 objects the
-deploy commands created; offline, this project's and user's local-mode containers, the local registry's tags
-and the emulated bucket (a container that still runs only when asked)."""
+"""Cleanup: delete the SageMaker endpoints, configs and models, the rollback alarms, the pipeline, the ECR
+repository, the S3 objects and (when asked) the model registry's versions the deploy commands created;
+offline, this project's and user's local-mode containers, the local registry's tags and the emulated bucket
+(a container that still runs only when asked)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from lightsage_deploy.aws.s3 import bucket_exists, delete_prefix
 from lightsage_deploy.errors import DeployError, PlatformError, aws_error_code
+from lightsage_deploy.steps import registry
+from lightsage_deploy.steps.rollout import ALARM_SUFFIXES
 from lightsage_deploy.targets import target as settings
 from lightsage_deploy.targets.docker import (
     Container,
@@ -85,6 +88,58 @@ def delete_sagemaker_resources(client: Any, resources: SageMakerResources) -> li
                 raise
             deleted.append(f"{kind} {name}")
     return deleted
+
+
+def find_rollback_alarms(cloudwatch: Any, base_name: str) -> list[str]:
+    """The alarms `byoc deploy --update` created on endpoints whose names start with `base_name`."""
+    names = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=base_name):
+        names += [
+            alarm["AlarmName"]
+            for alarm in page.get("MetricAlarms", [])
+            if alarm["AlarmName"].endswith(ALARM_SUFFIXES)
+        ]
+    return names
+
+
+def delete_alarms(cloudwatch: Any, names: Sequence[str]) -> None:
+    for start in range(0, len(names), 100):  # DeleteAlarms takes at most 100 names
+        cloudwatch.delete_alarms(AlarmNames=list(names[start : start + 100]))
+
+
+def delete_pipeline(client: Any, name: str) -> bool:
+    """Delete the pipeline (its executions go with it); False when there is none."""
+    try:
+        client.describe_pipeline(PipelineName=name)
+    except ClientError as error:
+        if aws_error_code(error) in ("ResourceNotFound", "ValidationException"):
+            return False
+        raise
+    client.delete_pipeline(PipelineName=name)  # botocore fills in the idempotency token
+    return True
+
+
+def delete_model_registry(client: Any, group: str) -> list[str]:
+    """Every version of the group, then the group itself (SageMaker only: moto cannot delete them)."""
+    if not registry.group_exists(client, group):
+        return []
+    deleted = []
+    for version in registry.list_versions(client, group):
+        client.delete_model_package(ModelPackageName=version.arn)
+        deleted.append(f"model package {version.arn}")
+    client.delete_model_package_group(ModelPackageGroupName=group)
+    return [*deleted, f"model package group {group}"]
+
+
+def local_registry_note(client: Any, group: str) -> str:
+    """What happens to the offline registry's versions: moto cannot delete model packages or groups."""
+    if not registry.group_exists(client, group):
+        return f"no model package group {group} on the moto server"
+    count = len(registry.list_versions(client, group))
+    return (
+        f"left model package group {group} ({count} version(s)) on the moto server: moto cannot delete model "
+        "packages or groups (it answers 500); `byoc offline down` discards them with the server"
+    )
 
 
 def delete_ecr_repository(ecr: Any, name: str) -> bool:
@@ -192,4 +247,5 @@ def clean_local(
     )
     objects = delete_bucket(target.client("s3"), bucket)
     done.append(f"deleted emulated bucket {bucket} ({objects} object(s))")
+    done.append(local_registry_note(target.client("sagemaker"), project_name))
     return done

@@ -55,9 +55,14 @@ class TrainingOptions:
 
 
 def build_estimator(
-    target: settings.DeployTarget, options: TrainingOptions, *, checkpoint_s3_uri: str | None = None
+    target: settings.DeployTarget,
+    options: TrainingOptions,
+    *,
+    checkpoint_s3_uri: str | None = None,
+    session: Any = None,
 ) -> Estimator:
-    """The one estimator every script uses (training and tuning). Local mode rejects spot and checkpoints.
+    """The one estimator every script uses (training, tuning and the pipeline's training step, which passes
+    its pipeline `session`). Local mode rejects spot and checkpoints.
 
     The job is sent the task the metric definitions assume, whenever one is assumed (`metrics.known_task`).
     """
@@ -98,7 +103,7 @@ def build_estimator(
         # A bring-your-own image has no Debugger hooks; profiling would only add a rule job.
         disable_profiler=True,
         debugger_hook_config=False,
-        sagemaker_session=target.sagemaker_session,
+        sagemaker_session=session or target.sagemaker_session,
         **optional,
     )
 

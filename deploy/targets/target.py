@@ -9,6 +9,7 @@ AWS_ENDPOINT_URL for the whole process, so even a stray AWS call lands on the em
 from __future__ import annotations
 
 import getpass
+import importlib
 import logging
 import os
 import shutil
@@ -59,6 +60,21 @@ TELEMETRY_LOGGER = "sagemaker.telemetry.telemetry_logging"
 LOCAL_MODE_LOGGER = "sagemaker.local.image"
 COMPOSE_FILE_MESSAGE = "docker compose file:"
 logger = logging.getLogger(__name__)
+
+
+# An SDK module that calls logging.basicConfig(level=INFO) when first imported (by pipelines and processing
+# jobs, deep inside the SDK): every SDK and botocore note would then print.
+ROOT_LOGGING_SETUP_MODULE = "sagemaker.experiments._metrics"
+
+
+def import_sdk_quietly() -> None:
+    """Import the SDK's module that sets up root logging on import, and undo that setup."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    importlib.import_module(ROOT_LOGGING_SETUP_MODULE)
+    for handler in [handler for handler in root.handlers if handler not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def unique_name(base: str) -> str:
@@ -216,7 +232,14 @@ class DeployTarget:
         from sagemaker.local import LocalSession
 
         session = LocalSession(boto_session=self.boto_session, s3_endpoint_url=self.local.s3_endpoint)
-        session.config = {
+        session.config = self.local_mode_config()
+        return session
+
+    def local_mode_config(self) -> dict[str, Any]:
+        """Local mode's settings: code mounted, the run's scratch folder, the serving port, the labels."""
+        if self.local is None:
+            raise DeployError("local mode's settings need a --local target")
+        return {
             "local": {
                 "local_code": True,
                 "container_root": str(self.local.container_root),
@@ -224,7 +247,35 @@ class DeployTarget:
                 "container_config": {"labels": self.local.container_labels},
             }
         }
+
+    def pipeline_session(self, bucket: str, prefix: str) -> Any:
+        """The session a pipeline's steps are defined with: SageMaker's PipelineSession, or locally the SDK's
+        LocalPipelineSession on the stand-ins. Anything the SDK writes by default goes below BUCKET/PREFIX."""
+        from sagemaker.workflow.pipeline_context import LocalPipelineSession, PipelineSession
+
+        if self.local is None:
+            return PipelineSession(
+                boto_session=self.boto_session, default_bucket=bucket, default_bucket_prefix=prefix
+            )
+        session = LocalPipelineSession(
+            boto_session=self.boto_session,
+            default_bucket=bucket,
+            default_bucket_prefix=prefix,
+            s3_endpoint_url=self.local.s3_endpoint,
+        )
+        session.config = self.local_mode_config()
         return session
+
+    def registry_session(self, bucket: str | None = None) -> sagemaker.Session:
+        """A session for the model registry: SageMaker's, or offline moto's model-package API (local mode's
+        own session has none)."""
+        if self.local is None:
+            return self.sagemaker_session
+        from sagemaker.session import Session
+
+        return Session(
+            boto_session=self.boto_session, sagemaker_client=self.client("sagemaker"), default_bucket=bucket
+        )
 
 
 @contextmanager
@@ -291,6 +342,7 @@ def open_target(
     `sdk_telemetry` is False, as for a dry run that must not reach the network.
     """
     resolved_region = resolve_region(region)
+    import_sdk_quietly()
     environment: dict[str, str] = {}
     removed: tuple[str, ...] = ()
     stand_ins = None

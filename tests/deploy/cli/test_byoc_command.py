@@ -26,7 +26,7 @@ def test_the_runbook_steps_are_subcommands() -> None:
     assert list(command.COMMANDS)[:11] == [
         "init", "build", "local", "upload", "push", "train", "deploy", "predict", "batch", "tune", "cleanup",
     ]  # fmt: skip
-    assert {"offline", "instances", "iam"} <= set(command.COMMANDS)
+    assert {"offline", "instances", "iam", "pipeline", "models", "drift"} <= set(command.COMMANDS)
     for name, module in command.COMMANDS.items():
         loaded = importlib.import_module(module)
         assert getattr(loaded, "COMMAND", None) == name

@@ -33,6 +33,7 @@ def test_every_name_derives_from_the_project_name(project_file: Callable[..., Pa
     assert loaded.tags == [{"Key": "project", "Value": "churn-model"}]
     assert loaded.local_bucket == "churn-model-local"
     assert loaded.local_role_arn == "arn:aws:iam::111111111111:role/churn-model-local"
+    assert (loaded.model_package_group, loaded.pipeline_name) == ("churn-model",) * 2
     assert loaded.source == project_file("churn-model", "churn.parquet", "churned").parent / "churn.parquet"
 
 
@@ -185,3 +186,27 @@ def test_nothing_in_deploy_names_the_worked_example(example_project: project.Pro
         if pattern.search(line)
     ]
     assert found == []
+
+
+@pytest.mark.parametrize(("written", "value"), [("0.85", 0.85), ("1", 1.0), ("-0.5", -0.5)])
+def test_the_lifecycle_threshold_is_a_number(
+    project_file: Callable[..., Path], written: str, value: float
+) -> None:
+    loaded = project.load(
+        project_file("p", "d.csv", "y", extra=f"\n[lifecycle]\nthreshold = {written}\n"), environ={}
+    )
+    assert loaded.threshold == value
+
+
+def test_without_a_lifecycle_table_there_is_no_threshold(project_file: Callable[..., Path]) -> None:
+    assert project.load(project_file("p", "d.csv", "y"), environ={}).threshold is None
+
+
+@pytest.mark.parametrize("written", ['"0.8"', "true", "nan", "inf", "[0.8]"])
+def test_a_lifecycle_threshold_that_is_not_a_finite_number_is_refused(
+    project_file: Callable[..., Path], written: str
+) -> None:
+    with pytest.raises(DeployError, match=r"\[lifecycle\] threshold must be a (finite )?number, not"):
+        project.load(
+            project_file("p", "d.csv", "y", extra=f"\n[lifecycle]\nthreshold = {written}\n"), environ={}
+        )
