@@ -144,6 +144,8 @@ def build_pipeline(
                     destination=destination,
                 )
             ],
+            # the image's evaluate fails, with the reason, when the model's task is not the one the gate reads
+            arguments=["--task", gate.task.value],
         ),
     )
     metric = JsonGet(step_name=EVALUATE_STEP, property_file=evaluation, json_path=gate.json_path)

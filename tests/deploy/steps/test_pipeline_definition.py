@@ -105,6 +105,8 @@ def test_the_evaluation_job_reads_and_writes_the_contracts_folders(
 ) -> None:
     evaluate = steps_of(planned(Task.BINARY, 0.8).definition)["Evaluate"]["Arguments"]
     assert evaluate["AppSpecification"]["ContainerEntrypoint"] == [contract.EVALUATE_ENTRY]
+    # evaluate refuses a model of another task than the one whose metric the gate reads
+    assert evaluate["AppSpecification"]["ContainerArguments"] == ["--task", "binary"]
     inputs = {entry["InputName"]: entry["S3Input"] for entry in evaluate["ProcessingInputs"]}
     assert inputs["model"]["S3Uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert inputs["model"]["LocalPath"] == contract.MODEL_INPUT
