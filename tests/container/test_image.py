@@ -35,4 +35,7 @@ def test_size_added_over_the_base_image(image: str) -> None:
     }
     added_mib = (sizes[image] - sizes[base]) / 1024**2
     print(f"\n{image}: {sizes[image] / 1024**2:.0f} MiB, {added_mib:.0f} MiB over {base}")
-    assert added_mib < 700
+    # Python's libraries for training and serving (pyarrow 170, scipy 113, pandas 84, scikit-learn 51,
+    # numpy 45, LightGBM 10 MiB) plus what issues 19 to 21 added: llvmlite for compiled trees (129 MiB),
+    # boto3 for script mode (34 MiB), datasketches for the data baseline (2 MiB); 784 MiB over the base
+    assert added_mib < 800

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,11 +276,7 @@ def prepared_script(runtime_dir: Path) -> dict[str, str]:
 
 def main() -> int:
     logs.configure("serve")
-    try:
-        settings = ServingSettings.from_environment()
-    except SettingsError as error:
-        logger.error(f"cannot start: {error}")
-        return 2
+    # First: the settings' default compiled-trees cache lives in the temporary folder too.
     try:
         runtime_dir = Path(tempfile.mkdtemp(prefix="byoc-serve-"))
     except OSError as error:
@@ -287,6 +284,12 @@ def main() -> int:
             f"cannot start: no writable temporary folder for nginx and gunicorn ({error}); "
             "on a read-only root filesystem mount one, e.g. `docker run --read-only --tmpfs /tmp ...`"
         )
+        return 2
+    try:
+        settings = ServingSettings.from_environment()
+    except SettingsError as error:
+        logger.error(f"cannot start: {error}")
+        shutil.rmtree(runtime_dir, ignore_errors=True)
         return 2
     try:
         environment = prepared_script(runtime_dir)
