@@ -178,7 +178,7 @@ CORE: tuple[Hyperparameter, ...] = (
         "network_port",
         int,
         12400,
-        "TCP port LightGBM's hosts talk on when training across several instances.",
+        "TCP port LightGBM's hosts talk on when training across several instances (it and the next two).",
         lambda v: 1024 <= v <= 65000,
         "between 1024 and 65000",
     ),

@@ -257,6 +257,9 @@ def _refit(
         if scores is None:  # LightGBM keeps a built dataset's init scores when given None: zeros clear them
             scores = np.zeros_like(np.asarray(train_set.get_init_score(), dtype=float))
         train_set.set_init_score(scores)
+    if job.team.many:  # the search's network closes, and the refit's opens on a port of its own
+        searched.free_network()
+        params = {**params, **job.team.cluster.lightgbm_parameters(refit=True)}
     with timed(f"refitted {count} rounds on every training row"):
         booster = job.refit(params, train_set, count)
     report.refit_rounds = count

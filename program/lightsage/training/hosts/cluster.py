@@ -5,8 +5,10 @@ one leads. Host names may resolve late (SageMaker's documentation says to retry)
 name with retries, for at most `network_timeout_seconds`, and a name that never resolves fails the job naming
 that host.
 
-The hosts talk on two TCP ports. LightGBM's own collective (data-parallel tree learning) listens on
-`network_port` on every host. The exchange below listens on `network_port + 1` on the first host only: a star
+The hosts talk on three TCP ports. LightGBM's own collective (data-parallel tree learning) listens on
+`network_port` on every host, and a refit after early stopping on `network_port + 2` (LightGBM cannot listen
+again on the port it has just closed: its connections linger in TIME_WAIT). The exchange below listens on
+`network_port + 1` on the first host only: a star
 in which every other host connects to the first, sends its part of an all-gather, and gets every part back.
 Parts are bytes (JSON or Arrow IPC from `lightsage.training.hosts.wire`, never pickle). Every wait is bounded
 by `network_timeout_seconds`. A host that fails tells the first host why before it exits, and the first host
@@ -118,6 +120,9 @@ def resolve(host: str, deadline: float) -> str:
 def share(positions: Sequence[int] | Any, rank: int, count: int) -> Any:
     """This host's share of the rows every host sees (FullyReplicated): every `count`-th, from `rank`."""
     return positions[rank::count]
+
+
+REFIT_PORT_OFFSET = 2
 
 
 def lightgbm_parameters(
@@ -425,10 +430,12 @@ class Cluster:
             return [payload]
         return self.exchange.all_gather(what, payload)
 
-    def lightgbm_parameters(self) -> dict[str, Any]:
+    def lightgbm_parameters(self, refit: bool = False) -> dict[str, Any]:
+        """LightGBM's network settings for boosting, or for the refit that follows it (its own port)."""
         if self.exchange is None:
             return {}
-        return lightgbm_parameters(self.hosts, self.addresses, self.port, self.timeout)
+        port = self.port + REFIT_PORT_OFFSET if refit else self.port
+        return lightgbm_parameters(self.hosts, self.addresses, port, self.timeout)
 
     def abort(self, reason: str, error: BaseException | None = None) -> None:
         """Tell the other hosts why this job fails (a peer's own reason is passed on as it is)."""
