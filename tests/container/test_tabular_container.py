@@ -182,10 +182,12 @@ def test_the_image_default_is_tabular_and_its_variable_changes_it(image: str, tm
     )
     run = run_train(image, default)
     assert run.returncode == 0, output_of(run)
-    assert read_json(default / "model" / "manifest.json")["recipe"] == {
-        "name": "tabular",
-        "version": Tabular.version,
-    }
+    recipe = read_json(default / "model" / "manifest.json")["recipe"]
+    assert (recipe["name"], recipe["version"], recipe["source"]["origin"]) == (
+        "tabular",
+        Tabular.version,
+        "image",
+    )
 
     changed = make_ml_root(
         tmp_path / "changed" / "ml", {"target": TARGET}, table.channels("csv"), recipe=None

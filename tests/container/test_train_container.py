@@ -120,7 +120,10 @@ def test_a_failed_run_leaves_no_earlier_model_in_the_folder(image: str, ml_root:
     (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(broken))
     result = docker("run", "--rm", "--network", "none", "-v", f"{root}:/opt/ml", image, "train", check=False)
     assert result.returncode == 1
-    assert "[train] removed the previous model from /opt/ml/model (manifest.json, " in result.stdout
+    assert (
+        "[train] removed the previous model from /opt/ml/model (constraints.json, manifest.json, "
+        in result.stdout
+    )
     assert "hyperparameter 'num_leaves'" in (root / "output" / "failure").read_text()
     assert list((root / "model").iterdir()) == []
 
