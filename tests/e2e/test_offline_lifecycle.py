@@ -25,10 +25,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lightsage_deploy.project import project
 from lightsage_deploy.targets.docker import image_references, labelled_containers, remove_containers
 
-from testsupport import TITANIC_CSV, free_port
+from testsupport import REPOSITORY_ROOT, TITANIC_CSV, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +50,7 @@ class Byoc:
         result = subprocess.run(
             command,
             env=self.environment,
-            cwd=project.REPOSITORY_ROOT,
+            cwd=REPOSITORY_ROOT,
             capture_output=True,
             text=True,
             timeout=COMMAND_TIMEOUT_SECONDS,
