@@ -342,7 +342,6 @@ def open_target(
     `sdk_telemetry` is False, as for a dry run that must not reach the network.
     """
     resolved_region = resolve_region(region)
-    import_sdk_quietly()
     environment: dict[str, str] = {}
     removed: tuple[str, ...] = ()
     stand_ins = None
@@ -369,6 +368,9 @@ def open_target(
             quiet_logger(TELEMETRY_LOGGER) if telemetry_off else nullcontext(),
             dropped_messages(LOCAL_MODE_LOGGER, COMPOSE_FILE_MESSAGE) if local else nullcontext(),
         ):
+            # Within the target's environment: importing the SDK opens a boto3 session, which looks for
+            # credentials (locally: the dummy ones, not the instance metadata service).
+            import_sdk_quietly()
             yield DeployTarget(region=resolved_region, local=stand_ins)
     finally:
         if local:
