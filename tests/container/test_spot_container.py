@@ -25,6 +25,9 @@ SETTINGS = {
     "learning_rate": "0.03",
     "checkpoint_interval": "100000",
     "checkpoint_seconds": "3600",
+    # no time budget: the rounds and the refit then depend on the data alone, not on this machine's load
+    "time_budget_seconds": "0",
+    "time_budget_per_million_values": "0",
 }
 
 

@@ -14,8 +14,8 @@ from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
 
 from lightsage.evaluation import contract
 from lightsage.tasks import Task
-from lightsage_deploy import project as project_settings
 from lightsage_deploy.jobs import hyperparameters
+from lightsage_deploy.project import project as project_settings
 from lightsage_deploy.steps import cleanup
 from lightsage_deploy.steps import train as train_job
 from lightsage_deploy.steps import upload as upload_data

@@ -288,7 +288,9 @@ class Checkpointer:
         if rounds == self.saved_rounds:
             return rounds
         best = self.stopping.best if self.stopping is not None else None
-        self.store.save(rounds, self.booster.model_to_string(), best, self.job)
+        # every round grown: once early stopping has ended boosting (a stop during the refit), LightGBM would
+        # otherwise write only the rounds up to the best one
+        self.store.save(rounds, self.booster.model_to_string(num_iteration=-1), best, self.job)
         self.saved_rounds, self.saved_at = rounds, time.monotonic()
         return rounds
 
