@@ -24,7 +24,14 @@ import pytest
 from lightsage.contract.paths import MLPaths
 from lightsage.training.main import train
 
-from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, docker, make_ml_root
+from testsupport import (
+    TITANIC_MODEL_FILES,
+    TRAIN_CSV,
+    VALIDATION_CSV,
+    WORKED_EXAMPLE_RECIPE,
+    docker,
+    make_ml_root,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +110,8 @@ def estimator(image: str, local: dict[str, Any], output: str, hyperparameters: d
         instance_count=2,
         instance_type="local",
         output_path=f"file://{local['work'] / output}",
-        hyperparameters=hyperparameters,
+        # the worked example names its recipe, as local_test/test_dir and byoc.toml do
+        hyperparameters={"recipe": WORKED_EXAMPLE_RECIPE, **hyperparameters},
         sagemaker_session=session,
         disable_profiler=True,
         debugger_hook_config=False,
