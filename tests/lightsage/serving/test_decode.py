@@ -155,11 +155,10 @@ CELL = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(CELL, min_size=11, max_size=11), min_size=1, max_size=4), st.booleans())
-def test_the_two_csv_engines_agree(rows: list[list[str]], with_header: bool) -> None:
-    text = csv_text(([COLUMNS] if with_header else []) + rows)
-    outcomes = []
+def engine_outcomes(text: str) -> list[tuple[Any, ...]]:
+    """What the row engine and the Arrow engine make of one CSV body: ("ok", rows) or ("error", status,
+    message)."""
+    outcomes: list[tuple[Any, ...]] = []
     for engine in (
         lambda: decode_csv_rows(text, SCHEMA, TARGET),
         lambda: decode_csv_columns(text.encode(), text, SCHEMA, TARGET),
@@ -168,10 +167,23 @@ def test_the_two_csv_engines_agree(rows: list[list[str]], with_header: bool) -> 
             outcomes.append(("ok", rows_of(engine())))
         except PayloadError as error:
             outcomes.append(("error", error.status, error.message))
+    return outcomes
+
+
+def assert_engines_agree(outcomes: list[tuple[Any, ...]]) -> None:
+    """The same rows, or the same error, from both engines."""
     if outcomes[0][0] == outcomes[1][0] == "ok":
         assert same(outcomes[0][1], outcomes[1][1])
     else:
         assert outcomes[0] == outcomes[1]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(CELL, min_size=11, max_size=11), min_size=1, max_size=4), st.booleans())
+def test_the_two_csv_engines_agree(rows: list[list[str]], with_header: bool) -> None:
+    text = csv_text(([COLUMNS] if with_header else []) + rows)
+    outcomes = engine_outcomes(text)
+    assert_engines_agree(outcomes)
 
 
 TITANIC_ROW = ["1", "3", "Braund, Mr. Owen", "male", "22", "1", "0", "A/5 21171", "7.25", "", "S"]
@@ -186,22 +198,11 @@ def test_arrow_typed_numbers_read_as_the_number_rule_or_leave_it_to_the_text_pat
     """The Arrow engine's typed read of number cells gives the rows and errors the row engine gives."""
     rows = [[change.get(position, cell) for position, cell in enumerate(TITANIC_ROW)] for change in changes]
     text = csv_text([COLUMNS, *rows])
-    outcomes = []
-    for engine in (
-        lambda: decode_csv_rows(text, SCHEMA, TARGET),
-        lambda: decode_csv_columns(text.encode(), text, SCHEMA, TARGET),
-    ):
-        try:
-            outcomes.append(("ok", rows_of(engine())))
-        except PayloadError as error:
-            outcomes.append(("error", error.status, error.message))
+    outcomes = engine_outcomes(text)
     first = next(decoding._csv_rows(text))
     typed = decoding._typed_read(text.encode(), first, decoding._layout(first, SCHEMA, TARGET), SCHEMA)
     event("typed read" if typed is not None else "text path")
-    if outcomes[0][0] == outcomes[1][0] == "ok":
-        assert same(outcomes[0][1], outcomes[1][1])
-    else:
-        assert outcomes[0] == outcomes[1]
+    assert_engines_agree(outcomes)
     if typed is not None:
         assert outcomes[0][0] == "ok" and same(typed.to_pylist(), outcomes[0][1])
 
@@ -223,10 +224,7 @@ def test_json_records_small_and_large_paths_agree(records: list[dict[str, Any]])
             outcomes.append(("error", error.status, error.message))
         finally:
             decoding.SMALL_BODY_BYTES = original
-    if outcomes[0][0] == outcomes[1][0] == "ok":
-        assert same(outcomes[0][1], outcomes[1][1])
-    else:
-        assert outcomes[0] == outcomes[1]
+    assert_engines_agree(outcomes)
 
 
 # -- which first row is a header ----------------------------------------------------------------------------
