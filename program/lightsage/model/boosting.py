@@ -127,6 +127,10 @@ def parameters(settings: Mapping[str, Any], task: Task, classes: int, threads: i
         "metric": LIGHTGBM_METRIC[task],
         "seed": settings["random_state"],
         "num_threads": threads,
+        # Histograms by feature: LightGBM would otherwise time both layouts on the first round and keep the
+        # faster, whose choice then varies from run to run; the row layout also holds a second copy of the
+        # binned data (about one byte per row and feature) while boosting.
+        "force_col_wise": True,
         "verbose": -1,
     }
     if task is Task.MULTICLASS:
@@ -164,6 +168,8 @@ def dataset(
     ).construct()
     matrix.chunks.clear()
     data.set_label(matrix.labels())
+    # set_label keeps a numpy copy of what LightGBM now holds; get_label() reads it back from LightGBM if asked
+    data.label = None
     return data
 
 

@@ -25,6 +25,7 @@ from lightsage.training.job import Job
 from lightsage.training.memory import MemoryGuard, timed
 from lightsage.training.passes import features_of, learn_state
 from lightsage.training.plan import Channel, Plan
+from lightsage.training.set_aside import SetAside
 from lightsage.training.signals import TrainingInterrupted
 
 logger = logging.getLogger(__name__)
@@ -131,10 +132,17 @@ def fit(
     train_labels = train_matrix.labels()
     weights = job.team.balanced_weights(settings, plan.task, train_labels, plan.class_count)
     sample_positions = train_matrix.sample_positions(TRAIN_METRIC_ROWS, settings["random_state"])
-    sample_features, sample_labels = train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])
+    sample_labels = train_labels if sample_positions is None else train_labels[sample_positions]
     start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
     # early stopping on rows held out of train (lightsage.training.rounds), gathered from every host
     held_out = rounds.held_out(settings, plan.task, train_labels)
+    # The train metrics read the scores boosting keeps for the training rows when the model keeps every round
+    # it grows on all of them; otherwise a sample's features are kept to be predicted afterwards.
+    keeps_every_round = held_out is None and not settings["early_stopping_rounds"]
+    keeps_every_round = keeps_every_round and start.rounds_left(settings["n_estimators"]) > 0
+    sample_features = (
+        None if keeps_every_round else train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])[0]
+    )
     if held_out is not None:
         params["metric"] = rounds.HELD_OUT_METRIC[plan.task]
     stop_matrix = train_matrix.rows_at(held_out) if held_out is not None else None
@@ -151,6 +159,9 @@ def fit(
             train_matrix, params, names, categorical, weights, reference, start.scores(train_matrix, threads)
         )
     train_matrix.clear()
+    # LightGBM holds the labels now (as float32): from here on only their count is needed
+    train_rows_count = len(train_labels)
+    del train_labels
 
     guard.enter("computing the validation features")
     with timed("validation features computed"):
@@ -158,9 +169,10 @@ def fit(
             recipe, valid_channel, valid_rows, own_labels=False, guard=guard, workers=threads
         )
     valid_matrix = job.team.validation(valid_matrix)  # scale-out: every host's, when they differ
-    valid_features, valid_labels = valid_matrix.dense(), valid_matrix.labels()
+    valid_labels = valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
+    valid_features = SetAside(valid_matrix.chunks, valid_matrix.width)  # needed once boosting is done
     # Every feature is computed: a fresh recipe over the same state drops what the old one built to look
     # rows up (Titanic: an index of every group key), which boosting would otherwise carry.
     recipe = type(recipe)(recipe.settings, recipe.schema, recipe.state)
@@ -174,7 +186,7 @@ def fit(
         watched = boosting.dataset(
             stop_matrix, params, names, categorical, None, train_set, start.scores(stop_matrix, threads)
         )
-        search_set = boosting.rows_of(train_set, np.setdiff1d(np.arange(len(train_labels)), held_out))
+        search_set = boosting.rows_of(train_set, np.setdiff1d(np.arange(train_rows_count), held_out))
     elif settings["early_stopping_rounds"]:
         watched = boosting.dataset(
             valid_matrix, params, names, categorical, None, train_set, start.scores(valid_matrix, threads)
@@ -182,14 +194,14 @@ def fit(
     valid_matrix.clear()
 
     planned = start.rounds_left(settings["n_estimators"])
-    budget = rounds.Budget.of(settings, len(train_labels), len(names), job.team.cluster.count)
+    budget = rounds.Budget.of(settings, train_rows_count, len(names), job.team.cluster.count)
     guard.enter("boosting")
     try:
         with timed(f"boosted up to {planned} rounds on {threads} thread(s)"):
             booster = job.boost(params, search_set, watched, start, planned, budget.start())
         best = job.best_iteration()
         report = Rounds(
-            rows=sum(job.team.train_rows) if job.team.many else len(train_labels),
+            rows=sum(job.team.train_rows) if job.team.many else train_rows_count,
             held_out_rows=watched_rows,
             searched_rounds=budget.rounds,
             best_rounds=best - start.base_rounds if best else 0,
@@ -200,11 +212,9 @@ def fit(
             booster, best = _refit(job, params, train_set, booster, best, budget, report, refit_scores)
     except TrainingInterrupted as stop:  # spot: checkpoint the rounds done so far
         raise TrainingInterrupted(f"{stop}{job.checkpoint_on_stop()}") from None
-    # The model's output for the metrics, while the booster still holds its Datasets: on the validation rows
-    # (whose features are then freed), and on the training rows as boosting kept it when the model was grown
-    # on every training row and keeps every round it grew (else predicted on the sample).
-    valid_scores = boosting.scores(booster, valid_features, threads, best or None)
-    del valid_features
+    # The model's output for the metrics: on the training rows as boosting kept it, while the booster still
+    # holds its Datasets, when the model was grown on every training row and keeps every round it grew (else
+    # predicted on the sample); then, with the Datasets released, on the validation rows.
     sample_scores = None
     on_every_row = held_out is None or report.refit_rounds is not None
     if planned and on_every_row and best in (0, booster.current_iteration()):
@@ -212,8 +222,13 @@ def fit(
         sample_scores = own if sample_positions is None else own[sample_positions]
         del own
     booster = boosting.without_datasets(booster)
+    del train_set, search_set, watched
     if sample_scores is None:
+        if sample_features is None:
+            raise AssertionError("the training scores were expected from boosting, and no sample was kept")
         sample_scores = boosting.scores(booster, sample_features, threads, best or None)
+    del sample_features
+    valid_scores = boosting.scores(booster, valid_features.take_back(), threads, best or None)
     job.trained(booster, best)  # scale-out: every host grew the same model
     return Fitted(
         recipe,

@@ -170,4 +170,6 @@ def features_of(
                 {"the remaining features": remaining, "what follows (LightGBM's dataset)": still_needed},
                 f"channel '{channel.name}' ({memory.gib(channel.reader.size)}, {total:,} rows)",
             )
+    if total == len(channel.labels):  # every row of the channel: share its labels instead of a copy
+        matrix.label_chunks = [np.asarray(channel.labels, dtype=np.float64)]
     return matrix

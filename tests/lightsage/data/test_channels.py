@@ -3,11 +3,13 @@
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lightsage.data import channels
 from lightsage.data.channels import ChannelReader, DataError, channel_files, check_header, readable_type
 
 from testsupport import lightsage_log
@@ -58,6 +60,41 @@ def test_csv_gzip_and_parquet_files_mix_in_one_channel(tmp_path: Path) -> None:
     rows = rows_of(tmp_path)
     assert [row["b"] for row in rows] == ["x", "y", "z"]
     assert rows[0]["a"] == "1" and rows[2]["a"] == 7
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["csv", "csv.gz"])
+def test_rows_longer_than_the_read_block_are_read_with_larger_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, gzipped: bool
+) -> None:
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    rows = [f"{number},short,{number}\n" for number in range(400)]
+    rows[150] = "150," + "x" * 3000 + ",150\n"  # longer than the block, past the first blocks
+    rows[390] = "390," + "y" * 20000 + ",390\n"  # longer than the first larger block too
+    content = (HEADER + "".join(rows)).encode()
+    write(tmp_path, "long.csv", gzip.compress(content) if gzipped else content)
+    reader = ChannelReader(channel_files(tmp_path, "train"))
+    with lightsage_log(caplog) as logged:
+        batches = list(reader.batches())
+    assert [row["a"] for batch in batches for row in batch.table.to_pylist()] == [str(n) for n in range(400)]
+    assert [batch.first_row for batch in batches] == list(
+        np.cumsum([0] + [batch.rows for batch in batches])[:-1]
+    )
+    assert "reading it again in blocks of" in " ".join(logged)
+    # a second pass starts with the larger blocks: no row straddles them
+    with lightsage_log(caplog) as logged_again:
+        assert sum(batch.rows for batch in reader.batches()) == 400
+    assert not [line for line in logged_again if "reading it again" in line]
+
+
+def test_a_row_longer_than_the_largest_block_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(channels, "CSV_LARGEST_BLOCK_BYTES", 4 << 20)
+    huge_row = "4," + "z" * (9 << 20) + ",6\n"  # over two of the largest blocks
+    write(tmp_path, "huge.csv", (HEADER + "1,2,3\n" + huge_row + "7,8,9\n" * 1000).encode())
+    with pytest.raises(DataError, match=r"'huge.csv' has a row longer than 4 MiB, the most one CSV row may"):
+        rows_of(tmp_path)
 
 
 def test_headers_must_match_across_files(tmp_path: Path) -> None:
