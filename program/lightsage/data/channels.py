@@ -35,9 +35,13 @@ PARQUET_MAGIC = b"PAR1"
 CSV_SUFFIXES = (".csv", ".csv.gz", ".gz", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 # Rows are read a block at a time. Arrow reads ahead of the rows in use by dozens of blocks, so a pass holds
-# about 40 times the block size (4 MiB: about 150 MiB; 1 MiB: about 60 MiB) for no gain in speed. A file
-# with a row longer than the block is read again with blocks 4 times larger, up to CSV_LARGEST_BLOCK_BYTES.
+# about 40 times the block size (4 MiB: about 150 MiB; 1 MiB: about 60 MiB), while every block costs each pass
+# a fixed overhead (a few milliseconds for a dozen columns). So a file is read in about CSV_BLOCKS_PER_FILE
+# blocks of CSV_BLOCK_BYTES to CSV_LARGE_BLOCK_BYTES. A file with a row longer than its block is read again
+# with blocks 4 times larger, up to CSV_LARGEST_BLOCK_BYTES.
 CSV_BLOCK_BYTES = 1 << 20
+CSV_LARGE_BLOCK_BYTES = 4 << 20
+CSV_BLOCKS_PER_FILE = 256
 CSV_LARGEST_BLOCK_BYTES = 1 << 30
 PARQUET_BATCH_ROWS = 131_072
 _SCAN_BYTES = 8 << 20
@@ -52,6 +56,12 @@ class DataError(UserError, ValueError):
 
 def _size(count: int) -> str:
     return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count >> 10} KiB"
+
+
+def csv_block_bytes(file_bytes: int) -> int:
+    """The block a CSV file of this size is first read in (CSV_BLOCKS_PER_FILE blocks, within bounds)."""
+    largest = max(CSV_LARGE_BLOCK_BYTES, CSV_BLOCK_BYTES)
+    return min(max(file_bytes // CSV_BLOCKS_PER_FILE, CSV_BLOCK_BYTES), largest)
 
 
 def display_name(path: Path, root: Path | None = None) -> str:
@@ -165,7 +175,7 @@ class FileReader:
         self.raw_names = self._raw_names()
         self.names = check_header(self.raw_names, data_file.where)
         self._checked_complete = data_file.gzipped
-        self._block_bytes = CSV_BLOCK_BYTES
+        self._block_bytes = csv_block_bytes(data_file.size)
 
     def _open_text(self) -> io.TextIOBase:
         if self.file.gzipped:

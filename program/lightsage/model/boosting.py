@@ -168,7 +168,7 @@ def dataset(
     ).construct()
     matrix.chunks.clear()
     data.set_label(matrix.labels())
-    # set_label keeps a numpy copy of what LightGBM now holds; get_label() reads it back from LightGBM if asked
+    # set_label keeps a numpy copy of what LightGBM now holds; get_label() reads it back if asked
     data.label = None
     return data
 

@@ -10,7 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from lightsage.data import channels
-from lightsage.data.channels import ChannelReader, DataError, channel_files, check_header, readable_type
+from lightsage.data.channels import (
+    ChannelReader,
+    DataError,
+    channel_files,
+    check_header,
+    csv_block_bytes,
+    readable_type,
+)
 
 from testsupport import lightsage_log
 
@@ -60,6 +67,14 @@ def test_csv_gzip_and_parquet_files_mix_in_one_channel(tmp_path: Path) -> None:
     rows = rows_of(tmp_path)
     assert [row["b"] for row in rows] == ["x", "y", "z"]
     assert rows[0]["a"] == "1" and rows[2]["a"] == 7
+
+
+@pytest.mark.parametrize(
+    ("file_bytes", "block_bytes"),
+    [(10_000, 1 << 20), (116 << 20, 1 << 20), (512 << 20, 2 << 20), (1 << 30, 4 << 20), (40 << 30, 4 << 20)],
+)
+def test_larger_files_are_read_in_larger_blocks_within_bounds(file_bytes: int, block_bytes: int) -> None:
+    assert csv_block_bytes(file_bytes) == block_bytes
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["csv", "csv.gz"])
