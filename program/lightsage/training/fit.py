@@ -138,8 +138,8 @@ def fit(
     held_out = rounds.held_out(settings, plan.task, train_labels)
     # The train metrics read the scores boosting keeps for the training rows when the model keeps every round
     # it grows on all of them; otherwise a sample's features are kept to be predicted afterwards.
-    keeps_every_round = held_out is None and not settings["early_stopping_rounds"]
-    keeps_every_round = keeps_every_round and start.rounds_left(settings["n_estimators"]) > 0
+    planned = start.rounds_left(settings["n_estimators"])
+    keeps_every_round = held_out is None and not settings["early_stopping_rounds"] and planned > 0
     sample_features = (
         None if keeps_every_round else train_matrix.sample(TRAIN_METRIC_ROWS, settings["random_state"])[0]
     )
@@ -172,7 +172,7 @@ def fit(
     valid_labels = valid_matrix.labels()
     if len(valid_labels) == 0:
         raise DataError(f"channel '{valid_channel.name}' has no labelled rows to validate on")
-    valid_features = SetAside(valid_matrix.chunks, valid_matrix.width)  # needed once boosting is done
+    valid_features = SetAside(valid_matrix)  # needed once boosting is done
     # Every feature is computed: a fresh recipe over the same state drops what the old one built to look
     # rows up (Titanic: an index of every group key), which boosting would otherwise carry.
     recipe = type(recipe)(recipe.settings, recipe.schema, recipe.state)
@@ -193,7 +193,6 @@ def fit(
         )
     valid_matrix.clear()
 
-    planned = start.rounds_left(settings["n_estimators"])
     budget = rounds.Budget.of(settings, train_rows_count, len(names), job.team.cluster.count)
     guard.enter("boosting")
     try:

@@ -10,39 +10,34 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
 from typing import IO
 
 import numpy as np
+
+from lightsage.model.boosting import FEATURE_DTYPE, FeatureMatrix
 
 logger = logging.getLogger(__name__)
 
 
 class SetAside:
-    """Rows of `width` float32 features, from chunks, until `take_back` returns them as one array."""
+    """A feature matrix's rows, set aside until `take_back` returns them as one float32 array."""
 
-    def __init__(self, chunks: Sequence[np.ndarray], width: int, dtype: type = np.float32) -> None:
-        self.width = width
-        self.dtype = np.dtype(dtype)
-        self.rows = sum(len(chunk) for chunk in chunks)
+    def __init__(self, matrix: FeatureMatrix) -> None:
+        self.width = matrix.width
+        self.rows = matrix.rows
         self._file: IO[bytes] | None = None
         self._kept: np.ndarray | None = None
         try:
             self._file = tempfile.TemporaryFile(prefix="lightsage-rows-")  # noqa: SIM115 (closed by take_back)
-            for chunk in chunks:
-                np.ascontiguousarray(chunk, dtype=self.dtype).tofile(self._file)
+            for chunk in matrix.chunks:
+                np.ascontiguousarray(chunk, dtype=FEATURE_DTYPE).tofile(self._file)
             self._file.flush()
         except OSError as error:
             logger.info(f"no temporary file for {self.rows} rows set aside ({error}): they stay in memory")
             if self._file is not None:
                 self._file.close()
             self._file = None
-            self._kept = self._joined(chunks)
-
-    def _joined(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
-        if not chunks:
-            return np.empty((0, self.width), self.dtype)
-        return np.concatenate([np.asarray(chunk, dtype=self.dtype) for chunk in chunks])
+            self._kept = matrix.dense()
 
     def take_back(self) -> np.ndarray:
         """The rows, once: the file is then closed (and so removed)."""
@@ -53,7 +48,7 @@ class SetAside:
             return rows
         with self._file as handle:
             handle.seek(0)
-            values = np.fromfile(handle, dtype=self.dtype, count=self.rows * self.width)
+            values = np.fromfile(handle, dtype=FEATURE_DTYPE, count=self.rows * self.width)
         self._file = None
         self._kept = None
         return values.reshape(self.rows, self.width)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lightsage.model.boosting import FeatureMatrix
 from lightsage.training.set_aside import SetAside
 
 MIB = 2**20
@@ -26,9 +27,16 @@ def chunks_of(rows: int, width: int, seed: int = 0) -> list[np.ndarray]:
     return np.array_split(values, 5)
 
 
+def matrix_of(chunks: list[np.ndarray], width: int) -> FeatureMatrix:
+    matrix = FeatureMatrix(width)
+    for chunk in chunks:
+        matrix.add(chunk, np.zeros(len(chunk)))
+    return matrix
+
+
 def test_the_rows_come_back_exactly_and_once() -> None:
     chunks = chunks_of(10_001, 4)
-    aside = SetAside(chunks, 4)
+    aside = SetAside(matrix_of(chunks, 4))
     back = aside.take_back()
     np.testing.assert_array_equal(back, np.concatenate(chunks))
     assert back.dtype == np.float32 and back.shape == (10_001, 4)
@@ -37,14 +45,16 @@ def test_the_rows_come_back_exactly_and_once() -> None:
 
 
 def test_no_rows_come_back_as_an_empty_matrix() -> None:
-    assert SetAside([], 3).take_back().shape == (0, 3)
+    assert SetAside(FeatureMatrix(3)).take_back().shape == (0, 3)
 
 
 def test_the_rows_leave_the_processs_own_memory_while_set_aside() -> None:
     chunks = chunks_of(2_000_000, 16)  # 122 MiB of float32
-    held = anonymous_resident_bytes()
-    aside = SetAside(chunks, 16)
+    matrix = matrix_of(chunks, 16)
     del chunks
+    held = anonymous_resident_bytes()
+    aside = SetAside(matrix)
+    matrix.clear()
     set_aside = anonymous_resident_bytes()
     assert held - set_aside > 100 * MIB, (held / MIB, set_aside / MIB)
     assert aside.take_back().shape == (2_000_000, 16)
@@ -55,4 +65,4 @@ def test_without_a_writable_temporary_folder_the_rows_stay_in_memory(
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
     chunks = chunks_of(1_000, 3)
-    np.testing.assert_array_equal(SetAside(chunks, 3).take_back(), np.concatenate(chunks))
+    np.testing.assert_array_equal(SetAside(matrix_of(chunks, 3)).take_back(), np.concatenate(chunks))
