@@ -122,6 +122,7 @@ def metric_regex(split: str, name: str) -> str:
 
 def evaluate(task: Task, codes: np.ndarray, scores: np.ndarray) -> dict[str, float | int | None]:
     """Every metric of the task; `codes` are class codes (or values), `scores` the model's raw output."""
+    codes = np.asarray(codes, dtype=np.float64)  # training may hold them as float32
     values: dict[str, float | int | None] = {}
     for entry in METRICS[task]:
         value = entry.compute(codes, scores)

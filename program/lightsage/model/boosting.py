@@ -30,6 +30,14 @@ def as_features(values: np.ndarray | list) -> np.ndarray:
     return np.clip(values, -_FEATURE_MAX, _FEATURE_MAX, out=features)  # clipped in float64, then cast
 
 
+def compact_labels(values: np.ndarray) -> np.ndarray:
+    """Labels in float32, as LightGBM holds them, when that changes none of them (class codes always do, and
+    so do regression values with few significant digits); else float64. Half the memory for what boosting
+    reads anyway; metrics and recipes read them as float64."""
+    narrow = values.astype(np.float32)
+    return narrow if np.array_equal(narrow, values, equal_nan=True) else np.asarray(values, np.float64)
+
+
 class ContinuedDataset(lgb.Dataset):
     """A Dataset whose init scores already are the raw scores of the model that training continues.
 
@@ -46,8 +54,9 @@ class ContinuedDataset(lgb.Dataset):
 class FeatureMatrix:
     """Feature rows in float32 chunks with their labels (and, for training rows, nothing else)."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, label_dtype: np.dtype | type = np.float64) -> None:
         self.width = width
+        self.label_dtype = np.dtype(label_dtype)
         self.chunks: list[np.ndarray] = []
         self.label_chunks: list[np.ndarray] = []
 
@@ -58,7 +67,7 @@ class FeatureMatrix:
             )
         if len(features):
             self.chunks.append(as_features(features))
-            self.label_chunks.append(np.asarray(labels, dtype=np.float64))
+            self.label_chunks.append(np.asarray(labels, dtype=self.label_dtype))
 
     @property
     def rows(self) -> int:
@@ -71,7 +80,9 @@ class FeatureMatrix:
     def labels(self) -> np.ndarray:
         """Every row's label: the chunks are joined once and kept joined, so callers share one array."""
         if len(self.label_chunks) != 1:
-            self.label_chunks = [np.concatenate(self.label_chunks) if self.label_chunks else np.empty(0)]
+            self.label_chunks = [
+                np.concatenate(self.label_chunks) if self.label_chunks else np.empty(0, self.label_dtype)
+            ]
         return self.label_chunks[0]
 
     def dense(self) -> np.ndarray:
@@ -99,7 +110,7 @@ class FeatureMatrix:
 
     def rows_at(self, positions: np.ndarray) -> FeatureMatrix:
         """A copy of the rows at sorted `positions`, with their labels."""
-        taken = FeatureMatrix(self.width)
+        taken = FeatureMatrix(self.width, self.label_dtype)
         starts = np.cumsum([0] + [len(chunk) for chunk in self.chunks])
         labels = self.labels()
         for number, chunk in enumerate(self.chunks):

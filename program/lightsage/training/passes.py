@@ -46,7 +46,7 @@ def typed_batches(
     offset = 0
     for batch in channel.reader.batches(list(schema.feature_names)):
         chosen = selection[offset : offset + batch.rows]
-        labels = channel.labels[offset : offset + batch.rows][chosen]
+        labels = np.asarray(channel.labels[offset : offset + batch.rows][chosen], dtype=np.float64)
         offset += batch.rows
         if not chosen.any():
             continue
@@ -125,7 +125,7 @@ def learn_state(
     if schema.features:
         batches = typed_batches(channel, schema, selection)
     else:  # the recipe reads no column: one batch of the rows' labels, without reading the channel
-        labels = channel.labels[selection]
+        labels = np.asarray(channel.labels[selection], dtype=np.float64)
         batches = iter([(pd.DataFrame(index=pd.RangeIndex(len(labels))), labels)] if len(labels) else [])
     summaries = in_order(lambda batch: recipe.summarise(*batch), batches, workers)
     summary = combine_all(recipe, summaries)
@@ -153,7 +153,7 @@ def features_of(
     With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
     for what follows, and stops the job as soon as that clearly cannot fit.
     """
-    matrix = boosting.FeatureMatrix(len(recipe.feature_names()))
+    matrix = boosting.FeatureMatrix(len(recipe.feature_names()), channel.labels.dtype)
     total = int(selection.sum())
 
     def transformed(batch: tuple[pd.DataFrame, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -171,5 +171,5 @@ def features_of(
                 f"channel '{channel.name}' ({memory.gib(channel.reader.size)}, {total:,} rows)",
             )
     if total == len(channel.labels):  # every row of the channel: share its labels instead of a copy
-        matrix.label_chunks = [np.asarray(channel.labels, dtype=np.float64)]
+        matrix.label_chunks = [channel.labels]
     return matrix

@@ -25,6 +25,7 @@ from lightsage.data.channels import ChannelReader, DataError, channel_files
 from lightsage.data.profile import TableProfile, TargetColumn, marker_lines
 from lightsage.data.schema import InputSchema
 from lightsage.data.values import is_missing_marker
+from lightsage.model import boosting
 from lightsage.recipes import script as script_mode
 from lightsage.recipes.base import Recipe, RecipeSource, image_source, resolve
 from lightsage.tasks import ClassValue, TargetError, Task, TaskChoice, choose_task, class_values
@@ -42,6 +43,9 @@ class Channel:
     name: str
     reader: ChannelReader
     labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.labels = boosting.compact_labels(self.labels)
 
     @property
     def labelled(self) -> np.ndarray:
