@@ -11,6 +11,7 @@ from lightsage.model.boosting import (
     FeatureMatrix,
     RowScorer,
     as_features,
+    compact_labels,
     dataset,
     raw_scores,
     training_scores,
@@ -121,3 +122,21 @@ def test_the_training_rows_scores_kept_by_boosting_equal_predict(task: str, cont
     released = without_datasets(booster)
     assert released.model_to_string() == booster.model_to_string()
     assert np.array_equal(released.predict(features), booster.predict(features))
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([0.0, 1.0, 2.0, np.nan], np.float32),  # class codes, a missing label
+        ([326.0, 18823.0, -4.5, 0.25], np.float32),  # prices, halves and quarters
+        ([0.1, 1.0], np.float64),  # 0.1 has no float32 of its own
+        ([16_777_217.0], np.float64),  # 2**24 + 1
+        ([1e40], np.float64),  # beyond float32's range
+        ([], np.float32),
+    ],
+)
+def test_labels_are_float32_only_when_that_changes_none(values: list[float], dtype: type) -> None:
+    labels = np.array(values, dtype=np.float64)
+    compact = compact_labels(labels)
+    assert compact.dtype == dtype
+    np.testing.assert_array_equal(compact.astype(np.float64), labels)

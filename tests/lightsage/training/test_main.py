@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,13 +20,22 @@ from lightsage.contract.paths import ContractError, MLPaths
 from lightsage.data import channels
 from lightsage.data.channels import DataError
 from lightsage.model import artifact
+from lightsage.serving.decode import decode
+from lightsage.serving.predictor import Predictor
 from lightsage.training import fit
 from lightsage.training.hosts.cluster import ClusterError
 from lightsage.training.main import main, train
 from lightsage.training.memory import OutOfMemory
 from lightsage.training.signals import TrainingInterrupted
 
-from testsupport import REPOSITORY_ROOT, TITANIC_MODEL_FILES, TRAIN_CSV, MLRootFactory, make_ml_root
+from testsupport import (
+    REPOSITORY_ROOT,
+    TITANIC_MODEL_FILES,
+    TRAIN_CSV,
+    VALIDATION_CSV,
+    MLRootFactory,
+    make_ml_root,
+)
 from trainingcases import TRAIN_BYTES, VALIDATION, bad_case_channels, with_cell
 
 
@@ -291,3 +301,19 @@ def test_sigterm_stops_training_promptly_with_a_reason_and_no_model(
             process.kill()
     assert "stopped by SIGTERM" in failure_reason(root).splitlines()[0]
     assert list((root / "model").iterdir()) == []
+
+
+def test_regression_metrics_read_every_label_exactly_as_the_file_gives_it(ml_root: MLRootFactory) -> None:
+    """Fares such as 71.2833 have no float32 of their own: their labels stay float64, so the saved metrics are
+    those of the file's own values and the model's answers (a label rounded on the way would move them)."""
+    root = ml_root(hyperparameters={"recipe": "tabular", "target": "Fare", "n_estimators": "30"})
+    saved = train(paths_of(root))["validation"]
+    validation = pd.read_csv(VALIDATION_CSV)
+    predictor = Predictor(artifact.load(root / "model"), threads=1)
+    body = validation.drop(columns="Fare").to_csv(index=False).encode()
+    answers = predictor.scores(decode(body, "text/csv", predictor.manifest.inputs, predictor.manifest.target))
+    labelled = validation["Fare"].notna().to_numpy()
+    errors_ = validation["Fare"].to_numpy(dtype=float)[labelled] - np.asarray(answers, dtype=float)[labelled]
+    assert saved["rows"] == int(labelled.sum())
+    assert saved["rmse"] == pytest.approx(float(np.sqrt(np.mean(errors_**2))), rel=1e-12)
+    assert saved["mae"] == pytest.approx(float(np.mean(np.abs(errors_))), rel=1e-12)
