@@ -18,7 +18,9 @@ each serving the Titanic table the way its users would.
   MLServer an Open Inference Protocol (V2) JSON tensor. Every answer is checked against in-process
   probabilities (1e-9) before timing.
 - wrk: single rows at concurrency 8 and 10,000-row requests at concurrency 2, one server at a time, the
-  servers alternating over --rounds rounds; each figure is the best round.
+  servers alternating over --rounds rounds; each figure is the best round. Each round also times the image's
+  empty Flask route (GET /execution-parameters, c=8): its rate over a peer's single-row rate is the highest
+  single-row ratio any model served through nginx, gunicorn and Flask could show in that run.
 - What each peer needs from its user (code, conversion, content types) is printed, with the status each
   server gives the others' bodies (measured).
 
@@ -59,6 +61,7 @@ SINGLE_ROW_CONNECTIONS = 8
 BATCH_CONNECTIONS = 2
 WORKERS = 2
 WARM_UP_REQUESTS = 20
+EMPTY_ROUTE = "/execution-parameters"
 READY_SECONDS = 240.0
 INSTALL_SECONDS = 1800.0
 
@@ -308,6 +311,15 @@ def load_run(peer: Peer, rows: int, connections: int, duration: float, scratch: 
     return run
 
 
+def stack_floor(image: Peer, duration: float, scratch: Path) -> dict[str, Any]:
+    """GET /execution-parameters on the image at the single-row concurrency: the smallest Flask round trip
+    through the same nginx, gunicorn and Flask, without model work. No request through them answers faster."""
+    return common.run_wrk(
+        f"http://{image.host}:{image.port}{EMPTY_ROUTE}", "GET", None, {}, SINGLE_ROW_CONNECTIONS, duration,
+        scratch,
+    )  # fmt: skip
+
+
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     chosen = max(runs, key=lambda run: run["requests_per_second"])
     return chosen | {"rounds": [run["requests_per_second"] for run in runs]}
@@ -357,12 +369,14 @@ def run(arguments: argparse.Namespace, results: dict[str, Any]) -> None:
             runs: dict[str, dict[str, list[dict[str, Any]]]] = {
                 name: {"single": [], "batch": []} for name in peers
             }
+            empty_route: list[dict[str, Any]] = []
             for round_number in range(arguments.rounds):
                 print(f"round {round_number + 1} of {arguments.rounds}", file=sys.stderr)
                 for name, peer in peers.items():
                     runs[name]["single"].append(
                         load_run(peer, 1, SINGLE_ROW_CONNECTIONS, arguments.duration, scratch)
                     )
+                empty_route.append(stack_floor(peers["image"], arguments.duration, scratch))
                 for name, peer in peers.items():
                     runs[name]["batch"].append(
                         load_run(peer, BATCH_ROWS, BATCH_CONNECTIONS, arguments.duration, scratch)
@@ -378,6 +392,7 @@ def run(arguments: argparse.Namespace, results: dict[str, Any]) -> None:
                 }
                 for name, peer in peers.items()
             }
+            results["servers"]["image"]["empty_route"] = best(empty_route)
     common.finish_machine(results["machine"])
     results["targets"] = {key: target.as_dict() for key, target in targets(results).items()}
 
@@ -446,6 +461,28 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
             "",
         ],
     ]
+    empty = servers["image"]["empty_route"]
+    rows.append(
+        [
+            f"empty Flask route (GET {EMPTY_ROUTE}), c={SINGLE_ROW_CONNECTIONS}: the stack's own ceiling",
+            f"{empty['requests_per_second']:,.0f} req/s ({latency(empty)}; {rounds(empty)})",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "ceiling: empty Flask route / MLflow single rows (the highest single-row ratio any model served "
+            "through nginx, gunicorn and Flask could reach in this run)",
+            "",
+            f"{empty['requests_per_second'] / servers['mlflow']['single_row']['requests_per_second']:.2f}x",
+            f"{empty['requests_per_second'] / servers['mlserver']['single_row']['requests_per_second']:.2f}x",
+            "",
+            "",
+        ]
+    )
     for kind in ("single_row", "batch"):
         for peer in ("mlflow", "mlserver"):
             check = checks[f"{kind}_{peer}"]
