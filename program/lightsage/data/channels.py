@@ -240,7 +240,7 @@ class FileReader:
                     first_row += batch.num_rows
                 break
             except pa.ArrowInvalid as error:
-                if "straddl" not in str(error) or self._block_bytes >= CSV_LARGEST_BLOCK_BYTES:
+                if not _row_longer_than_block(str(error)) or self._block_bytes >= CSV_LARGEST_BLOCK_BYTES:
                     raise
                 # a row longer than the block: read on with larger blocks, past the rows already given
                 self._block_bytes = min(4 * self._block_bytes, CSV_LARGEST_BLOCK_BYTES)
@@ -317,7 +317,7 @@ class FileReader:
         where = self.file.where
         if "invalid utf8" in message.lower():
             return self._not_utf8()
-        if "straddl" in message:
+        if _row_longer_than_block(message):
             return DataError(
                 f"{where} has a row longer than {_size(CSV_LARGEST_BLOCK_BYTES)}, the most one CSV row may "
                 "take (split the cell, or write the table as Parquet)"
@@ -445,6 +445,12 @@ def readable_type(kind: pa.DataType) -> bool:
     if pa.types.is_dictionary(kind):
         return readable_type(kind.value_type)
     return any(check(kind) for check in _READABLE)
+
+
+def _row_longer_than_block(message: str) -> bool:
+    """Whether Arrow's CSV reader stopped at a row that straddles its block ("straddling object straddles two
+    block boundaries")."""
+    return "straddl" in message
 
 
 def _first_line(error: BaseException) -> str:
