@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +64,13 @@ def test_the_watchdog_stops_the_job_before_the_limit_and_keeps_a_provisional_rea
         ),
         guard.watch(),
     ):
-        for _ in range(100):
-            held.append(np.ones(8 * MIB // 8))  # 8 MiB each, touched
-            memory.resident_bytes()
+        # 8 MiB a step, touched, at a pace the watchdog's samples follow even on a busy machine; bounded in
+        # time, so a watchdog that never stops the job fails the test instead of hanging it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if len(held) < 100:
+                held.append(np.ones(8 * MIB // 8))
+            time.sleep(0.005)
     assert len(held) < 100
     assert reasons[0].startswith("train was killed while building LightGBM's dataset, using about")
 
