@@ -34,7 +34,8 @@ def compact_labels(values: np.ndarray) -> np.ndarray:
     """Labels in float32, as LightGBM holds them, when that changes none of them (class codes always do, and
     so do regression values with few significant digits); else float64. Half the memory for what boosting
     reads anyway; metrics and recipes read them as float64."""
-    narrow = values.astype(np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32's range is told by the comparison below
+        narrow = values.astype(np.float32)
     return narrow if np.array_equal(narrow, values, equal_nan=True) else np.asarray(values, np.float64)
 
 
