@@ -474,11 +474,13 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     )
     rows.append(
         [
-            "ceiling: empty Flask route / MLflow single rows (the highest single-row ratio any model served "
-            "through nginx, gunicorn and Flask could reach in this run)",
+            "ceiling: empty Flask route / each peer's single rows (the highest single-row ratio any model "
+            "served through nginx, gunicorn and Flask could reach in this run)",
             "",
-            f"{empty['requests_per_second'] / servers['mlflow']['single_row']['requests_per_second']:.2f}x",
-            f"{empty['requests_per_second'] / servers['mlserver']['single_row']['requests_per_second']:.2f}x",
+            *(
+                f"{empty['requests_per_second'] / servers[peer]['single_row']['requests_per_second']:.2f}x"
+                for peer in order[1:]
+            ),
             "",
             "",
         ]

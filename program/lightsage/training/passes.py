@@ -41,12 +41,13 @@ def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueErr
 def typed_batches(
     channel: Channel, schema: InputSchema, selection: np.ndarray, baseline: StatisticsBuilder | None = None
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """The selected rows of a channel, batch by batch: typed feature columns and their labels. A baseline
-    builder, when given, observes each typed batch on the way (the data baseline costs no pass of its own)."""
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels, in the
+    channel's label dtype (`recipe_labels` gives a recipe its float64). A baseline builder, when given,
+    observes each typed batch on the way (the data baseline costs no pass of its own)."""
     offset = 0
     for batch in channel.reader.batches(list(schema.feature_names)):
         chosen = selection[offset : offset + batch.rows]
-        labels = np.asarray(channel.labels[offset : offset + batch.rows][chosen], dtype=np.float64)
+        labels = channel.labels[offset : offset + batch.rows][chosen]
         offset += batch.rows
         if not chosen.any():
             continue
@@ -60,6 +61,11 @@ def typed_batches(
             baseline.observe(typed)
         # One pandas block per column, each Arrow column freed as it is converted: no consolidated copy.
         yield typed.to_pandas(split_blocks=True, self_destruct=True), labels
+
+
+def recipe_labels(labels: np.ndarray) -> np.ndarray:
+    """Labels as a recipe reads them: float64, whatever dtype the channel keeps them in."""
+    return np.asarray(labels, dtype=np.float64)
 
 
 Item = TypeVar("Item")
@@ -125,9 +131,9 @@ def learn_state(
     if schema.features:
         batches = typed_batches(channel, schema, selection)
     else:  # the recipe reads no column: one batch of the rows' labels, without reading the channel
-        labels = np.asarray(channel.labels[selection], dtype=np.float64)
+        labels = channel.labels[selection]
         batches = iter([(pd.DataFrame(index=pd.RangeIndex(len(labels))), labels)] if len(labels) else [])
-    summaries = in_order(lambda batch: recipe.summarise(*batch), batches, workers)
+    summaries = in_order(lambda batch: recipe.summarise(batch[0], recipe_labels(batch[1])), batches, workers)
     summary = combine_all(recipe, summaries)
     if summary is None:
         raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
@@ -158,7 +164,7 @@ def features_of(
 
     def transformed(batch: tuple[pd.DataFrame, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         frame, labels = batch
-        return recipe.transform(frame, labels if own_labels else None), labels
+        return recipe.transform(frame, recipe_labels(labels) if own_labels else None), labels
 
     batches = typed_batches(channel, recipe.schema, selection, baseline)
     for features, labels in in_order(transformed, batches, workers):

@@ -14,7 +14,7 @@ from lightsage.data.channels import ChannelReader, channel_files
 from lightsage.recipes.base import Recipe, State, resolve
 from lightsage.tasks import class_values, infer_task
 from lightsage.training.hosts import wire
-from lightsage.training.passes import typed_batches
+from lightsage.training.passes import recipe_labels, typed_batches
 from lightsage.training.plan import Channel, profile_channel
 
 from testsupport import TRAIN_CSV
@@ -31,7 +31,7 @@ def summary_of(recipe_name: str, settings: dict[str, str]) -> tuple[Recipe, Stat
     channel = Channel("train", reader, labels)
     frame, batch_labels = next(typed_batches(channel, schema, channel.labelled))
     recipe = recipe_class(parsed, schema)
-    return recipe, recipe.summarise(frame, batch_labels)
+    return recipe, recipe.summarise(frame, recipe_labels(batch_labels))
 
 
 @pytest.mark.parametrize(
