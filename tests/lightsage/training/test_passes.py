@@ -1,4 +1,5 @@
-"""lightsage.training.passes: the recipe's summaries combined in order, and the thread pool that keeps it."""
+"""lightsage.training.passes: the recipe's summaries combined in order, the thread pool that keeps it, and
+the data baseline observed on its threads."""
 
 import math
 import threading
@@ -8,10 +9,16 @@ from typing import ClassVar
 
 import pytest
 
-from lightsage.data.channels import DataError
+from lightsage.data import channels
+from lightsage.data.channels import ChannelReader, DataError, channel_files
 from lightsage.data.schema import InputSchema
-from lightsage.recipes.base import Recipe, State
+from lightsage.evaluation.baseline import NumberSummary, StatisticsBuilder
+from lightsage.recipes.base import Recipe, State, resolve
+from lightsage.tasks import class_values, infer_task
 from lightsage.training import passes
+from lightsage.training.plan import Channel, profile_channel
+
+from testsupport import TRAIN_CSV
 
 
 class CountingRecipe(Recipe):
@@ -76,3 +83,40 @@ def test_in_order_passes_a_workers_error_on() -> None:
 
     with pytest.raises(DataError, match="batch 5 is bad"):
         list(passes.in_order(fails_on_five, range(10), workers=2))
+
+
+def test_the_baseline_observed_on_the_recipes_threads_counts_every_row_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)
+    settings = {"recipe": "tabular", "target": "Survived"}
+    recipe_class, parsed = resolve(settings)
+    reader = ChannelReader(channel_files(TRAIN_CSV.parent, "train"))
+    profile, target = profile_channel(reader, "Survived")
+    task = infer_task(target.target_profile(), "Survived")
+    channel = Channel("train", reader, target.labels(task, class_values(target.target_profile(), task)))
+    recipe = recipe_class(parsed, recipe_class.select_inputs(profile, "Survived", parsed))
+    recipe.state = passes.learn_state(recipe, channel, channel.labelled, workers=2)
+    batches = list(passes.typed_batches(channel, recipe.schema, channel.labelled))
+    assert len(batches) >= 8  # several batches in flight on two threads
+    one_by_one = StatisticsBuilder(recipe.schema.features)
+    for typed, _ in batches:
+        one_by_one.observe(typed)
+
+    threaded = StatisticsBuilder(recipe.schema.features)
+    matrix = passes.features_of(
+        recipe, channel, channel.labelled, own_labels=True, workers=2, baseline=threaded
+    )
+
+    assert threaded.rows == one_by_one.rows == matrix.rows == int(channel.labelled.sum())
+    for name, expected in one_by_one.summaries.items():
+        got = threaded.summaries[name]
+        assert (got.present, got.missing) == (expected.present, expected.missing), name
+        if isinstance(expected, NumberSummary):
+            assert isinstance(got, NumberSummary)
+            assert got.sketch.n == expected.sketch.n == expected.present, name
+            assert (got.low, got.high) == (expected.low, expected.high), name
+            assert got.total == pytest.approx(expected.total, rel=1e-12), name
+            assert got.mean == pytest.approx(expected.mean, rel=1e-12), name
+        else:
+            assert got.counts == expected.counts, name
