@@ -14,11 +14,12 @@ none --memory M --memory-swap M --cpus C`, and read the same two files:
   LightGBM parameters and num_threads=C, R² on the validation file, save_model.
 
 The sides alternate (plain, train, then train, plain, ...) --pairs times; each figure is the best of its
-side's runs: wall time from `docker run` to exit, peak memory (the largest resident set of the processes in
-the container, from getrusage), validation R². OMP_WAIT_POLICY (PASSIVE by default) is set on both sides:
-libgomp's default spin-waiting makes boosting time swing several-fold on a shared machine. Prints a Markdown
-table with the ratios against the targets (wall <= 1.15x, peak memory <= 0.6x, same R² within 0.001); raw
-figures to --output. Exit 0 when every run succeeded (targets met or not), 1 otherwise.
+side's runs (a row also gives the ratio of the median wall times, to show how much runs vary): wall time
+from `docker run` to exit, peak memory (the largest resident set of the processes in the container, from
+getrusage), validation R². OMP_WAIT_POLICY (PASSIVE by default) is set on both sides: libgomp's default
+spin-waiting makes boosting time swing several-fold on a shared machine. Prints a Markdown table with the
+ratios against the targets (wall <= 1.15x, peak memory <= 0.6x, same R² within 0.001); raw figures to
+--output. Exit 0 when every run succeeded (targets met or not), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -313,6 +315,19 @@ def report(results: dict[str, Any]) -> str:
     rows = [row + [""] * (5 - len(row)) for row in rows]
     for check in checks.values():
         rows.append([check.name, f"{check.value:.3f}", "", check.target, check.verdict])
+    medians = {
+        side: statistics.median(run["wall_seconds"] for run in results["runs"][side])
+        for side in ("train", "plain")
+    }
+    rows.append(
+        [
+            "wall time, train / plain, medians (how much the runs vary)",
+            f"{medians['train'] / medians['plain']:.3f}",
+            f"train {medians['train']:.1f} s, plain {medians['plain']:.1f} s",
+            "",
+            "",
+        ]
+    )
     return common.markdown_table(("figure", "value", "detail (every run)", "target", "result"), rows)
 
 
