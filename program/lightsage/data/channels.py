@@ -7,7 +7,8 @@ and EMR write (`_SUCCESS`, names starting with `_` or `.`) are skipped with a lo
 file with rows. Parquet columns of numbers, text, booleans, dates and times are read; other types (binary,
 nested, intervals) are refused naming the column. CSV cells arrive as text and are typed later by
 `lightsage.data.schema`, the same way request values are. Every error names the channel and file, and the row
-(data rows count from 1, the header is not a row), line or column where it can.
+(data rows count from 1, the header is not a row), line or column where it can. A pass may read ahead: the
+next batch is read on a thread of its own while the pass works on this one.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import csv
 import gzip
 import io
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -408,9 +411,70 @@ class ChannelReader:
     def size(self) -> int:
         return sum(data_file.size for data_file in self.files)
 
-    def batches(self, columns: list[str] | None = None) -> Iterator[RawBatch]:
-        for reader in self.readers:
-            yield from reader.batches(columns)
+    def batches(self, columns: list[str] | None = None, *, ahead: bool = False) -> Iterator[RawBatch]:
+        """Every file's batches of the named columns (all by default), in file order; `ahead` reads the next
+        batch while the caller works on this one (`read_ahead`)."""
+        batches = (batch for reader in self.readers for batch in reader.batches(columns))
+        return read_ahead(batches) if ahead else batches
+
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_END = object()
+# How often the reading thread looks whether the pass has stopped, while the next batch waits to be taken.
+_STOP_POLL_SECONDS = 0.1
+
+
+def read_ahead(items: Iterator[Item]) -> Iterator[Item]:
+    """The same items in the same order, the next one read on a thread of its own while the caller works on
+    this one: Arrow reads and parses without holding the GIL, so a second CPU reads while the first computes.
+    An error while reading is raised here, after the items before it; when the caller stops early, the thread
+    stops and closes `items`."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stopped.is_set():
+            try:
+                ready.put(item, timeout=_STOP_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not hand_over(item):
+                    return
+        except BaseException as error:  # raised again on the caller's thread
+            hand_over(_Failed(error))
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        hand_over(_END)
+
+    reader = threading.Thread(target=read, name="read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stopped.set()
+        reader.join()
 
 
 def ends_inside_quotes(lines: Iterable[str]) -> bool:

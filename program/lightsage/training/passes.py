@@ -1,9 +1,9 @@
 """The recipe's passes over a channel: typed batches of the chosen rows, the recipe's state learnt from their
 summaries, and their features.
 
-Each pass streams the channel in Arrow batches, read and typed on this thread; a pool of threads (`in_order`)
-turns the next batches into pandas frames and runs the recipe on them (and the data baseline's observations)
-while this one is stored.
+Each pass streams the channel in Arrow batches, read ahead on a thread of their own and typed on this one; a
+pool of threads (`in_order`) turns the next batches into pandas frames and runs the recipe on them (and the
+data baseline's observations) while this one is stored.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def typed_batches(
     """The selected rows of a channel, batch by batch: typed feature columns (`as_frame` makes them a pandas
     frame) and their labels, in the channel's label dtype (`recipe_labels` gives a recipe its float64)."""
     offset = 0
-    for batch in channel.reader.batches(list(schema.feature_names)):
+    for batch in channel.reader.batches(list(schema.feature_names), ahead=True):
         chosen = selection[offset : offset + batch.rows]
         labels = channel.labels[offset : offset + batch.rows][chosen]
         offset += batch.rows

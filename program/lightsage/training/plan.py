@@ -67,7 +67,7 @@ def profile_channel(
     observed = [name for name in (reader.names if columns is None else columns) if name != target]
     profile = TableProfile.empty(reader.names)
     target_column = TargetColumn(target)
-    for batch in reader.batches([*observed, target]):
+    for batch in reader.batches([*observed, target], ahead=True):
         profile.observe(batch, only=observed)
         target_column.observe(batch.table.column(target), batch.file.where, batch.first_row)
     return profile, target_column

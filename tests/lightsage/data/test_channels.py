@@ -1,6 +1,8 @@
 """Channels: which files are read, and every reading error naming the file, row, line or column."""
 
 import gzip
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +268,57 @@ def test_other_parquet_types_are_refused_naming_the_column(column: pa.Array, tmp
         DataError, match=r"file 't\.parquet', column 'odd' has type .*: only numbers, text, booleans"
     ):
         rows_of(tmp_path)
+
+
+def _reading_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "read-ahead"]
+
+
+def test_reading_ahead_gives_the_same_batches_in_order_and_raises_a_files_error_where_it_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    write(tmp_path, "1.csv", (HEADER + "".join(f"{n},x,{n}\n" for n in range(300))).encode())
+    write(tmp_path, "2.csv", (HEADER + "".join(f"{n},y,{n}\n" for n in range(300, 500))).encode())
+    reader = ChannelReader(channel_files(tmp_path, "train"))
+    plain = list(reader.batches(["a", "c"]))
+    ahead = list(reader.batches(["a", "c"], ahead=True))
+    assert len(plain) > 4
+    assert [(b.file.name, b.first_row, b.table.to_pylist()) for b in ahead] == [
+        (b.file.name, b.first_row, b.table.to_pylist()) for b in plain
+    ]
+
+    write(tmp_path, "3.csv", (HEADER + "1,2\n").encode())  # a row one cell short, in the last file
+    given = []
+    with pytest.raises(DataError, match=r"3\.csv") as raised:
+        for batch in ChannelReader(channel_files(tmp_path, "train")).batches(ahead=True):
+            given.append(batch)
+    assert sum(batch.rows for batch in given) == 500  # every batch before the error
+    assert raised.value.__suppress_context__
+    assert not _reading_threads()
+
+
+def test_a_pass_that_stops_early_stops_the_reading_thread_and_closes_what_it_reads() -> None:
+    closed = threading.Event()
+
+    def items() -> Iterator[int]:
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    ahead = channels.read_ahead(items())
+    assert [next(ahead), next(ahead)] == [0, 1]
+    ahead.close()
+    assert closed.is_set()
+    assert not _reading_threads()
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("the source broke")
+
+    ahead = channels.read_ahead(failing())
+    assert next(ahead) == 1
+    with pytest.raises(ValueError, match="the source broke"):
+        next(ahead)
+    assert not _reading_threads()
