@@ -121,7 +121,27 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average_at_start": os.getloadavg(),
         "containers_running_at_start": len(docker("ps", "--quiet").stdout.split()),
+        "cpu_times_at_start": cpu_times(),
     }
+
+
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time so far by kind, in ticks (/proc/stat's `cpu` line: user, nice, system, idle,
+    iowait, irq, softirq, steal, ...); None where there is no /proc/stat."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    return [int(ticks) for ticks in first[1:]] if first and first[0] == "cpu" else None
+
+
+def stolen_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time the hypervisor gave to other machines between two `cpu_times` (its steal time):
+    on a shared virtual machine, the usual reason figures vary from run to run."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    spent = sum(after[:8]) - sum(before[:8])
+    return (after[7] - before[7]) / spent if spent > 0 else None
 
 
 def busy_warning(load: float, cpus: int, containers: int = 0) -> str | None:
@@ -147,6 +167,7 @@ def announce_machine(info: dict[str, Any]) -> None:
 
 def finish_machine(info: dict[str, Any]) -> None:
     info["load_average_at_end"] = os.getloadavg()
+    info["cpu_stolen_share"] = stolen_share(info.get("cpu_times_at_start"), cpu_times())
     load = info["load_average_at_end"]
     print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", file=sys.stderr)
     warning = busy_warning(load[0], info["nproc"])
@@ -156,7 +177,9 @@ def finish_machine(info: dict[str, Any]) -> None:
 
 def load_summary(info: dict[str, Any]) -> str:
     start, end = info["load_average_at_start"][0], info.get("load_average_at_end", [float("nan")])[0]
-    return f"{info['nproc']} CPU(s), 1-min load average {start:.2f} at start, {end:.2f} at end"
+    summary = f"{info['nproc']} CPU(s), 1-min load average {start:.2f} at start, {end:.2f} at end"
+    stolen = info.get("cpu_stolen_share")
+    return summary + (f", {stolen:.0%} of CPU time stolen by the hypervisor" if stolen is not None else "")
 
 
 # --- HTTP ---

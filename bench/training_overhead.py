@@ -245,11 +245,15 @@ def run(arguments: argparse.Namespace, results: dict[str, Any]) -> bool:
             order = ("plain", "train") if number % 2 == 0 else ("train", "plain")
             for side in order:
                 runner = run_plain if side == "plain" else run_train
+                before = common.cpu_times()
                 outcome = runner(arguments, files, fresh_root(scratch, side, number))
+                outcome["cpu_stolen_share"] = common.stolen_share(before, common.cpu_times())
                 peak, r2 = outcome["peak_mib"] or float("nan"), outcome.get("r2", float("nan"))
+                stolen = outcome["cpu_stolen_share"]
                 print(
                     f"{side} run {number + 1}: {outcome['wall_seconds']:.1f} s, peak {peak:.0f} MiB, "
-                    f"R² {r2:.4f}, load {os.getloadavg()[0]:.2f}",
+                    f"R² {r2:.4f}, load {os.getloadavg()[0]:.2f}"
+                    + (f", {stolen:.0%} of CPU time stolen" if stolen is not None else ""),
                     file=sys.stderr,
                 )
                 results["runs"][side].append(outcome)
@@ -294,6 +298,10 @@ def report(results: dict[str, Any]) -> str:
     def all_of(side: str, key: str, form: str) -> str:
         return ", ".join(format(run[key], form) for run in results["runs"][side])
 
+    def stolen_in(side: str) -> str:
+        shares = [run.get("cpu_stolen_share") for run in results["runs"][side]]
+        return ", ".join("?" if share is None else f"{share:.0%}" for share in shares)
+
     rows = [
         ["machine", results["machine"]["cpu_model"], common.load_summary(results["machine"])],
         ["image", results["image"]["name"], results["image"]["id"][:19]],
@@ -307,6 +315,8 @@ def report(results: dict[str, Any]) -> str:
         ],
         ["wall time, plain script", f"{plain['wall_seconds']:.1f} s", all_of("plain", "wall_seconds", ".1f")],
         ["wall time, train", f"{train['wall_seconds']:.1f} s", all_of("train", "wall_seconds", ".1f")],
+        ["CPU time stolen by the hypervisor, plain runs", "", stolen_in("plain")],
+        ["CPU time stolen by the hypervisor, train runs", "", stolen_in("train")],
         ["peak memory, plain script", f"{plain['peak_mib']:.0f} MiB", all_of("plain", "peak_mib", ".0f")],
         ["peak memory, train", f"{train['peak_mib']:.0f} MiB", all_of("train", "peak_mib", ".0f")],
         ["R², plain script", f"{plain['r2']:.4f}", f"{plain['iterations']} rounds"],
