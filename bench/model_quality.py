@@ -62,7 +62,7 @@ from lightsage.tasks import Task, evaluate  # noqa: E402
 from lightsage.training.fit import cross_validate, fit  # noqa: E402
 from lightsage.training.main import train  # noqa: E402
 from lightsage.training.memory import MemoryGuard  # noqa: E402
-from lightsage.training.passes import as_frame, typed_batches  # noqa: E402
+from lightsage.training.passes import typed_batches  # noqa: E402
 from lightsage.training.plan import Plan, plan  # noqa: E402
 
 from testsupport import TITANIC_CSV, make_ml_root  # noqa: E402
@@ -155,7 +155,7 @@ class Passengers:
 def passengers(scratch: Path) -> Passengers:
     the_plan = whole_file_plan(scratch / "passengers", {})
     batches = list(typed_batches(the_plan.train, the_plan.schema, the_plan.train_rows))
-    frame = pd.concat([as_frame(typed) for typed, _ in batches], ignore_index=True)
+    frame = pd.concat([batch for batch, _ in batches], ignore_index=True)
     labels = np.concatenate([labels for _, labels in batches]).astype(float)
     if len(frame) != 891 or labels.sum() != 342:
         raise BenchmarkError(f"data/titanic.csv read as {len(frame)} rows, {labels.sum():.0f} survivors")

@@ -1,14 +1,12 @@
 """The recipe's passes over a channel: typed batches of the chosen rows, the recipe's state learnt from their
 summaries, and their features.
 
-Each pass streams the channel in Arrow batches, read ahead on a thread of their own and typed on this one; a
-pool of threads (`in_order`) turns the next batches into pandas frames and runs the recipe on them (and the
-data baseline's observations) while this one is stored.
+Each pass streams the channel in Arrow batches, the next read ahead on a thread of its own; a pool of threads
+(`in_order`) runs the recipe on the next batches while this one is stored.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,10 +39,11 @@ def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueErr
 
 
 def typed_batches(
-    channel: Channel, schema: InputSchema, selection: np.ndarray
-) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """The selected rows of a channel, batch by batch: typed feature columns (`as_frame` makes them a pandas
-    frame) and their labels, in the channel's label dtype (`recipe_labels` gives a recipe its float64)."""
+    channel: Channel, schema: InputSchema, selection: np.ndarray, baseline: StatisticsBuilder | None = None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels, in the
+    channel's label dtype (`recipe_labels` gives a recipe its float64). A baseline builder, when given,
+    observes each typed batch on the way (the data baseline costs no pass of its own)."""
     offset = 0
     for batch in channel.reader.batches(list(schema.feature_names), ahead=True):
         chosen = selection[offset : offset + batch.rows]
@@ -58,13 +57,10 @@ def typed_batches(
             typed = schema.typed_table(table)
         except ColumnValueError as error:
             raise _value_error(batch, rows, error) from None
-        yield typed, labels
-
-
-def as_frame(typed: pa.Table) -> pd.DataFrame:
-    """A typed batch as the recipe reads it. One pandas block per column, each Arrow column freed as it is
-    converted: no consolidated copy; the table is not to be used afterwards."""
-    return typed.to_pandas(split_blocks=True, self_destruct=True)
+        if baseline is not None:
+            baseline.observe(typed)
+        # One pandas block per column, each Arrow column freed as it is converted: no consolidated copy.
+        yield typed.to_pandas(split_blocks=True, self_destruct=True), labels
 
 
 def recipe_labels(labels: np.ndarray) -> np.ndarray:
@@ -133,15 +129,11 @@ def learn_state(
             tuple(column for column in schema.features if column.name in recipe.learned_from)
         )
     if schema.features:
-        summaries = in_order(
-            lambda batch: recipe.summarise(as_frame(batch[0]), recipe_labels(batch[1])),
-            typed_batches(channel, schema, selection),
-            workers,
-        )
-    else:  # the recipe reads no column: one summary of the rows' labels, without reading the channel
+        batches = typed_batches(channel, schema, selection)
+    else:  # the recipe reads no column: one batch of the rows' labels, without reading the channel
         labels = channel.labels[selection]
-        rows = pd.DataFrame(index=pd.RangeIndex(len(labels)))
-        summaries = iter([recipe.summarise(rows, recipe_labels(labels))] if len(labels) else [])
+        batches = iter([(pd.DataFrame(index=pd.RangeIndex(len(labels))), labels)] if len(labels) else [])
+    summaries = in_order(lambda batch: recipe.summarise(batch[0], recipe_labels(batch[1])), batches, workers)
     summary = combine_all(recipe, summaries)
     if summary is None:
         raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
@@ -162,23 +154,19 @@ def features_of(
     baseline: StatisticsBuilder | None = None,
 ) -> boosting.FeatureMatrix:
     """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
-    `baseline` observes the typed rows on the recipe's threads, one batch at a time, in no set order.
+    `baseline` observes the typed rows (`typed_batches`).
 
     With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
     for what follows, and stops the job as soon as that clearly cannot fit.
     """
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()), channel.labels.dtype)
     total = int(selection.sum())
-    observing = threading.Lock()
 
-    def transformed(batch: tuple[pa.Table, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        typed, labels = batch
-        if baseline is not None:
-            with observing:
-                baseline.observe(typed)
-        return recipe.transform(as_frame(typed), recipe_labels(labels) if own_labels else None), labels
+    def transformed(batch: tuple[pd.DataFrame, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        frame, labels = batch
+        return recipe.transform(frame, recipe_labels(labels) if own_labels else None), labels
 
-    batches = typed_batches(channel, recipe.schema, selection)
+    batches = typed_batches(channel, recipe.schema, selection, baseline)
     for features, labels in in_order(transformed, batches, workers):
         matrix.add(features, labels)
         if guard is not None and matrix.rows:

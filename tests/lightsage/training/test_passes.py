@@ -1,5 +1,5 @@
 """lightsage.training.passes: the recipe's summaries combined in order, the thread pool that keeps it, and
-the data baseline observed on its threads."""
+the data baseline observed on the way."""
 
 import math
 import threading
@@ -85,7 +85,7 @@ def test_in_order_passes_a_workers_error_on() -> None:
         list(passes.in_order(fails_on_five, range(10), workers=2))
 
 
-def test_the_baseline_observed_on_the_recipes_threads_counts_every_row_once(
+def test_the_baseline_observed_on_the_features_pass_counts_every_row_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)
@@ -97,11 +97,12 @@ def test_the_baseline_observed_on_the_recipes_threads_counts_every_row_once(
     channel = Channel("train", reader, target.labels(task, class_values(target.target_profile(), task)))
     recipe = recipe_class(parsed, recipe_class.select_inputs(profile, "Survived", parsed))
     recipe.state = passes.learn_state(recipe, channel, channel.labelled, workers=2)
-    batches = list(passes.typed_batches(channel, recipe.schema, channel.labelled))
-    assert len(batches) >= 8  # several batches in flight on two threads
     one_by_one = StatisticsBuilder(recipe.schema.features)
-    for typed, _ in batches:
-        one_by_one.observe(typed)
+    batches = 0
+    for batch in channel.reader.batches(list(recipe.schema.feature_names)):
+        one_by_one.observe(recipe.schema.typed_table(batch.table))
+        batches += 1
+    assert batches >= 8  # several batches, read ahead, with the recipe on two threads
 
     threaded = StatisticsBuilder(recipe.schema.features)
     matrix = passes.features_of(

@@ -14,7 +14,7 @@ from lightsage.data.channels import ChannelReader, channel_files
 from lightsage.recipes.base import Recipe, State, resolve
 from lightsage.tasks import class_values, infer_task
 from lightsage.training.hosts import wire
-from lightsage.training.passes import as_frame, recipe_labels, typed_batches
+from lightsage.training.passes import recipe_labels, typed_batches
 from lightsage.training.plan import Channel, profile_channel
 
 from testsupport import TRAIN_CSV
@@ -29,9 +29,9 @@ def summary_of(recipe_name: str, settings: dict[str, str]) -> tuple[Recipe, Stat
     labels = target.labels(task, class_values(target.target_profile(), task))
     schema = recipe_class.select_inputs(profile, parsed["target"], parsed)
     channel = Channel("train", reader, labels)
-    typed, batch_labels = next(typed_batches(channel, schema, channel.labelled))
+    frame, batch_labels = next(typed_batches(channel, schema, channel.labelled))
     recipe = recipe_class(parsed, schema)
-    return recipe, recipe.summarise(as_frame(typed), recipe_labels(batch_labels))
+    return recipe, recipe.summarise(frame, recipe_labels(batch_labels))
 
 
 @pytest.mark.parametrize(
