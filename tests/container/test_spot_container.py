@@ -87,7 +87,7 @@ def test_a_stopped_job_checkpoints_and_its_restart_resumes_to_the_same_quality(
     resumed, uninterrupted = metrics_of(spot), metrics_of(whole)
     assert resumed["resumed_from_iteration"] == rounds
     assert resumed["iterations"] == uninterrupted["iterations"]  # early stopping chose the same rounds
-    for name in ("best_rounds", "refit_rounds", "held_out_rows"):
+    for name in ("best_rounds", "refit_rounds", "fold_rounds", "held_out_rows"):
         assert resumed["rounds"][name] == uninterrupted["rounds"][name], name
     assert abs(resumed["validation"]["auc"] - uninterrupted["validation"]["auc"]) < 0.01
     before, after = uninterrupted["validation"]["auc"], resumed["validation"]["auc"]

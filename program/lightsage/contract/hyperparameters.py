@@ -134,6 +134,18 @@ CORE: tuple[Hyperparameter, ...] = (
         "number of rounds, scaled up by the rows held out (when the time budget has room for it).",
     ),
     Hyperparameter(
+        "ensemble_folds",
+        int,
+        0,
+        "When >= 2 with early_stopping_fraction: split train into this many folds, stop early on each in "
+        "turn and average the models, each at its best round, into one model (in place of the refit); only "
+        "when each fold holds at most 100000 rows, on one host, without a warm start, and when the time "
+        "budget has room for every fold. Early stopping then watches one fold, not early_stopping_fraction's "
+        "share.",
+        lambda v: v == 0 or 2 <= v <= 10,
+        "0 or between 2 and 10",
+    ),
+    Hyperparameter(
         "time_budget_seconds",
         float,
         0.0,

@@ -8,6 +8,7 @@ checkpoint of the rounds done when the job keeps checkpoints.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,10 +18,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from lightsage.data.channels import DataError
 from lightsage.evaluation.baseline import StatisticsBuilder
-from lightsage.model import boosting
+from lightsage.model import boosting, ensemble
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import Task, evaluate
 from lightsage.training import memory, rounds
+from lightsage.training.early_stopping import EarlyStopping
 from lightsage.training.job import Job
 from lightsage.training.memory import MemoryGuard, timed
 from lightsage.training.passes import features_of, learn_state
@@ -39,7 +41,9 @@ CELLS_PER_EXTRA_THREAD = 2_000_000
 class Rounds:
     """How the rounds were chosen (metrics.json's `rounds`): training rows (on every host), rows held out for
     early stopping, rounds searched in this run and the best of them (this job's own, a warm start's not
-    counted), the time budget and the round it stopped boosting at, and the refit's rounds."""
+    counted), the time budget and the round it stopped boosting at, the refit's rounds, and with
+    `ensemble_folds` the best rounds of each fold's model (the first is the search's) that the model
+    averages."""
 
     rows: int
     held_out_rows: int
@@ -48,6 +52,7 @@ class Rounds:
     budget_seconds: float | None
     budget_stopped_at: int | None
     refit_rounds: int | None = None
+    fold_rounds: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +141,11 @@ def fit(
     start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
     # early stopping on rows held out of train (lightsage.training.rounds), gathered from every host
     held_out = rounds.held_out(settings, plan.task, train_labels)
+    # ensemble_folds: the search watches the first fold (one host, a model of this job's own)
+    alone = not job.team.many and job.warm is None
+    folds = rounds.folds(settings, plan.task, train_labels) if alone else None
+    if folds is not None:
+        held_out = folds[0]
     # The train metrics read the scores boosting keeps for the training rows when the model keeps every round
     # it grows on all of them; otherwise a sample's features are kept to be predicted afterwards.
     planned = start.rounds_left(settings["n_estimators"])
@@ -147,9 +157,12 @@ def fit(
         params["metric"] = rounds.HELD_OUT_METRIC[plan.task]
     stop_matrix = train_matrix.rows_at(held_out) if held_out is not None else None
     refit = held_out is not None and settings["refit"]
-    # a search resumed from a checkpoint continues that model; the refit starts from the warm start's
-    refit_scores = (
-        (job.warm_start_scores(train_matrix, threads),) if refit and start.resumed_from is not None else None
+    # a search resumed from a checkpoint continues that model; the refit and the other folds' models start
+    # from the warm start's (or from nothing)
+    restart_scores = (
+        (job.warm_start_scores(train_matrix, threads),)
+        if (refit or folds is not None) and start.resumed_from is not None
+        else None
     )
     # scale-out: every host bins its rows on the same reference, so all grow the same trees
     reference = job.team.bin_reference(train_matrix, params, names, categorical, settings["random_state"])
@@ -207,8 +220,15 @@ def fit(
             budget_seconds=budget.seconds,
             budget_stopped_at=budget.stopped_at,
         )
-        if refit:
-            booster, best = _refit(job, params, train_set, booster, best, budget, report, refit_scores)
+        averaged = None
+        if folds is not None:
+            averaged = _average_folds(
+                params, train_set, folds, (booster, best), budget, report, settings, restart_scores
+            )
+        if averaged is not None:
+            booster, best = averaged, 0
+        elif refit:
+            booster, best = _refit(job, params, train_set, booster, best, budget, report, restart_scores)
     except TrainingInterrupted as stop:  # spot: checkpoint the rounds done so far
         raise TrainingInterrupted(f"{stop}{job.checkpoint_on_stop()}") from None
     # The model's output for the metrics: on the training rows as boosting kept it, while the booster still
@@ -266,11 +286,7 @@ def _refit(
             f"model is the search's, {best_rounds} rounds trained without the rows held out for it"
         )
         return searched, best
-    if init_scores is not None:
-        scores = init_scores[0]
-        if scores is None:  # LightGBM keeps a built dataset's init scores when given None: zeros clear them
-            scores = np.zeros_like(np.asarray(train_set.get_init_score(), dtype=float))
-        train_set.set_init_score(scores)
+    _restore_init_scores(train_set, init_scores)
     if job.team.many:  # the search's network closes, and the refit's opens on a port of its own
         searched.free_network()
         params = {**params, **job.team.cluster.lightgbm_parameters(refit=True)}
@@ -278,6 +294,59 @@ def _refit(
         booster = job.refit(params, train_set, count)
     report.refit_rounds = count
     return booster, 0
+
+
+def _restore_init_scores(train_set: lgb.Dataset, init_scores: tuple[np.ndarray | None] | None) -> None:
+    """Boosting from the start again after a search resumed from a checkpoint, whose scores the training
+    rows then carry: the warm start's raw scores, or none (`init_scores` holds None)."""
+    if init_scores is None:
+        return
+    if init_scores[0] is None:  # none at all, not zeros: LightGBM then starts from the labels' average
+        train_set.set_field("init_score", None)
+        train_set.init_score = None
+    else:
+        train_set.set_init_score(init_scores[0])
+
+
+def _average_folds(
+    params: dict[str, Any],
+    train_set: lgb.Dataset,
+    folds: list[np.ndarray],
+    searched: tuple[lgb.Booster, int],
+    budget: rounds.Budget,
+    report: Rounds,
+    settings: Mapping[str, Any],
+    init_scores: tuple[np.ndarray | None] | None,
+) -> lgb.Booster | None:
+    """The average of one model per fold (`lightsage.training.rounds`), each boosted on the other folds'
+    rows and stopped early on its own, the search's being the first; None when the time budget has no room
+    for the other folds at the pace of the search (then the refit runs, if asked for). `init_scores`: as
+    for `_refit`."""
+    first = searched[1] or searched[0].current_iteration()
+    needed = budget.used * (len(folds) - 1)
+    if budget.stopped_at is not None or not budget.fits(needed):
+        logger.info(
+            f"no averaged folds: the time budget ({budget.seconds:.0f} s) has no room for "
+            f"{len(folds) - 1} more searches of about {budget.used:.1f} s each"
+        )
+        return None
+    _restore_init_scores(train_set, init_scores)
+    everyone = np.arange(train_set.num_data())
+    models = [(searched[0], first)]
+    with timed(f"boosted and averaged {len(folds)} models, one per fold"):
+        for fold in folds[1:]:
+            stopping = EarlyStopping(settings["early_stopping_rounds"])
+            model = lgb.train(
+                dict(params),
+                boosting.rows_of(train_set, np.setdiff1d(everyone, fold)),
+                num_boost_round=settings["n_estimators"],
+                valid_sets=[boosting.rows_of(train_set, fold)],
+                callbacks=[rounds.TimeBudget(budget), stopping],
+            )
+            models.append((model, stopping.best_rounds))
+        booster = ensemble.averaged(models)
+    report.fold_rounds = [count for _, count in models]
+    return booster
 
 
 def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, Any]:

@@ -7,6 +7,14 @@ the validation rows, which stay an honest score of the model; it watches the tas
 With `refit`, the model is then trained again on every training row for the best number of rounds, scaled up
 by the share of rows the search held out (more rows take more rounds to fit as closely).
 
+With `ensemble_folds` = k >= 2 the training rows are split into k folds (stratified by class, seeded), and
+early stopping watches the first of them instead of `early_stopping_fraction`'s share. When the time budget
+has room for k - 1 more such searches, each other fold is then held out in turn, and the model is the average
+of the k models, each at its own best round (`lightsage.model.ensemble.averaged`): one model file, in which
+every training row taught k - 1 of the models. Averaging pays on small tables, where one model's rounds and
+splits vary most with the rows it sees; so the folds are used only when each holds at most HELD_OUT_MAX_ROWS
+rows, on one host and without a warm start; otherwise, or when the budget has no room, the refit runs.
+
 The time budget (`time_budget_seconds` plus `time_budget_per_million_values` for each million feature values,
 training rows x features) bounds boosting on one host: when it runs out, boosting stops at the end of the
 round and the model keeps its best round so far; the refit runs only when, at the pace of the search, it fits
@@ -25,7 +33,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from lightsage.tasks import Task
 
@@ -62,6 +70,28 @@ def held_out(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> np.
         positions, test_size=count, stratify=stratify, random_state=settings["random_state"]
     )
     return np.sort(chosen)
+
+
+def folds(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> list[np.ndarray] | None:
+    """The `ensemble_folds` folds of the training rows (positions, sorted), the first watched by the search;
+    None when early stopping does not hold rows out of train, or the table is too small or too large for it.
+
+    Stratified by class when every class has a row in each fold, else drawn at random; seeded.
+    """
+    count = settings["ensemble_folds"]
+    if count < 2 or held_out(settings, task, labels) is None:
+        return None
+    if len(labels) < 2 * count or len(labels) > count * HELD_OUT_MAX_ROWS:
+        return None
+    positions = np.arange(len(labels))
+    seed = settings["random_state"]
+    if task is not Task.REGRESSION:
+        codes = labels.astype(int)
+        counts = np.bincount(codes)
+        if counts[counts > 0].min() >= count:
+            splits = StratifiedKFold(count, shuffle=True, random_state=seed).split(positions, codes)
+            return [np.sort(fold) for _, fold in splits]
+    return [np.sort(fold) for _, fold in KFold(count, shuffle=True, random_state=seed).split(positions)]
 
 
 def refit_rounds(best_rounds: int, all_rows: int, searched_rows: int) -> int:

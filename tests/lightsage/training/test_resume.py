@@ -14,6 +14,7 @@ import lightgbm as lgb
 import pandas as pd
 import pytest
 
+from bench.tables import interaction_table
 from lightsage.contract.paths import MLPaths
 from lightsage.model import artifact
 from lightsage.serving.app import create_app
@@ -508,3 +509,35 @@ def test_a_job_without_checkpoints_digests_its_data_only_when_it_finds_one(
     assert run_main(root, monkeypatch) == 1
     assert len(digested) == 2
     assert "is a checkpoint of another job" in (root / "output" / "failure").read_text()
+
+
+@pytest.mark.parametrize("folds", ["5", "0"], ids=["averaged-folds", "refit"])
+def test_a_job_resumed_in_its_search_builds_the_same_averaged_or_refitted_model(
+    tmp_path: Path, folds: str
+) -> None:
+    """The folds' models and the refit start from nothing, as in the uninterrupted run, not from the scores
+    the resumed search's training rows carry."""
+    settings = {
+        "recipe": "tabular",
+        "target": "label",
+        "ensemble_folds": folds,
+        "checkpoint_interval": "20",
+        "time_budget_seconds": "0",
+        "time_budget_per_million_values": "0",
+    }
+    channels = {
+        "train": [("train.csv", interaction_table(1_500, seed=1).to_csv(index=False).encode())],
+        "validation": [("validation.csv", interaction_table(400, seed=2).to_csv(index=False).encode())],
+    }
+    root = make_ml_root(tmp_path / "ml", settings, channels)
+    whole = train(paths_of(root))
+    whole_trees = trees(root / "model")
+    assert checkpoint_rounds(root)  # the search's, the last of which a rerun resumes from
+    shutil.rmtree(root / "model")
+    (root / "model").mkdir()
+    resumed = train(paths_of(root))
+    assert resumed["resumed_from_iteration"] == max(checkpoint_rounds(root))
+    assert resumed["rounds"]["fold_rounds"] == whole["rounds"]["fold_rounds"]
+    assert resumed["rounds"]["refit_rounds"] == whole["rounds"]["refit_rounds"]
+    assert (resumed["rounds"]["fold_rounds"] is None) == (folds == "0")
+    assert trees(root / "model") == whole_trees

@@ -1,5 +1,5 @@
-"""lightsage.training.rounds: the rows early stopping watches, the refit and the time budget; and, through
-`train`, that the validation rows choose nothing."""
+"""lightsage.training.rounds: the rows early stopping watches, the folds averaged, the refit and the time
+budget; and, through `train`, that the validation rows choose nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lightsage.contract.paths import MLPaths
 from lightsage.recipes.tabular import DEFAULTS
 from lightsage.tasks import Task
 from lightsage.training.main import train
-from lightsage.training.rounds import HELD_OUT_MAX_ROWS, Budget, held_out, refit_rounds
+from lightsage.training.rounds import HELD_OUT_MAX_ROWS, Budget, folds, held_out, refit_rounds
 
 from testsupport import lightsage_log, make_ml_root
 
@@ -102,6 +102,43 @@ def test_the_time_budget_ends_boosting_after_the_round_it_runs_out_in() -> None:
     assert booster.current_iteration() == 50 and unlimited.stopped_at is None and unlimited.rounds == 50
 
 
+FOLDS = {**SETTINGS, "ensemble_folds": 5}
+
+
+def test_the_folds_part_every_row_stratified_by_class_and_seeded() -> None:
+    labels = labels_of([600, 300, 100])
+    parts = folds(FOLDS, Task.MULTICLASS, labels)
+    assert parts is not None and len(parts) == 5
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(1_000))
+    for part in parts:
+        assert np.array_equal(part, np.sort(part))
+        assert np.bincount(labels[part].astype(int)).tolist() == [120, 60, 20]
+    again = folds(FOLDS, Task.MULTICLASS, labels)
+    assert again is not None and all(np.array_equal(a, b) for a, b in zip(parts, again, strict=True))
+    other = folds({**FOLDS, "random_state": 8}, Task.MULTICLASS, labels)
+    assert other is not None and not np.array_equal(parts[0], other[0])
+
+
+def test_a_class_too_rare_for_every_fold_gives_random_folds_and_regression_too() -> None:
+    labels = labels_of([500, 3])
+    parts = folds(FOLDS, Task.BINARY, labels)
+    assert parts is not None and sorted(len(part) for part in parts) == [100, 100, 101, 101, 101]
+    values = np.random.default_rng(1).normal(size=503)
+    parts = folds(FOLDS, Task.REGRESSION, values)
+    assert parts is not None and np.array_equal(np.sort(np.concatenate(parts)), np.arange(503))
+
+
+def test_no_folds_without_the_setting_early_stopping_a_held_out_share_or_a_table_of_the_right_size() -> None:
+    labels = labels_of([50, 50])
+    assert folds(SETTINGS | {"ensemble_folds": 0}, Task.BINARY, labels) is None
+    assert folds({**FOLDS, "early_stopping_rounds": 0}, Task.BINARY, labels) is None
+    assert folds({**FOLDS, "early_stopping_fraction": 0.0}, Task.BINARY, labels) is None
+    assert folds(FOLDS, Task.BINARY, labels_of([5, 4])) is None  # fewer than two rows per fold
+    too_many = np.zeros(5 * HELD_OUT_MAX_ROWS + 1)
+    assert folds(FOLDS, Task.REGRESSION, too_many) is None
+    assert folds(FOLDS, Task.REGRESSION, too_many[:-1]) is not None
+
+
 # -- through `train` -----------------------------------------------------------------------------------------
 
 
@@ -121,9 +158,24 @@ def trees(model_dir: Path) -> int:
     return lgb.Booster(model_file=str(model_dir / "model.txt")).current_iteration()
 
 
-def test_the_validation_rows_choose_nothing_and_the_refit_trains_the_scaled_rounds(tmp_path: Path) -> None:
+def test_the_validation_rows_choose_nothing_and_the_model_averages_one_model_per_fold(tmp_path: Path) -> None:
     metrics, model_dir = trained(tmp_path / "one")
     other, other_dir = trained(tmp_path / "other", validation_seed=3)
+    assert (model_dir / "model.txt").read_text() == (other_dir / "model.txt").read_text()
+    assert metrics["validation"] != other["validation"]
+    rounds = metrics["rounds"]
+    assert rounds["rows"] == 1_500 and rounds["held_out_rows"] == 1_500 // DEFAULTS["ensemble_folds"]
+    assert rounds["refit_rounds"] is None and len(rounds["fold_rounds"]) == DEFAULTS["ensemble_folds"]
+    assert rounds["fold_rounds"][0] == rounds["best_rounds"] and min(rounds["fold_rounds"]) >= 1
+    assert trees(model_dir) == sum(rounds["fold_rounds"]) == metrics["best_iteration"]
+    assert len(set(rounds["fold_rounds"])) > 1  # each fold's model stopped at its own best round
+
+
+def test_without_folds_the_validation_rows_choose_nothing_and_the_refit_trains_the_scaled_rounds(
+    tmp_path: Path,
+) -> None:
+    metrics, model_dir = trained(tmp_path / "one", ensemble_folds="0")
+    other, other_dir = trained(tmp_path / "other", validation_seed=3, ensemble_folds="0")
     assert (model_dir / "model.txt").read_text() == (other_dir / "model.txt").read_text()
     assert metrics["validation"] != other["validation"]
     rounds = metrics["rounds"]
@@ -135,7 +187,7 @@ def test_the_validation_rows_choose_nothing_and_the_refit_trains_the_scaled_roun
 
 
 def test_without_the_refit_the_model_is_the_searchs_best(tmp_path: Path) -> None:
-    metrics, model_dir = trained(tmp_path / "ml", refit="false")
+    metrics, model_dir = trained(tmp_path / "ml", refit="false", ensemble_folds="0")
     rounds = metrics["rounds"]
     assert rounds["refit_rounds"] is None and metrics["best_iteration"] == rounds["best_rounds"]
     assert trees(model_dir) == rounds["best_rounds"]
@@ -150,6 +202,7 @@ def test_a_spent_time_budget_ends_the_search_and_skips_the_refit(
     rounds = metrics["rounds"]
     assert rounds["budget_stopped_at"] == 1 and rounds["searched_rounds"] == 1
     assert rounds["refit_rounds"] is None and trees(model_dir) == 1
+    assert any("no averaged folds: the time budget" in line for line in logged)
     assert any("no refit: the time budget" in line for line in logged)
     assert any("time budget: 0 s of boosting" in line for line in logged)
 
