@@ -142,8 +142,16 @@ def fit(
     # early stopping on rows held out of train (lightsage.training.rounds), gathered from every host
     held_out = rounds.held_out(settings, plan.task, train_labels)
     # ensemble_folds: the search watches the first fold (one host, a model of this job's own)
-    alone = not job.team.many and job.warm is None
-    folds = rounds.folds(settings, plan.task, train_labels) if alone else None
+    folds = None
+    if held_out is not None and settings["ensemble_folds"] >= 2:
+        if job.team.many or job.warm is not None:
+            logger.info(
+                f"ensemble_folds={settings['ensemble_folds']} is not applied "
+                f"{'with several hosts' if job.team.many else 'to a warm start'}: one model is searched, "
+                "then refitted when refit is on"
+            )
+        else:
+            folds = rounds.folds(settings, plan.task, train_labels)
     if folds is not None:
         held_out = folds[0]
     # The train metrics read the scores boosting keeps for the training rows when the model keeps every round

@@ -82,6 +82,10 @@ def folds(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> list[n
     if count < 2 or held_out(settings, task, labels) is None:
         return None
     if len(labels) < 2 * count or len(labels) > count * HELD_OUT_MAX_ROWS:
+        logger.info(
+            f"ensemble_folds={count} is not applied to {len(labels):,} training rows (it needs 2 to "
+            f"{HELD_OUT_MAX_ROWS:,} rows per fold): one model is searched, then refitted when refit is on"
+        )
         return None
     positions = np.arange(len(labels))
     seed = settings["random_state"]

@@ -20,7 +20,14 @@ from lightsage.model import artifact
 from lightsage.serving.app import create_app
 from lightsage.training.main import main, train
 
-from testsupport import TITANIC_MODEL_FILES, TRAIN_CSV, VALIDATION_CSV, WORKED_EXAMPLE_RECIPE, make_ml_root
+from testsupport import (
+    TITANIC_MODEL_FILES,
+    TRAIN_CSV,
+    VALIDATION_CSV,
+    WORKED_EXAMPLE_RECIPE,
+    lightsage_log,
+    make_ml_root,
+)
 
 DETERMINISTIC = {"subsample": "1.0", "colsample_bytree": "1.0"}
 # conftest's `ml_root` fixture (imported by name, `conftest` may be tests/e2e's by the time this file loads)
@@ -541,3 +548,16 @@ def test_a_job_resumed_in_its_search_builds_the_same_averaged_or_refitted_model(
     assert resumed["rounds"]["refit_rounds"] == whole["rounds"]["refit_rounds"]
     assert (resumed["rounds"]["fold_rounds"] is None) == (folds == "0")
     assert trees(root / "model") == whole_trees
+
+
+def test_a_warm_start_refits_one_model_and_says_the_folds_are_not_applied(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = make_ml_root(
+        tmp_path / "warm", {"recipe": "tabular", "target": "Survived"}, channels(tabular_model(tmp_path))
+    )
+    with lightsage_log(caplog) as logged:
+        metrics = train(paths_of(root))
+    assert metrics["warm_start_iterations"] > 0
+    assert metrics["rounds"]["fold_rounds"] is None and metrics["rounds"]["refit_rounds"] is not None
+    assert any("ensemble_folds=5 is not applied to a warm start" in line for line in logged)

@@ -135,8 +135,14 @@ def test_no_folds_without_the_setting_early_stopping_a_held_out_share_or_a_table
     assert folds({**FOLDS, "early_stopping_fraction": 0.0}, Task.BINARY, labels) is None
     assert folds(FOLDS, Task.BINARY, labels_of([5, 4])) is None  # fewer than two rows per fold
     too_many = np.zeros(5 * HELD_OUT_MAX_ROWS + 1)
-    assert folds(FOLDS, Task.REGRESSION, too_many) is None
     assert folds(FOLDS, Task.REGRESSION, too_many[:-1]) is not None
+
+
+def test_a_table_too_large_for_the_folds_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with lightsage_log(caplog) as logged:
+        assert folds(FOLDS, Task.REGRESSION, np.zeros(5 * HELD_OUT_MAX_ROWS + 1)) is None
+    said = "ensemble_folds=5 is not applied to 500,001 training rows (it needs 2 to 100,000 rows per fold)"
+    assert any(said in line for line in logged)
 
 
 # -- through `train` -----------------------------------------------------------------------------------------
