@@ -21,8 +21,10 @@ seeds for both, the difference (recipe minus LightGBM), and each one's training 
 whole `train` job: reading the files, profiling, features, boosting, metrics and the saved model; LightGBM's
 is `fit` on frames already in memory); then the mean gain over the tables and the tables where the recipe is
 worse. The goal: no table worse, a mean gain of at least +0.005. Beside it, each difference's standard
-error over the seeds and the tables worse by more than two of them (a loss beyond the splits' noise), and how
-many splits the time budget cut short.
+error over the seeds and the tables worse by more than two of them (a loss beyond the splits' noise), how
+many splits the time budget cut short, and what the recipe's model costs to serve: its trees (mean) and the
+rows per second of the one request of test rows (median; the Flask app in-process, one thread, no nginx).
+`--set ensemble_folds=0` compares one refitted model with the five folds' models averaged.
 
 The tables were chosen for their variety before any figure was seen: tasks, sizes from 344 to 53,940 rows,
 missing values, text of few and many values, and dates (in text and in Parquet date types). Rows whose
@@ -194,9 +196,10 @@ def recipe_run(
         metrics = train(paths)
     seconds = time.perf_counter() - started
     body = test_rows.drop(columns=[source.target]).to_csv(index=False)
-    response = (
-        create_app(root / "model").test_client().post("/invocations", data=body, content_type="text/csv")
-    )
+    client = create_app(root / "model").test_client()
+    started = time.perf_counter()
+    response = client.post("/invocations", data=body, content_type="text/csv")
+    answer_seconds = time.perf_counter() - started
     if response.status_code != 200:
         raise BenchmarkError(
             f"{source.name}: serve answered {response.status_code}: {response.get_data()[:300]!r}"
@@ -221,6 +224,8 @@ def recipe_run(
         "seconds": seconds,
         "rounds": metrics["rounds"],
         "features": len(metrics["features"]),
+        "trees": lgb.Booster(model_file=str(root / "model" / "model.txt")).num_trees(),
+        "answer_rows_per_second": len(test_rows) / answer_seconds,
     }
 
 
@@ -306,6 +311,10 @@ def run(results: dict[str, Any], arguments: argparse.Namespace) -> bool:
                 entry[side] = float(np.mean([run[side]["value"] for run in entry["seeds"]]))
                 entry[f"{side}_seconds"] = float(np.mean([run[side]["seconds"] for run in entry["seeds"]]))
             entry["gain"] = entry["recipe"] - entry["lightgbm"]
+            entry["trees"] = float(np.mean([run["recipe"]["trees"] for run in entry["seeds"]]))
+            entry["answer_rows_per_second"] = float(
+                np.median([run["recipe"]["answer_rows_per_second"] for run in entry["seeds"]])
+            )
             differences = [run["recipe"]["value"] - run["lightgbm"]["value"] for run in entry["seeds"]]
             entry["gain_standard_error"] = (
                 float(np.std(differences, ddof=1) / np.sqrt(len(differences)))
@@ -332,9 +341,9 @@ def run(results: dict[str, Any], arguments: argparse.Namespace) -> bool:
 def report(results: dict[str, Any]) -> str:
     header = (
         "| table | source | task | rows × columns | metric | recipe | LightGBM defaults | difference | "
-        "± (s.e.) | recipe time | LightGBM time |"
+        "± (s.e.) | recipe time | LightGBM time | recipe trees | recipe answers |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in results["tables"].items():
         details = f"{entry['rows']:,} × {entry['columns']}"
         if entry["missing_cells"]:
@@ -345,7 +354,8 @@ def report(results: dict[str, Any]) -> str:
             f"| {name} | {entry['origin']} ({entry['format']}) | {entry['task']} | {details} | "
             f"{entry['metric']} | {entry['recipe']:.4f} | {entry['lightgbm']:.4f} | {entry['gain']:+.4f} | "
             f"{_standard_error(entry)} | {entry['recipe_seconds']:.1f} s | "
-            f"{entry['lightgbm_seconds']:.2f} s |"
+            f"{entry['lightgbm_seconds']:.2f} s | {entry['trees']:,.0f} | "
+            f"{entry['answer_rows_per_second']:,.0f} rows/s |"
         )
     seeds = len(next(iter(results["tables"].values()))["seeds"]) if results["tables"] else 0
     worse = ", ".join(results["worse"]) or "none"
