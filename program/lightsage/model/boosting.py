@@ -201,6 +201,11 @@ def rows_of(data: lgb.Dataset, positions: np.ndarray) -> lgb.Dataset:
     return part.construct()
 
 
+def rows_without(data: lgb.Dataset, positions: np.ndarray) -> lgb.Dataset:
+    """A Dataset of every row of a constructed one but those at `positions`, binned as it is (`rows_of`)."""
+    return rows_of(data, np.setdiff1d(np.arange(data.num_data()), positions))
+
+
 def balanced_weights(
     settings: Mapping[str, Any], task: Task, labels: np.ndarray, classes: int
 ) -> np.ndarray | None:

@@ -6,7 +6,8 @@ LightGBM booster: it saves to one `model.txt`, predicts, explains (SHAP values a
 loads in any LightGBM, with nothing of ours needed to read it.
 
 The trees are taken from LightGBM's own text of each model (its `tree_sizes` header gives each tree's
-length), renumbered, scaled, and read back by LightGBM, which then writes the model's text afresh.
+length), renumbered, scaled, and read back by LightGBM, which writes the tree sizes and feature importances
+of the merged trees afresh whenever the model is saved.
 """
 
 from __future__ import annotations
@@ -25,22 +26,17 @@ def averaged(models: Sequence[tuple[lgb.Booster, int]]) -> lgb.Booster:
     folds of one training job do: the same features, bins, task and outputs per round."""
     if not models:
         raise ValueError("no model to average")
-    if len(models) == 1:
-        booster, rounds = models[0]
-        return lgb.Booster(model_str=booster.model_to_string(num_iteration=rounds or None))
     share = 1.0 / len(models)
     header, tail = "", ""
     trees: list[str] = []
     for booster, rounds in models:
-        text = booster.model_to_string(num_iteration=rounds or None)
-        own_header, own_trees, own_tail = _parts(text)
-        if header and own_header != header:
+        own_header, own_trees, own_tail = _parts(booster.model_to_string(num_iteration=rounds or None))
+        if not header:
+            header, tail = own_header, own_tail
+        elif own_header != header:
             raise AssertionError("the models to average differ in their features or task: not one dataset")
-        header, tail = own_header, tail or own_tail
         trees.extend(_scaled(tree, len(trees) + index, share) for index, tree in enumerate(own_trees))
-    merged = lgb.Booster(model_str=header + "".join(trees) + tail)
-    # read back and written afresh by LightGBM: tree sizes and feature importances of the merged trees
-    return lgb.Booster(model_str=merged.model_to_string())
+    return lgb.Booster(model_str=header + "".join(trees) + tail)
 
 
 def _parts(text: str) -> tuple[str, list[str], str]:

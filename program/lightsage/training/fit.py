@@ -139,11 +139,9 @@ def fit(
     sample_positions = train_matrix.sample_positions(TRAIN_METRIC_ROWS, settings["random_state"])
     sample_labels = train_labels if sample_positions is None else train_labels[sample_positions]
     start = job.begin(train_matrix, names)  # spot: resume from this job's checkpoint; or a warm start
-    # early stopping on rows held out of train (lightsage.training.rounds), gathered from every host
-    held_out = rounds.held_out(settings, plan.task, train_labels)
     # ensemble_folds: the search watches the first fold (one host, a model of this job's own)
     folds = None
-    if held_out is not None and settings["ensemble_folds"] >= 2:
+    if settings["ensemble_folds"] >= 2 and rounds.holds_out(settings, train_labels):
         if job.team.many or job.warm is not None:
             logger.info(
                 f"ensemble_folds={settings['ensemble_folds']} is not applied "
@@ -152,8 +150,8 @@ def fit(
             )
         else:
             folds = rounds.folds(settings, plan.task, train_labels)
-    if folds is not None:
-        held_out = folds[0]
+    # else early stopping on rows held out of train (lightsage.training.rounds), gathered from every host
+    held_out = folds[0] if folds is not None else rounds.held_out(settings, plan.task, train_labels)
     # The train metrics read the scores boosting keeps for the training rows when the model keeps every round
     # it grows on all of them; otherwise a sample's features are kept to be predicted afterwards.
     planned = start.rounds_left(settings["n_estimators"])
@@ -207,7 +205,7 @@ def fit(
         watched = boosting.dataset(
             stop_matrix, params, names, categorical, None, train_set, start.scores(stop_matrix, threads)
         )
-        search_set = boosting.rows_of(train_set, np.setdiff1d(np.arange(train_rows_count), held_out))
+        search_set = boosting.rows_without(train_set, held_out)
     elif settings["early_stopping_rounds"]:
         watched = boosting.dataset(
             valid_matrix, params, names, categorical, None, train_set, start.scores(valid_matrix, threads)
@@ -339,14 +337,13 @@ def _average_folds(
         )
         return None
     _restore_init_scores(train_set, init_scores)
-    everyone = np.arange(train_set.num_data())
     models = [(searched[0], first)]
     with timed(f"boosted and averaged {len(folds)} models, one per fold"):
         for fold in folds[1:]:
             stopping = EarlyStopping(settings["early_stopping_rounds"])
             model = lgb.train(
                 dict(params),
-                boosting.rows_of(train_set, np.setdiff1d(everyone, fold)),
+                boosting.rows_without(train_set, fold),
                 num_boost_round=settings["n_estimators"],
                 valid_sets=[boosting.rows_of(train_set, fold)],
                 callbacks=[rounds.TimeBudget(budget), stopping],

@@ -46,6 +46,15 @@ HELD_OUT_METRIC = {Task.BINARY: "binary_logloss", Task.MULTICLASS: "multi_loglos
 HELD_OUT_MAX_ROWS = 100_000
 
 
+def holds_out(settings: Mapping[str, Any], labels: np.ndarray) -> bool:
+    """Whether early stopping watches rows held out of train (else the validation rows, or nothing)."""
+    return (
+        bool(settings["early_stopping_rounds"])
+        and settings["early_stopping_fraction"] > 0
+        and len(labels) >= 2
+    )
+
+
 def held_out(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> np.ndarray | None:
     """Positions (sorted) of the training rows early stopping watches; None when it watches the validation
     rows (no early stopping, or early_stopping_fraction 0).
@@ -53,9 +62,9 @@ def held_out(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> np.
     A share of the rows, seeded, stratified by class when every class has two rows or more (else drawn at
     random); at least one row per class when stratified, and never every row.
     """
-    fraction = settings["early_stopping_fraction"]
-    if not settings["early_stopping_rounds"] or fraction <= 0 or len(labels) < 2:
+    if not holds_out(settings, labels):
         return None
+    fraction = settings["early_stopping_fraction"]
     positions = np.arange(len(labels))
     stratify = None
     if task is not Task.REGRESSION:
@@ -79,7 +88,7 @@ def folds(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> list[n
     Stratified by class when every class has a row in each fold, else drawn at random; seeded.
     """
     count = settings["ensemble_folds"]
-    if count < 2 or held_out(settings, task, labels) is None:
+    if count < 2 or not holds_out(settings, labels):
         return None
     if len(labels) < 2 * count or len(labels) > count * HELD_OUT_MAX_ROWS:
         logger.info(
