@@ -24,7 +24,7 @@ worse. The goal: no table worse, a mean gain of at least +0.005. Beside it, each
 error over the seeds and the tables worse by more than two of them (a loss beyond the splits' noise), how
 many splits the time budget cut short, and what the recipe's model costs to serve: its trees (mean) and the
 rows per second of the one request of test rows (median; the Flask app in-process, one thread, no nginx).
-`--set ensemble_folds=0` compares one refitted model with the five folds' models averaged.
+`--set ensemble_folds=0` compares one refitted model with the three folds' models averaged.
 
 The tables were chosen for their variety before any figure was seen: tasks, sizes from 344 to 53,940 rows,
 missing values, text of few and many values, and dates (in text and in Parquet date types). Rows whose

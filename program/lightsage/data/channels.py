@@ -148,7 +148,8 @@ def check_header(names: list[str], where: str) -> list[str]:
     if unnamed:
         raise DataError(
             f"{where}: the header has an empty or 'Unnamed' column name at position(s) {', '.join(unnamed)} "
-            "(a pandas index written by DataFrame.to_csv(): write it with index=False)"
+            "(a pandas index written by DataFrame.to_csv(): write it with index=False; R's write.csv: "
+            "row.names=FALSE)"
         )
     duplicated = sorted({name for name in trimmed if trimmed.count(name) > 1})
     if duplicated:

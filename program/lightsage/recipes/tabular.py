@@ -21,7 +21,7 @@ fails naming the values, and the ways out.
 
 Its boosting defaults are those of a careful first model on a table nobody has looked at: a small learning
 rate and as many rounds as help, found by early stopping on rows held out of training (the validation rows
-stay an honest score); on a table of up to 500,000 rows, five models, each stopped early on its own fold of
+stay an honest score); on a table of up to 300,000 rows, three models, each stopped early on its own fold of
 the training rows, averaged into one; on a larger one, the model trained again on every training row for the
 rounds found; all within a time budget that grows with the table (`lightsage.training.rounds`).
 `hyperparameter_table` lists them; each is a hyperparameter, and LightGBM's defaults are one setting away.
@@ -68,8 +68,8 @@ DEFAULTS: dict[str, Any] = {
     # a fifth of the rows ranks rounds steadily on a table of a few hundred rows (capped on a large one)
     "early_stopping_fraction": 0.2,
     "refit": True,
-    # on a table of up to 500,000 rows, five models each stopped on its own fold and averaged (else the refit)
-    "ensemble_folds": 5,
+    # up to 300,000 rows: three models, each stopped on its own fold, averaged (else the refit)
+    "ensemble_folds": 3,
     "time_budget_seconds": 30.0,
     "time_budget_per_million_values": 0.3,
 }

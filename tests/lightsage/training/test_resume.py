@@ -518,7 +518,7 @@ def test_a_job_without_checkpoints_digests_its_data_only_when_it_finds_one(
     assert "is a checkpoint of another job" in (root / "output" / "failure").read_text()
 
 
-@pytest.mark.parametrize("folds", ["5", "0"], ids=["averaged-folds", "refit"])
+@pytest.mark.parametrize("folds", ["3", "0"], ids=["averaged-folds", "refit"])
 def test_a_job_resumed_in_its_search_builds_the_same_averaged_or_refitted_model(
     tmp_path: Path, folds: str
 ) -> None:
@@ -560,4 +560,4 @@ def test_a_warm_start_refits_one_model_and_says_the_folds_are_not_applied(
         metrics = train(paths_of(root))
     assert metrics["warm_start_iterations"] > 0
     assert metrics["rounds"]["fold_rounds"] is None and metrics["rounds"]["refit_rounds"] is not None
-    assert any("ensemble_folds=5 is not applied to a warm start" in line for line in logged)
+    assert any("ensemble_folds=3 is not applied to a warm start" in line for line in logged)
