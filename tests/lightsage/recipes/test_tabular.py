@@ -35,6 +35,7 @@ TABLE = pd.DataFrame(
     {
         "row_id": range(1, 41),
         "CustomerID": [7 * i % 41 for i in range(1, 41)],
+        "rownames": [11 * i % 41 for i in range(1, 41)],  # R's row names, shuffled
         "name": [f"person {i}" for i in range(40)],
         "colour": ["red", "blue", "green", "red"] * 10,
         "size": [1.5, 2.0, np.nan, 3.25] * 10,
@@ -52,6 +53,7 @@ def test_columns_are_chosen_and_every_drop_is_logged(caplog: pytest.LogCaptureFi
     assert kinds == {
         "row_id": ("number", "ignored"),
         "CustomerID": ("number", "ignored"),
+        "rownames": ("number", "ignored"),
         "name": ("string", "ignored"),
         "colour": ("string", "feature"),
         "size": ("number", "feature"),
@@ -80,10 +82,11 @@ def test_categorical_and_ignore_columns_override_the_choice() -> None:
 
 
 def test_id_names() -> None:
-    assert all(
-        named_like_id(name) for name in ["id", "ID", "user_id", "PassengerId", "customerID", "row index"]
-    )
-    assert not any(named_like_id(name) for name in ["paid", "idle", "valid", "width", "Holiday"])
+    id_like = ["id", "ID", "user_id", "PassengerId", "customerID", "row index", "rownames", "rowname"]
+    id_like += ["row.names", "Row_Number", "rownum"]
+    assert all(named_like_id(name) for name in id_like)
+    not_id_like = ["paid", "idle", "valid", "width", "Holiday", "row", "rows", "arrow_num"]
+    assert not any(named_like_id(name) for name in not_id_like)
 
 
 def trained(frame: pd.DataFrame, **raw: str) -> Tabular:
