@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from lightsage.data.channels import DataError, check_header
 from lightsage.data.profile import TargetColumn
 from lightsage.recipes.base import Recipe
 from lightsage.tasks import (
@@ -72,18 +73,23 @@ def objective(task: Task) -> Objective:
 
 
 def table_columns(source: Path) -> list[str]:
-    """The column names of a CSV (its header) or Parquet file, read without reading its rows."""
+    """The column names of a CSV (its header, held to `train`'s rules) or Parquet file, read without reading
+    its rows."""
     if not source.is_file():
         raise DeployError(f"the data source {source} does not exist")
     try:
         if is_parquet(source.name):
             return list(pq.read_schema(source).names)
         with pa_csv.open_csv(source) as reader:
-            return list(reader.schema.names)
+            names = list(reader.schema.names)
+        check_header(names, str(source))
+        return names
     except (pa.ArrowException, OSError) as error:
         raise DeployError(
             f"cannot read {source} as {'Parquet' if is_parquet(source.name) else 'CSV'}: {error}"
         ) from None
+    except DataError as error:
+        raise DeployError(str(error)) from None
 
 
 def missing_column(source: Path, column: str, names: list[str], role: str = "target column") -> DeployError:

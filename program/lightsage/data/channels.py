@@ -49,6 +49,8 @@ CSV_LARGEST_BLOCK_BYTES = 1 << 30
 PARQUET_BATCH_ROWS = 131_072
 _SCAN_BYTES = 8 << 20
 UNNAMED_PREFIX = "Unnamed:"
+# Separators other than the comma that spreadsheets and exports use, as messages call them
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "bars"}
 
 Format = Literal["csv", "parquet"]
 
@@ -151,10 +153,23 @@ def check_header(names: list[str], where: str) -> list[str]:
             "(a pandas index written by DataFrame.to_csv(): write it with index=False; R's write.csv: "
             "row.names=FALSE)"
         )
+    if len(trimmed) == 1:
+        _refuse_other_separators(trimmed[0], where)
     duplicated = sorted({name for name in trimmed if trimmed.count(name) > 1})
     if duplicated:
         raise DataError(f"{where}: the header names these columns more than once: {', '.join(duplicated)}")
     return trimmed
+
+
+def _refuse_other_separators(name: str, where: str) -> None:
+    """A header of one column whose name holds a semicolon, tab or bar between names: another separator."""
+    for separator, called in OTHER_SEPARATORS.items():
+        if sum(1 for part in name.split(separator) if part.strip()) >= 2:
+            raise DataError(
+                f"{where}: the header reads as one column, {name!r}, whose name holds {called}: the file "
+                f"looks separated by {called} instead of commas; write it comma-separated (pandas: "
+                "to_csv(sep=','))"
+            )
 
 
 @dataclass(frozen=True)

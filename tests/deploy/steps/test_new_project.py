@@ -78,6 +78,10 @@ def problems(tmp_path: Path) -> list[tuple[Path, str, str, str]]:
     one_value = written(table(Task.BINARY).assign(Status="good"), tmp_path / "one.csv")
     only_target = written(table(Task.BINARY)[["Status"]], tmp_path / "only.csv")
     empty_target = written(table(Task.BINARY).assign(Status=""), tmp_path / "empty.csv")
+    semicolons = tmp_path / "semicolons.csv"
+    table(Task.BINARY).to_csv(semicolons, sep=";", index=False)
+    with_index = tmp_path / "index.csv"
+    table(Task.BINARY).to_csv(with_index)
     return [
         (tmp_path / "gone.csv", "Status", "tabular", f"--data {tmp_path / 'gone.csv'}: no such file"),
         (good, "status", "tabular",
@@ -87,6 +91,9 @@ def problems(tmp_path: Path) -> list[tuple[Path, str, str, str]]:
         (one_value, "Status", "tabular", "'Status' has one class only ('good' in all 40 labelled rows)"),
         (empty_target, "Status", "tabular", "target column 'Status' has no values"),
         (only_target, "Status", "tabular", f"{only_target} has no column but the target 'Status'"),
+        (semicolons, "Status", "tabular",
+         f"{semicolons}: the header reads as one column, 'income;region;"),
+        (with_index, "Status", "tabular", f"{with_index}: the header has an empty or 'Unnamed' column name"),
         (good, "Status", "houses",
          "--recipe houses: the image has no such recipe; built in: tabular, titanic"),
         (good, "Status", "titanic", f"{good}: the data lacks column(s) recipe 'titanic' needs: Pclass, Name"),

@@ -129,12 +129,26 @@ def test_headers_must_match_across_files(tmp_path: Path) -> None:
         (["a", "b", "a"], "names these columns more than once: a"),
         (["", "a", "b"], "empty or 'Unnamed' column name at position(s) 1"),
         (["Unnamed: 0", "a"], "a pandas index"),
+        (["price;colour;label"], "'price;colour;label', whose name holds semicolons: the file looks"),
+        (["price\tlabel"], "whose name holds tabs"),
+        (["price | label"], "whose name holds bars"),
     ],
 )
 def test_header_rules(header: list[str], fragment: str) -> None:
     with pytest.raises(DataError) as caught:
         check_header(header, "channel 'train', file 'x.csv'")
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("header", [["price"], ["a;"], ["a;b", "c"], ["a | b", "c"]])
+def test_one_column_or_a_name_with_one_part_is_not_taken_for_another_separator(header: list[str]) -> None:
+    assert check_header(header, "x") == header
+
+
+def test_a_semicolon_separated_file_is_named_as_such(tmp_path: Path) -> None:
+    write(tmp_path, "t.csv", b"a;b;label\n1;2;x\n3;4;y\n")
+    with pytest.raises(DataError, match=r"file 't.csv': the header reads as one column, 'a;b;label'"):
+        rows_of(tmp_path)
 
 
 def test_a_row_with_the_wrong_field_count_is_named(tmp_path: Path) -> None:

@@ -65,6 +65,31 @@ def test_columns_are_chosen_and_every_drop_is_logged(caplog: pytest.LogCaptureFi
     assert any("'empty': it is empty" in line for line in logged)
 
 
+UNIQUE_TEXT = "its text is mostly unique, like names or ids"
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ([f"{1000 + 37 * i:,}.50" for i in range(40)], "numbers written with a currency sign, thousands"),
+        ([f"${5 * i}.25" for i in range(40)], "(such as '$0.25'): write them as plain numbers"),
+        ([f"{i}.5%" for i in range(40)], "numbers written with a currency sign"),
+        ([f"{1 + i % 28:02d}/{1 + i // 28:02d}/2020" for i in range(40)], "dates written day or month first"),
+        ([f"{1 + i % 12}-{1 + i // 12}-21 08:30" for i in range(40)], "which read both ways: write them"),
+        ([f"person {i}" for i in range(40)], UNIQUE_TEXT),
+        ([f"{i},5" if i % 2 else f"word {i}" for i in range(40)], UNIQUE_TEXT),
+    ],
+)
+def test_mostly_unique_text_names_numbers_and_dates_it_cannot_read(
+    values: list[str], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = pd.DataFrame({"odd": values, "colour": ["red", "blue"] * 20, "y": [0, 1] * 20})
+    with lightsage_log(caplog) as logged:
+        schema = Tabular.select_inputs(profile_of(frame), "y", settings_for())
+    assert schema.feature_names == ("colour",)
+    assert any("not using column 'odd': " in line and reason in line for line in logged)
+
+
 def test_categorical_and_ignore_columns_override_the_choice() -> None:
     settings = settings_for(categorical_columns="zip", ignore_columns="size")
     schema = Tabular.select_inputs(profile_of(TABLE), "y", settings)
