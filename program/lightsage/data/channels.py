@@ -355,6 +355,9 @@ class FileReader:
         line = 1
         opener = gzip.open if self.file.gzipped else open
         with opener(self.file.path, "rb") as handle:
+            if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return 'it starts with a UTF-16 byte order mark (as Excel\'s "Unicode Text" writes)'
+            handle.seek(0)
             while block := handle.read(_SCAN_BYTES):
                 try:
                     decoder.decode(block)

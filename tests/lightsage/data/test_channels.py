@@ -183,6 +183,14 @@ def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
         rows_of(tmp_path)
 
 
+@pytest.mark.parametrize("order_mark", [b"\xff\xfe", b"\xfe\xff"], ids=["little-endian", "big-endian"])
+def test_a_utf16_file_is_named_as_such(tmp_path: Path, order_mark: bytes) -> None:
+    codec = "utf-16-le" if order_mark == b"\xff\xfe" else "utf-16-be"
+    write(tmp_path, "excel.csv", order_mark + (HEADER + "1,2,3\n").encode(codec))
+    with pytest.raises(DataError, match=r"file 'excel.csv' is not UTF-8 text: it starts with a UTF-16 byte"):
+        rows_of(tmp_path)
+
+
 def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
     write(tmp_path, b"caf\xe9.csv", (HEADER + "1,2\n").encode())
     with pytest.raises(DataError) as caught:

@@ -74,6 +74,7 @@ UNIQUE_TEXT = "its text is mostly unique, like names or ids"
         ([f"{1000 + 37 * i:,}.50" for i in range(40)], "numbers written with a currency sign, thousands"),
         ([f"${5 * i}.25" for i in range(40)], "(such as '$0.25'): write them as plain numbers"),
         ([f"{i}.5%" for i in range(40)], "numbers written with a currency sign"),
+        ([f"{50 + i},{i % 7}5" for i in range(40)], "(such as '50,05'): write them as plain numbers"),
         ([f"{1 + i % 28:02d}/{1 + i // 28:02d}/2020" for i in range(40)], "dates written day or month first"),
         ([f"{1 + i % 12}-{1 + i // 12}-21 08:30" for i in range(40)], "which read both ways: write them"),
         ([f"person {i}" for i in range(40)], UNIQUE_TEXT),
