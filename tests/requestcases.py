@@ -19,6 +19,14 @@ BAD_REQUESTS = [
     (b"1,3,\xff\xfe,male", "text/csv", 400, "not valid UTF-8: byte 4 is 0xff"),
     ('1,3,"unterminated,male\n', "text/csv", 400, "the body ends inside a quoted field"),
     ("1,3,x,male,22", "text/csv", 400, "row 1 has 5 field(s); without a header row each row needs 11"),
+    (
+        ROW.replace(",", ";").replace('"Braund; Mr. Owen Harris"', "Braund"),
+        "text/csv",
+        400,
+        "row 1 has 1 field(s); without a header row each row needs 11, in this order: PassengerId,Pclass,"
+        "Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked (its one field holds semicolons: CSV fields",
+    ),
+    (";".join(COLUMNS) + "\n" + ROW, "text/csv", 400, "(its one field holds semicolons: CSV fields are"),
     (ROW.replace(",22,", ",old,"), "text/csv", 400, "row 1, column 'Age': 'old' is not a number"),
     (ROW.replace(",22,", ",2_2,"), "text/csv", 400, "row 1, column 'Age': '2_2' is not a number"),
     (ROW.replace(",7.25,", ",inf,"), "text/csv", 400, "column 'Fare': 'inf' is not a number"),

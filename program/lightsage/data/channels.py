@@ -161,15 +161,22 @@ def check_header(names: list[str], where: str) -> list[str]:
     return trimmed
 
 
+def other_separator(field: str) -> str | None:
+    """What a lone field holds between values instead of commas (semicolons, tabs, bars), if it does."""
+    for separator, called in OTHER_SEPARATORS.items():
+        if sum(1 for part in field.split(separator) if part.strip()) >= 2:
+            return called
+    return None
+
+
 def _refuse_other_separators(name: str, where: str) -> None:
     """A header of one column whose name holds a semicolon, tab or bar between names: another separator."""
-    for separator, called in OTHER_SEPARATORS.items():
-        if sum(1 for part in name.split(separator) if part.strip()) >= 2:
-            raise DataError(
-                f"{where}: the header reads as one column, {name!r}, whose name holds {called}: the file "
-                f"looks separated by {called} instead of commas; write it comma-separated (pandas: "
-                "to_csv(sep=','))"
-            )
+    if called := other_separator(name):
+        raise DataError(
+            f"{where}: the header reads as one column, {name!r}, whose name holds {called}: the file "
+            f"looks separated by {called} instead of commas; write it comma-separated (pandas: "
+            "to_csv(sep=','))"
+        )
 
 
 @dataclass(frozen=True)

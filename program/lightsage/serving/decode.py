@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from lightsage.data.channels import DataError, check_header, ends_inside_quotes
+from lightsage.data.channels import DataError, check_header, ends_inside_quotes, other_separator
 from lightsage.data.schema import ColumnValueError, InputSchema
 from lightsage.data.values import NUMBER_SYNTAX, shown
 from lightsage.serving.negotiate import (
@@ -231,14 +231,18 @@ def _layout(first: Sequence[str], schema: InputSchema, target: str) -> _CsvLayou
     return _CsvLayout(True, len(header), {name: header.index(name) for name in schema.feature_names})
 
 
-def _width_error(layout: _CsvLayout, row: int, count: int, schema: InputSchema) -> PayloadError:
+def _width_error(
+    layout: _CsvLayout, row: int, count: int, schema: InputSchema, first: list[str]
+) -> PayloadError:
     if layout.has_header:
         expectation = f"the header has {layout.width}"
     else:
         expectation = (
             f"without a header row each row needs {layout.width}, in this order: {','.join(schema.names)}"
         )
-    return bad_request(f"row {row} has {count} field(s); {expectation}", row=row)
+    called = other_separator(first[0]) if len(first) == 1 and row == 1 else None
+    hint = f" (its one field holds {called}: CSV fields are separated by commas)" if called else ""
+    return bad_request(f"row {row} has {count} field(s); {expectation}{hint}", row=row)
 
 
 def _check_quotes_closed(text: str) -> None:
@@ -268,7 +272,7 @@ def decode_csv_rows(text: str, schema: InputSchema, target: str) -> Decoded:
     body_rows = rows if layout.has_header else _chain(first, rows)
     for number, row in enumerate(body_rows, start=1):
         if len(row) != layout.width:
-            raise _width_error(layout, number, len(row), schema)
+            raise _width_error(layout, number, len(row), schema, first)
         records.append({name: row[position] for name, position in layout.positions.items()})
         numbers.append(number)
     if not records:
@@ -357,7 +361,7 @@ def decode_csv_columns(body: bytes, text: str, schema: InputSchema, target: str)
         # Arrow's messages name no row: the row-by-row engine finds and names the culprit.
         return decode_csv_rows(text, schema, target)
     if table.num_columns != layout.width:
-        raise _width_error(layout, 1, table.num_columns, schema)
+        raise _width_error(layout, 1, table.num_columns, schema, first)
     if layout.has_header:
         table = table.slice(1)
     if table.num_rows == 0:

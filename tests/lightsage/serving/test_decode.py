@@ -128,6 +128,11 @@ def test_large_bodies_take_the_arrow_engine_with_the_same_errors() -> None:
     assert error.details == {"row": 351, "column": "Age"}
     rows[350] = "1,2,3"
     assert_error(("\n".join(rows) + "\n").encode(), "text/csv", 400, "row 351 has 3 field(s)")
+    semicolons = ROW.replace(",", ";").replace('"Braund; Mr. Owen Harris"', "Braund")
+    body = ("\n".join([semicolons] * 400) + "\n").encode()
+    assert len(body) > decoding.SMALL_BODY_BYTES
+    assert_error(body, "text/csv", 400, "row 1 has 1 field(s); without a header row each row needs 11")
+    assert_error(body, "text/csv", 400, "(its one field holds semicolons: CSV fields are separated by")
     good = decode(("\n".join([ROW] * 400)).encode(), "text/csv", SCHEMA, TARGET)
     assert good.table is not None and good.rows == 400 and same(good.table.to_pylist()[:1], [EXPECTED])
 
