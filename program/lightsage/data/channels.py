@@ -140,7 +140,8 @@ def channel_files(channel_dir: Path, channel: str) -> list[DataFile]:
 
 
 def check_header(names: list[str], where: str) -> list[str]:
-    """Column names trimmed; duplicated, empty and pandas-index names are refused (train and serve alike)."""
+    """Column names trimmed; duplicated, empty and pandas-index names, and a lone name holding another
+    separator, are refused (train and serve alike)."""
     trimmed = [name.strip() for name in names]
     unnamed = [
         str(position)
@@ -153,8 +154,12 @@ def check_header(names: list[str], where: str) -> list[str]:
             "(a pandas index written by DataFrame.to_csv(): write it with index=False; R's write.csv: "
             "row.names=FALSE)"
         )
-    if len(trimmed) == 1:
-        _refuse_other_separators(trimmed[0], where)
+    if len(trimmed) == 1 and (called := other_separator(trimmed[0])):
+        raise DataError(
+            f"{where}: the header reads as one column, {trimmed[0]!r}, whose name holds {called}: the file "
+            f"looks separated by {called} instead of commas; write it comma-separated (pandas: "
+            "to_csv(sep=','))"
+        )
     duplicated = sorted({name for name in trimmed if trimmed.count(name) > 1})
     if duplicated:
         raise DataError(f"{where}: the header names these columns more than once: {', '.join(duplicated)}")
@@ -167,16 +172,6 @@ def other_separator(field: str) -> str | None:
         if sum(1 for part in field.split(separator) if part.strip()) >= 2:
             return called
     return None
-
-
-def _refuse_other_separators(name: str, where: str) -> None:
-    """A header of one column whose name holds a semicolon, tab or bar between names: another separator."""
-    if called := other_separator(name):
-        raise DataError(
-            f"{where}: the header reads as one column, {name!r}, whose name holds {called}: the file "
-            f"looks separated by {called} instead of commas; write it comma-separated (pandas: "
-            "to_csv(sep=','))"
-        )
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,7 @@ def _unique_text_reason(column: ColumnProfile) -> str:
     if signed and len(numbers) >= MOSTLY_UNIQUE_SHARE * len(values):
         return (
             "its values are numbers written with a currency sign, thousands separators, a decimal comma or a "
-            "percent sign "
-            f"(such as {signed[0]!r}): write them as plain numbers (1234.5) to use the column"
+            f"percent sign (such as {signed[0]!r}): write them as plain numbers (1234.5) to use the column"
         )
     dates = [value for value in values if _DAY_OR_MONTH_FIRST.match(value)]
     if dates and len(dates) >= MOSTLY_UNIQUE_SHARE * len(values):

@@ -232,7 +232,7 @@ def _layout(first: Sequence[str], schema: InputSchema, target: str) -> _CsvLayou
 
 
 def _width_error(
-    layout: _CsvLayout, row: int, count: int, schema: InputSchema, first: list[str]
+    layout: _CsvLayout, row: int, count: int, schema: InputSchema, first: Sequence[str]
 ) -> PayloadError:
     if layout.has_header:
         expectation = f"the header has {layout.width}"
