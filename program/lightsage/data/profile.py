@@ -142,15 +142,20 @@ class ColumnProfile:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         reading = read_numbers(values)
+        known = reading.numbers[~np.isnan(reading.numbers)]
+        self.numbers += len(known)
+        self._observe_numbers(known)
+        if self.sampled >= DISTINCT_SAMPLE and not reading.markers.any() and not reading.bad.any():
+            # every cell is a number or missing, and the distinct values are sampled: no text to look at
+            self.present += len(known)
+            self.missing += len(values) - len(known)
+            return
         # a number column's bad cells are infinities: present, but kept out of the text statistics
         infinities = int(reading.bad.sum()) if _is_number_type(values.type) else 0
         texts = texts_from_arrow(_without(values, reading.bad) if infinities else values)
         present = int(pc.count(texts, mode="only_valid").as_py())
         self.present += present + infinities
         self.missing += len(texts) - present - infinities
-        known = reading.numbers[~np.isnan(reading.numbers)]
-        self.numbers += len(known)
-        self._observe_numbers(known)
         if reading.markers.any():
             self.marker_cells += _tally(
                 self.markers, texts, reading.markers, where, first_row, len(self.marker_cells)

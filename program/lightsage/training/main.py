@@ -132,6 +132,7 @@ def main() -> int:
     started = time.monotonic()
     logs.configure("train")
     memory.return_freed_blocks()
+    memory.arrow_buffers_from_jemalloc()
     paths = MLPaths.from_environment()
     peers = Cluster()  # scale-out: the other hosts, once joined; told why this one fails
     try:

@@ -2,14 +2,15 @@
 summaries, and their features.
 
 Each pass streams the channel in Arrow batches, the next read ahead on a thread of its own; a pool of threads
-(`in_order`) runs the recipe on the next batches while this one is stored.
+(`in_order`) types the next batches and runs the recipe on them while this one is stored.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -29,8 +30,8 @@ from lightsage.training.plan import Channel
 COMBINE_EVERY = 16
 
 
-def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueError) -> DataError:
-    position = int(rows[error.row]) if rows is not None else error.row
+def _value_error(batch: RawBatch, positions: np.ndarray | None, error: ColumnValueError) -> DataError:
+    position = int(positions[error.row]) if positions is not None else error.row
     more = f" ({error.count} such values in rows {batch.first_row + 1} to {batch.first_row + batch.rows})"
     return DataError(
         f"{batch.file.where}, row {batch.first_row + position + 1}, column '{error.column}': "
@@ -38,29 +39,57 @@ def _value_error(batch: RawBatch, rows: np.ndarray | None, error: ColumnValueErr
     )
 
 
-def typed_batches(
-    channel: Channel, schema: InputSchema, selection: np.ndarray, baseline: StatisticsBuilder | None = None
-) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """The selected rows of a channel, batch by batch: typed feature columns and their labels, in the
-    channel's label dtype (`recipe_labels` gives a recipe its float64). A baseline builder, when given,
-    observes each typed batch on the way (the data baseline costs no pass of its own)."""
+@dataclass(frozen=True)
+class Chosen:
+    """The chosen rows of one batch as read (text for CSV), their labels, and where they sit in the batch
+    (`positions` None: every row)."""
+
+    batch: RawBatch
+    table: pa.Table
+    labels: np.ndarray
+    positions: np.ndarray | None
+
+    def typed(self, schema: InputSchema) -> pa.Table:
+        """The schema's feature columns, typed; a value that is not of its column's type is named by file,
+        row and column."""
+        try:
+            return schema.typed_table(self.table)
+        except ColumnValueError as error:
+            raise _value_error(self.batch, self.positions, error) from None
+
+
+def chosen_batches(channel: Channel, columns: Sequence[str], selection: np.ndarray) -> Iterator[Chosen]:
+    """The selected rows of a channel's named columns, batch by batch, with their labels in the channel's
+    label dtype (`recipe_labels` gives a recipe its float64). Typing them (`Chosen.typed`) is left to the
+    caller, so a pass can type one batch on a worker thread while the next is read."""
     offset = 0
-    for batch in channel.reader.batches(list(schema.feature_names), ahead=True):
+    for batch in channel.reader.batches(list(columns), ahead=True):
         chosen = selection[offset : offset + batch.rows]
         labels = channel.labels[offset : offset + batch.rows][chosen]
         offset += batch.rows
         if not chosen.any():
             continue
-        rows = np.flatnonzero(chosen) if not chosen.all() else None
-        table = batch.table.filter(pa.array(chosen)) if rows is not None else batch.table
-        try:
-            typed = schema.typed_table(table)
-        except ColumnValueError as error:
-            raise _value_error(batch, rows, error) from None
+        positions = np.flatnonzero(chosen) if not chosen.all() else None
+        table = batch.table.filter(pa.array(chosen)) if positions is not None else batch.table
+        yield Chosen(batch, table, labels, positions)
+
+
+def frame_of(typed: pa.Table, keep_table: bool = False) -> pd.DataFrame:
+    """A typed table as the recipe reads it: one pandas block per column, each Arrow column freed as it is
+    converted (no consolidated copy) unless the table is still needed (`keep_table`)."""
+    return typed.to_pandas(split_blocks=True, self_destruct=not keep_table)
+
+
+def typed_batches(
+    channel: Channel, schema: InputSchema, selection: np.ndarray, baseline: StatisticsBuilder | None = None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels. A baseline
+    builder, when given, observes each typed batch on the way."""
+    for chosen in chosen_batches(channel, schema.feature_names, selection):
+        typed = chosen.typed(schema)
         if baseline is not None:
             baseline.observe(typed)
-        # One pandas block per column, each Arrow column freed as it is converted: no consolidated copy.
-        yield typed.to_pandas(split_blocks=True, self_destruct=True), labels
+        yield frame_of(typed), chosen.labels
 
 
 def recipe_labels(labels: np.ndarray) -> np.ndarray:
@@ -128,12 +157,16 @@ def learn_state(
         schema = InputSchema(
             tuple(column for column in schema.features if column.name in recipe.learned_from)
         )
+
+    def summarised(chosen: Chosen) -> State:
+        return recipe.summarise(frame_of(chosen.typed(schema)), recipe_labels(chosen.labels))
+
     if schema.features:
-        batches = typed_batches(channel, schema, selection)
+        summaries = in_order(summarised, chosen_batches(channel, schema.feature_names, selection), workers)
     else:  # the recipe reads no column: one batch of the rows' labels, without reading the channel
         labels = channel.labels[selection]
-        batches = iter([(pd.DataFrame(index=pd.RangeIndex(len(labels))), labels)] if len(labels) else [])
-    summaries = in_order(lambda batch: recipe.summarise(batch[0], recipe_labels(batch[1])), batches, workers)
+        frame = pd.DataFrame(index=pd.RangeIndex(len(labels)))
+        summaries = iter([recipe.summarise(frame, recipe_labels(labels))] if len(labels) else [])
     summary = combine_all(recipe, summaries)
     if summary is None:
         raise DataError(f"channel '{channel.name}' has no labelled rows to learn from")
@@ -154,7 +187,8 @@ def features_of(
     baseline: StatisticsBuilder | None = None,
 ) -> boosting.FeatureMatrix:
     """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
-    `baseline` observes the typed rows (`typed_batches`).
+    `baseline` observes the typed rows, in order on this thread, while the workers type and transform the
+    next batches.
 
     With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
     for what follows, and stops the job as soon as that clearly cannot fit.
@@ -162,12 +196,16 @@ def features_of(
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()), channel.labels.dtype)
     total = int(selection.sum())
 
-    def transformed(batch: tuple[pd.DataFrame, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        frame, labels = batch
-        return recipe.transform(frame, recipe_labels(labels) if own_labels else None), labels
+    def transformed(chosen: Chosen) -> tuple[np.ndarray, np.ndarray, pa.Table | None]:
+        typed = chosen.typed(recipe.schema)
+        frame = frame_of(typed, keep_table=baseline is not None)
+        features = recipe.transform(frame, recipe_labels(chosen.labels) if own_labels else None)
+        return features, chosen.labels, typed if baseline is not None else None
 
-    batches = typed_batches(channel, recipe.schema, selection, baseline)
-    for features, labels in in_order(transformed, batches, workers):
+    batches = chosen_batches(channel, recipe.schema.feature_names, selection)
+    for features, labels, typed in in_order(transformed, batches, workers):
+        if baseline is not None and typed is not None:
+            baseline.observe(typed)
         matrix.add(features, labels)
         if guard is not None and matrix.rows:
             remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)

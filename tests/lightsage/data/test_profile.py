@@ -38,6 +38,23 @@ def test_missing_value_markers_keep_a_column_numeric_and_are_counted_with_their_
     ]
 
 
+def test_batches_after_the_distinct_sample_count_the_same_as_the_batches_in_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # once the sample is full, a batch of numbers and empty cells is counted from its numbers alone; a batch
+    # with a marker or a word is still read cell by cell
+    texts = ["1", "2", "", "3", " 4 ", "", "5", "6", "7", " ", "8", "NA", "9", "x", "", "10"]
+    full = profile_of(texts)
+    monkeypatch.setattr("lightsage.data.profile.DISTINCT_SAMPLE", 3)
+    sampled = profile_of(texts)
+    assert sampled.sampled == 3
+    for column in (full, sampled):
+        assert (column.present, column.missing, column.numbers) == (12, 4, 10)
+        assert (column.markers, column.non_number_spellings) == ({"'NA'": 1}, {"'x'": 1})
+        assert (column.marker_cells, column.non_number_cells) == ([(WHERE, 12, "'NA'")], [(WHERE, 14, "'x'")])
+        assert (column.integer, column.ascending) == (True, True)
+
+
 @pytest.mark.parametrize(
     ("texts", "few"),
     [

@@ -112,3 +112,17 @@ def test_freed_blocks_go_back_to_the_system_only_with_the_lower_threshold(mode: 
         assert released > 250, run.stdout
     else:
         assert released < 50, run.stdout
+
+
+JEMALLOC_SCRIPT = """
+import pyarrow as pa
+from lightsage.training import memory
+assert memory.arrow_buffers_from_jemalloc()
+column = pa.array(range(1_000_000), pa.int64())
+print(pa.default_memory_pool().backend_name, pa.jemalloc_memory_pool().bytes_allocated() >= column.nbytes)
+"""
+
+
+def test_arrow_buffers_come_from_jemalloc_once_asked() -> None:
+    run = subprocess.run([sys.executable, "-c", JEMALLOC_SCRIPT], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["jemalloc", "True"]

@@ -5,11 +5,13 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
-from lightsage.data import channels
+from lightsage.data import channels, schema
 from lightsage.data.channels import ChannelReader, DataError, channel_files
 from lightsage.data.schema import InputSchema
 from lightsage.evaluation.baseline import NumberSummary, StatisticsBuilder
@@ -121,3 +123,26 @@ def test_the_baseline_observed_on_the_features_pass_counts_every_row_once(
             assert got.mean == pytest.approx(expected.mean, rel=1e-12), name
         else:
             assert got.counts == expected.counts, name
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_value_typed_on_a_worker_thread_is_named_by_file_row_and_column(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: int
+) -> None:
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    rows = [f"{index},{index % 2}" for index in range(2000)]
+    rows[1500] = "twelve,1"  # data row 1501, many batches in
+    (tmp_path / "train.csv").write_text("size,label\n" + "\n".join(rows) + "\n")
+    reader = ChannelReader(channel_files(tmp_path, "train"))
+    channel = Channel("train", reader, np.array([index % 2 for index in range(2000)], dtype=np.float64))
+    recipe_class, parsed = resolve({"recipe": "tabular", "target": "label"})
+    recipe = recipe_class(parsed, InputSchema((schema.number("size"),)))
+    recipe.state = recipe.learn(recipe.combine([]))
+    every_row = np.ones(2000, dtype=bool)
+
+    with pytest.raises(DataError) as raised:
+        passes.features_of(recipe, channel, every_row, own_labels=True, workers=workers)
+
+    assert str(raised.value).startswith(
+        "channel 'train', file 'train.csv', row 1501, column 'size': 'twelve' is not a number"
+    )
