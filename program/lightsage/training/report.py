@@ -25,6 +25,8 @@ from lightsage.training.plan import Plan
 logger = logging.getLogger(__name__)
 
 REPORTED_LIBRARIES = ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow")
+# Below this many training rows per `min_child_samples`, a model without a split names that setting.
+ROWS_PER_LEAF_MINIMUM = 10
 
 
 def library_versions() -> dict[str, str]:
@@ -51,6 +53,7 @@ def metrics_of(
         "validation": fitted.evaluate(task, fitted.validation),
         "validation_source": the_plan.validation_source,
     }
+    _warn_without_split(fitted, settings)
     if settings["cv_folds"]:
         logger.info(f"cross-validating with {settings['cv_folds']} folds on train")
         scores["cross_validation"] = cross_validate(the_plan, threads, guard)
@@ -76,6 +79,27 @@ def metrics_of(
         memory=guard.figures(),
     )
     return scores
+
+
+def _warn_without_split(fitted: Fitted, settings: Mapping[str, Any]) -> None:
+    """A model whose trees never split gives every row the same answer: say so, and why it may be."""
+    splits = fitted.booster.feature_importance("split", iteration=fitted.best_iteration or None)
+    if splits.sum() > 0:
+        return
+    rows, least = fitted.train_sample[0].size, settings["min_child_samples"]
+    if fitted.rounds is not None:
+        rows = fitted.rounds.rows
+    if rows < ROWS_PER_LEAF_MINIMUM * least:
+        why = (
+            f"with {rows} training rows, min_child_samples={least} (the fewest rows a leaf may hold) leaves "
+            f"little room to split: a table this small may do better with min_child_samples="
+            f"{max(1, rows // ROWS_PER_LEAF_MINIMUM)}, or with more rows"
+        )
+    else:
+        why = "no input column separates the training rows' labels: check that the inputs carry the target"
+    logger.warning(
+        f"the model has no split: each of its trees is one leaf, so it gives every row the same answer; {why}"
+    )
 
 
 def save_model(paths: MLPaths, the_plan: Plan, fitted: Fitted, metrics: dict[str, Any]) -> None:
