@@ -81,15 +81,11 @@ def frame_of(typed: pa.Table, keep_table: bool = False) -> pd.DataFrame:
 
 
 def typed_batches(
-    channel: Channel, schema: InputSchema, selection: np.ndarray, baseline: StatisticsBuilder | None = None
+    channel: Channel, schema: InputSchema, selection: np.ndarray
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """The selected rows of a channel, batch by batch: typed feature columns and their labels. A baseline
-    builder, when given, observes each typed batch on the way."""
+    """The selected rows of a channel, batch by batch: typed feature columns and their labels."""
     for chosen in chosen_batches(channel, schema.feature_names, selection):
-        typed = chosen.typed(schema)
-        if baseline is not None:
-            baseline.observe(typed)
-        yield frame_of(typed), chosen.labels
+        yield frame_of(chosen.typed(schema)), chosen.labels
 
 
 def recipe_labels(labels: np.ndarray) -> np.ndarray:
