@@ -86,9 +86,8 @@ def _warn_without_split(fitted: Fitted, settings: Mapping[str, Any]) -> None:
     splits = fitted.booster.feature_importance("split", iteration=fitted.best_iteration or None)
     if splits.sum() > 0:
         return
-    rows, least = fitted.train_sample[0].size, settings["min_child_samples"]
-    if fitted.rounds is not None:
-        rows = fitted.rounds.rows
+    rows = fitted.rounds.rows if fitted.rounds is not None else len(fitted.train_sample[0])
+    least = settings["min_child_samples"]
     if rows < ROWS_PER_LEAF_MINIMUM * least:
         why = (
             f"with {rows} training rows, min_child_samples={least} (the fewest rows a leaf may hold) leaves "
