@@ -2,12 +2,14 @@
 Monitor documents for statistics.json and constraints.json.
 
 `StatisticsBuilder` takes typed batches (numbers as float64 with NaN where missing, text as strings with
-nulls), as `train` and `serve` type them, and keeps per column: counts of present and missing values, for
-numbers the mean, spread, range and a KLL quantile sketch (Apache DataSketches, k = 2048: exact below 2,048
-values, within about 0.2 % of rank beyond), for text the exact count of each value up to TRACKED_VALUES
-distinct values, and past that a HyperLogLog estimate of how many there are. Builders merge (batches, hosts),
-so one pass over any size of table gives the files. `read_statistics` and `read_constraints` read such files
-back, ours or any tool's in the documented shapes, checking each entry they use.
+nulls), as `train` and `serve` type them, in two steps: `part_of` sums up one batch (sorting and counting,
+which release the GIL, so any thread may run it) and `add` folds the parts in, in order. It keeps per column:
+counts of present and missing values, for numbers the mean, spread, range and a KLL quantile sketch (Apache
+DataSketches, k = 2048: exact below 2,048 values, within about 0.2 % of rank beyond), for text the exact count
+of each value up to TRACKED_VALUES distinct values, past that a HyperLogLog estimate of how many there are.
+Builders merge (batches, hosts), so one pass over any size of table gives the files. `read_statistics` and
+`read_constraints` read such files back, ours or any tool's in the documented shapes, checking each entry
+they use.
 """
 
 from __future__ import annotations
@@ -54,6 +56,55 @@ def _encoded(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+@dataclass(frozen=True)
+class NumberPart:
+    """One batch of a number column, summed up: its present values sorted, their moments, and its counts."""
+
+    ordered: np.ndarray
+    missing: int
+    not_numbers: int
+    fractional: int = 0
+    mean: float = 0.0
+    squares: float = 0.0
+    total: float = 0.0
+
+    @classmethod
+    def of(cls, values: np.ndarray, not_numbers: int = 0) -> NumberPart:
+        ordered = np.sort(values)
+        present = ordered[: int(np.searchsorted(ordered, np.nan))]  # numpy sorts NaN last
+        missing = len(values) - len(present) - not_numbers
+        if len(present) == 0:
+            return cls(present, missing, not_numbers)
+        total = float(present.sum())
+        mean = total / len(present)
+        deviations = present - mean
+        return cls(
+            present,
+            missing,
+            not_numbers,
+            int(np.count_nonzero(present != np.floor(present))),
+            mean,
+            float(np.square(deviations, out=deviations).sum()),  # not np.dot: BLAS would start its threads
+            total,
+        )
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """One batch of a text column, summed up: its distinct values with their counts."""
+
+    values: pa.Array
+    counts: pa.Array
+    present: int
+    missing: int
+
+    @classmethod
+    def of(cls, values: pa.Array | pa.ChunkedArray) -> TextPart:
+        present = values.drop_null()
+        counted = pc.value_counts(present)
+        return cls(counted.field("values"), counted.field("counts"), len(present), len(values) - len(present))
+
+
 @dataclass
 class NumberSummary:
     """A number column so far; `not_numbers` and `fractional` count present cells that are not numbers, and
@@ -72,17 +123,21 @@ class NumberSummary:
     sketch: kll_doubles_sketch = field(default_factory=lambda: kll_doubles_sketch(SKETCH_K))
 
     def observe(self, values: np.ndarray, not_numbers: int = 0) -> None:
-        present = values[~np.isnan(values)]
-        self.missing += len(values) - len(present) - not_numbers
-        self.not_numbers += not_numbers
-        if len(present) == 0:
+        self.add(NumberPart.of(values, not_numbers))
+
+    def add(self, part: NumberPart) -> None:
+        self.missing += part.missing
+        self.not_numbers += part.not_numbers
+        if len(part.ordered) == 0:
             return
-        self.fractional += int(np.count_nonzero(present != np.floor(present)))
-        self._add(len(present), float(present.mean()), float(((present - present.mean()) ** 2).sum()))
-        self.total += float(present.sum())
-        self.low = min(self.low, float(present.min()))
-        self.high = max(self.high, float(present.max()))
-        self.sketch.update(present)
+        self.fractional += part.fractional
+        self._add(len(part.ordered), part.mean, part.squares)
+        self.total += part.total
+        self.low = min(self.low, float(part.ordered[0]))
+        self.high = max(self.high, float(part.ordered[-1]))
+        # Sorted values: the sketch's compactions sort what they hold, and sorting is cheapest done here, in
+        # numpy, beforehand (about 3x fewer sketch cycles; its error bound holds for any order of values).
+        self.sketch.update(part.ordered)
 
     def _add(self, count: int, mean: float, squares: float) -> None:
         """Chan's parallel update of the count, mean and squared deviations."""
@@ -194,16 +249,15 @@ class TextSummary:
     distinct: hll_sketch | None = None
 
     def observe(self, values: pa.Array | pa.ChunkedArray) -> None:
-        present = values.drop_null()
-        self.missing += len(values) - len(present)
-        self.present += len(present)
+        self.add(TextPart.of(values))
+
+    def add(self, part: TextPart) -> None:
+        self.missing += part.missing
+        self.present += part.present
         if self.counts is None:
-            self._estimate(pc.unique(present).to_pylist())
+            self._estimate(part.values.to_pylist())
             return
-        counted = pc.value_counts(present)
-        for value, count in zip(
-            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
-        ):
+        for value, count in zip(part.values.to_pylist(), part.counts.to_pylist(), strict=True):
             self.counts[value] = self.counts.get(value, 0) + count
         self._check_size()
 
@@ -304,6 +358,14 @@ class TextSummary:
 Summary = NumberSummary | TextSummary
 
 
+@dataclass(frozen=True)
+class BatchPart:
+    """One typed batch summed up, column by column (`StatisticsBuilder.part_of`)."""
+
+    rows: int
+    columns: Mapping[str, NumberPart | TextPart]
+
+
 class StatisticsBuilder:
     """Statistics of the named input columns, batch by batch; `statistics()` and `constraints()` write the
     Model Monitor documents."""
@@ -318,14 +380,25 @@ class StatisticsBuilder:
 
     def observe(self, table: pa.Table, not_numbers: Mapping[str, int] | None = None) -> None:
         """One typed batch: a float64 column per number column and a string column per text column."""
-        self.rows += table.num_rows
+        self.add(self.part_of(table, not_numbers))
+
+    def part_of(self, table: pa.Table, not_numbers: Mapping[str, int] | None = None) -> BatchPart:
+        """One typed batch summed up, for `add`; it reads nothing `add` changes, so any thread may call it."""
+        columns: dict[str, NumberPart | TextPart] = {}
         for name, summary in self.summaries.items():
             values = table.column(name)
             if isinstance(summary, NumberSummary):
                 numbers = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
-                summary.observe(numbers, (not_numbers or {}).get(name, 0))
+                columns[name] = NumberPart.of(numbers, (not_numbers or {}).get(name, 0))
             else:
-                summary.observe(values)
+                columns[name] = TextPart.of(values)
+        return BatchPart(table.num_rows, columns)
+
+    def add(self, part: BatchPart) -> None:
+        """One batch's part; parts added in the rows' order give the same builder as observing the batches."""
+        self.rows += part.rows
+        for name, summary in self.summaries.items():
+            summary.add(part.columns[name])  # type: ignore[arg-type]
 
     def merge(self, other: StatisticsBuilder) -> None:
         self.rows += other.rows

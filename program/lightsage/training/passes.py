@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from lightsage.data.channels import DataError, RawBatch
 from lightsage.data.schema import ColumnValueError, InputSchema
-from lightsage.evaluation.baseline import StatisticsBuilder
+from lightsage.evaluation.baseline import BatchPart, StatisticsBuilder
 from lightsage.model import boosting
 from lightsage.recipes.base import Recipe, State
 from lightsage.training import memory
@@ -74,10 +74,10 @@ def chosen_batches(channel: Channel, columns: Sequence[str], selection: np.ndarr
         yield Chosen(batch, table, labels, positions)
 
 
-def frame_of(typed: pa.Table, keep_table: bool = False) -> pd.DataFrame:
+def frame_of(typed: pa.Table) -> pd.DataFrame:
     """A typed table as the recipe reads it: one pandas block per column, each Arrow column freed as it is
-    converted (no consolidated copy) unless the table is still needed (`keep_table`)."""
-    return typed.to_pandas(split_blocks=True, self_destruct=not keep_table)
+    converted (no consolidated copy)."""
+    return typed.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def typed_batches(
@@ -183,8 +183,8 @@ def features_of(
     baseline: StatisticsBuilder | None = None,
 ) -> boosting.FeatureMatrix:
     """Features of the selected rows; training rows pass their own labels to the recipe (leave-one-out).
-    `baseline` observes the typed rows, in order on this thread, while the workers type and transform the
-    next batches.
+    The workers type each batch, sum it up for the `baseline` and transform it; the baseline adds the parts
+    in order, on this thread.
 
     With a guard, each batch projects the whole matrix from the rows done so far, plus `still_needed` bytes
     for what follows, and stops the job as soon as that clearly cannot fit.
@@ -192,16 +192,16 @@ def features_of(
     matrix = boosting.FeatureMatrix(len(recipe.feature_names()), channel.labels.dtype)
     total = int(selection.sum())
 
-    def transformed(chosen: Chosen) -> tuple[np.ndarray, np.ndarray, pa.Table | None]:
+    def transformed(chosen: Chosen) -> tuple[np.ndarray, np.ndarray, BatchPart | None]:
         typed = chosen.typed(recipe.schema)
-        frame = frame_of(typed, keep_table=baseline is not None)
-        features = recipe.transform(frame, recipe_labels(chosen.labels) if own_labels else None)
-        return features, chosen.labels, typed if baseline is not None else None
+        part = baseline.part_of(typed) if baseline is not None else None
+        features = recipe.transform(frame_of(typed), recipe_labels(chosen.labels) if own_labels else None)
+        return features, chosen.labels, part
 
     batches = chosen_batches(channel, recipe.schema.feature_names, selection)
-    for features, labels, typed in in_order(transformed, batches, workers):
-        if baseline is not None and typed is not None:
-            baseline.observe(typed)
+    for features, labels, part in in_order(transformed, batches, workers):
+        if baseline is not None and part is not None:
+            baseline.add(part)
         matrix.add(features, labels)
         if guard is not None and matrix.rows:
             remaining = matrix.nbytes / matrix.rows * (total - matrix.rows)

@@ -180,3 +180,20 @@ def test_the_sdk_s_model_monitor_classes_load_the_files(
         ]
     for document, reader in zip(files.values(), loaded, strict=True):
         assert reader.body_dict == document
+
+
+def test_a_number_batch_is_summed_up_from_its_present_values_sorted() -> None:
+    values = np.array([3.5, np.nan, -2.0, 7.0, np.nan, 3.5, 0.25])
+    part = baseline.NumberPart.of(values, not_numbers=1)
+    present = values[~np.isnan(values)]
+
+    assert part.ordered.tolist() == sorted(present.tolist())
+    assert (part.missing, part.not_numbers, part.fractional) == (1, 1, 3)  # one NaN is the cell not a number
+    assert part.total == present.sum() and part.mean == pytest.approx(present.mean())
+    assert part.squares == pytest.approx(((present - present.mean()) ** 2).sum())
+    summary = baseline.NumberSummary("x")
+    summary.add(part)
+    summary.add(baseline.NumberPart.of(np.array([np.nan, np.nan])))
+    assert (summary.present, summary.missing, summary.not_numbers) == (5, 3, 1)
+    assert (summary.low, summary.high, summary.sketch.n) == (-2.0, 7.0, 5)
+    assert summary.squares / summary.present == pytest.approx(present.var())
