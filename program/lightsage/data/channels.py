@@ -38,13 +38,15 @@ PARQUET_MAGIC = b"PAR1"
 CSV_SUFFIXES = (".csv", ".csv.gz", ".gz", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 # Rows are read a block at a time. Arrow reads ahead of the rows in use by dozens of blocks, so a pass holds
-# about 40 times the block size (4 MiB: about 150 MiB; 1 MiB: about 60 MiB), while every block costs each pass
+# about 40 times the block size (4 MiB: about 150 MiB; 1 MiB: about 60 MiB), while every batch costs each pass
 # a fixed overhead (a few milliseconds for a dozen columns). So a file is read in about CSV_BLOCKS_PER_FILE
-# blocks of CSV_BLOCK_BYTES to CSV_LARGE_BLOCK_BYTES. A file with a row longer than its block is read again
-# with blocks 4 times larger, up to CSV_LARGEST_BLOCK_BYTES.
+# blocks of CSV_BLOCK_BYTES to CSV_LARGE_BLOCK_BYTES, and a pass that reads only a few of the columns gathers
+# consecutive blocks into one batch while its table stays within CSV_BATCH_BYTES. A file with a row longer
+# than its block is read again with blocks 4 times larger, up to CSV_LARGEST_BLOCK_BYTES.
 CSV_BLOCK_BYTES = 1 << 20
 CSV_LARGE_BLOCK_BYTES = 4 << 20
 CSV_BLOCKS_PER_FILE = 256
+CSV_BATCH_BYTES = 2 << 20
 CSV_LARGEST_BLOCK_BYTES = 1 << 30
 PARQUET_BATCH_ROWS = 131_072
 _SCAN_BYTES = 8 << 20
@@ -256,7 +258,7 @@ class FileReader:
         first_row = 0
         while True:
             try:
-                for batch in self._csv_blocks(wanted, skip=first_row):
+                for batch in _gathered(self._csv_blocks(wanted, skip=first_row), CSV_BATCH_BYTES):
                     yield RawBatch(self.file, first_row, batch)
                     first_row += batch.num_rows
                 break
@@ -450,6 +452,25 @@ class _Failed:
 _END = object()
 # How often the reading thread looks whether the pass has stopped, while the next batch waits to be taken.
 _STOP_POLL_SECONDS = 0.1
+
+
+def _gathered(tables: Iterator[pa.Table], limit_bytes: int) -> Iterator[pa.Table]:
+    """Consecutive tables joined while they hold at most `limit_bytes` together (a larger one stays alone),
+    each as one table of one chunk per column."""
+    group: list[pa.Table] = []
+    size = 0
+    for table in tables:
+        if group and size + table.nbytes > limit_bytes:
+            yield _joined(group)
+            group, size = [], 0
+        group.append(table)
+        size += table.nbytes
+    if group:
+        yield _joined(group)
+
+
+def _joined(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
 
 
 def read_ahead(items: Iterator[Item]) -> Iterator[Item]:

@@ -300,6 +300,7 @@ def test_reading_ahead_gives_the_same_batches_in_order_and_raises_a_files_error_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(channels, "CSV_BATCH_BYTES", 0)  # a batch per block
     write(tmp_path, "1.csv", (HEADER + "".join(f"{n},x,{n}\n" for n in range(300))).encode())
     write(tmp_path, "2.csv", (HEADER + "".join(f"{n},y,{n}\n" for n in range(300, 500))).encode())
     reader = ChannelReader(channel_files(tmp_path, "train"))
@@ -344,3 +345,33 @@ def test_a_pass_that_stops_early_stops_the_reading_thread_and_closes_what_it_rea
     with pytest.raises(ValueError, match="the source broke"):
         next(ahead)
     assert not _reading_threads()
+
+
+def test_a_pass_over_a_few_columns_gathers_blocks_into_batches_within_the_batch_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    rows = [f"{n},{'w' * 40},{n % 7}\n" for n in range(3000)]
+    rows[2500] = "2500,word,seven\n"
+    write(tmp_path, "train.csv", (HEADER + "".join(rows)).encode())
+    reader = ChannelReader(channel_files(tmp_path, "train"))
+    monkeypatch.setattr(channels, "CSV_BATCH_BYTES", 0)
+    blocks = list(reader.batches(["a", "c"]))
+    monkeypatch.setattr(channels, "CSV_BATCH_BYTES", 4 * max(block.table.nbytes for block in blocks))
+    gathered = list(reader.batches(["a", "c"]))
+    wide = list(reader.batches())
+
+    assert len(blocks) >= 3 * len(gathered) > 3  # a few narrow blocks to a batch
+    assert all(batch.table.nbytes <= channels.CSV_BATCH_BYTES for batch in gathered)
+    assert all(column.num_chunks == 1 for batch in gathered for column in batch.table.columns)
+    assert len(wide) > len(gathered)  # every column read: fewer blocks fit in a batch
+    for batches in (gathered, wide):
+        assert [batch.first_row for batch in batches] == list(
+            np.cumsum([0] + [batch.rows for batch in batches[:-1]])
+        )
+        assert pa.concat_tables([batch.table.select(["a", "c"]) for batch in batches]).to_pylist() == (
+            pa.concat_tables([block.table for block in blocks]).to_pylist()
+        )
+    # a cell is still placed by its batch's first row
+    where = next(batch for batch in gathered if batch.first_row <= 2500 < batch.first_row + batch.rows)
+    assert where.table.column("c")[2500 - where.first_row].as_py() == "seven"

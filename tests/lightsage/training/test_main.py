@@ -139,6 +139,7 @@ def test_block_size_does_not_change_the_model(
 ) -> None:
     whole = train(paths_of(ml_root()))
     monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(channels, "CSV_BATCH_BYTES", 0)  # a batch per block
     blocks = train(paths_of(make_ml_root(tmp_path / "blocks")))
     assert blocks["train"] == whole["train"] and blocks["validation"] == whole["validation"]
 

@@ -91,6 +91,7 @@ def test_the_baseline_observed_on_the_features_pass_counts_every_row_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(channels, "CSV_BATCH_BYTES", 0)  # a batch per block
     settings = {"recipe": "tabular", "target": "Survived"}
     recipe_class, parsed = resolve(settings)
     reader = ChannelReader(channel_files(TRAIN_CSV.parent, "train"))
@@ -130,6 +131,7 @@ def test_a_value_typed_on_a_worker_thread_is_named_by_file_row_and_column(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: int
 ) -> None:
     monkeypatch.setattr(channels, "CSV_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(channels, "CSV_BATCH_BYTES", 0)  # a batch per block
     rows = [f"{index},{index % 2}" for index in range(2000)]
     rows[1500] = "twelve,1"  # data row 1501, many batches in
     (tmp_path / "train.csv").write_text("size,label\n" + "\n".join(rows) + "\n")
