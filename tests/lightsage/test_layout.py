@@ -12,6 +12,7 @@ CORE = REPOSITORY_ROOT / "program" / "lightsage"
 FLOORS = {
     "errors": 0,
     "logs": 0,
+    "libraries": 0,
     "tasks": 1,
     "contract": 2,
     "data": 3,

@@ -14,7 +14,6 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from lightsage.data.channels import DataError
 from lightsage.evaluation.baseline import StatisticsBuilder
@@ -359,6 +358,8 @@ def cross_validate(plan: Plan, threads: int, guard: MemoryGuard) -> dict[str, An
     folds = plan.settings["cv_folds"]
     positions = np.flatnonzero(plan.train_rows)
     codes = plan.train.labels[positions]
+    from sklearn.model_selection import KFold, StratifiedKFold  # imported here: see lightsage.libraries
+
     splitter = (
         StratifiedKFold(folds, shuffle=True, random_state=plan.settings["random_state"])
         if plan.task is not Task.REGRESSION

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from lightsage.contract.paths import (
     MLPaths,
@@ -125,6 +124,8 @@ def holdout(
         raise DataError(
             f"channel 'train' has {len(positions)} labelled rows: too few to hold out a validation split"
         )
+    from sklearn.model_selection import train_test_split  # imported here: see lightsage.libraries
+
     _, held_out = train_test_split(positions, test_size=fraction, stratify=stratify, random_state=seed)
     mask = np.zeros(len(labels), dtype=bool)
     mask[held_out] = True

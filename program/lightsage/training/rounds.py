@@ -33,7 +33,6 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from lightsage.tasks import Task
 
@@ -75,6 +74,8 @@ def held_out(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> np.
     count = min(max(round(fraction * len(labels)), classes), HELD_OUT_MAX_ROWS, len(labels) - classes)
     if count < 1:
         return None
+    from sklearn.model_selection import train_test_split  # imported here: see lightsage.libraries
+
     _, chosen = train_test_split(
         positions, test_size=count, stratify=stratify, random_state=settings["random_state"]
     )
@@ -98,6 +99,8 @@ def folds(settings: Mapping[str, Any], task: Task, labels: np.ndarray) -> list[n
         return None
     positions = np.arange(len(labels))
     seed = settings["random_state"]
+    from sklearn.model_selection import KFold, StratifiedKFold  # imported here: see lightsage.libraries
+
     if task is not Task.REGRESSION:
         codes = labels.astype(int)
         counts = np.bincount(codes)
