@@ -1,4 +1,4 @@
-"""`train` imports lightgbm without scikit-learn, and scikit-learn only where it splits rows or scores them."""
+"""`train` imports lightgbm without scikit-learn, and scikit-learn only where it splits or scores rows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-# A fresh interpreter: this test process has long imported lightgbm (and scikit-learn with it). It imports what
-# the `train` executable imports, then plans a job with a validation channel (no hold-out to split).
+# A fresh interpreter: this test process has long imported lightgbm (and scikit-learn with it). It imports
+# what the `train` executable imports, then scores.
 PROBE = """
 import json, sys
 from lightsage.libraries import import_lightgbm_alone
