@@ -1,5 +1,5 @@
-"""How the image loads lightgbm: without scikit-learn, which `train` imports only where it splits rows or
-scores them, and `serve` not at all."""
+"""How the image loads lightgbm: without scikit-learn, which `train` imports only where it splits rows, and
+`serve` not at all."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ def import_lightgbm_alone() -> None:
 
     lightgbm imports scikit-learn (and through it SciPy's statistics) whenever it is installed, only for its
     scikit-learn-style estimators; `train` and `serve` use LightGBM's Booster alone. Without them a process
-    starts about half a second sooner and holds about 60 MiB less: `train` imports scikit-learn's splits and
-    metrics where it uses them (a hold-out, folds, the metrics once boosting is done). scikit-learn stays
+    starts about half a second sooner and holds about 60 MiB less: `train` imports scikit-learn's splits only
+    where it holds rows out or makes folds, and scores with lightsage.tasks' metrics. scikit-learn stays
     importable afterwards (a script-mode recipe may use it); lightgbm's LGBMClassifier and LGBMRegressor no
     longer work in these processes.
     """

@@ -38,46 +38,76 @@ class Metric:
     compute: Callable[[np.ndarray, np.ndarray], float]
 
 
-def _sklearn() -> Any:
-    """scikit-learn's metrics, imported on first use: `serve` never scores, and starts faster without them."""
-    import sklearn.metrics
-
-    return sklearn.metrics
-
-
 def _labels_of(scores: np.ndarray) -> np.ndarray:
     return (scores >= 0.5).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
 
 
+# The metrics, in numpy: scikit-learn's give the same values (tests/lightsage/test_tasks.py holds them to
+# it), but importing it costs `train` half a second and 60 MiB (lightsage.libraries).
+
+
 def _auc(codes: np.ndarray, scores: np.ndarray) -> float:
-    return float(_sklearn().roc_auc_score(codes, scores)) if len(np.unique(codes)) == 2 else math.nan
+    """The area under the ROC curve: the chance that a positive row scores above a negative one, ties half."""
+    positive = codes == 1
+    positives = int(positive.sum())
+    negatives = len(codes) - positives
+    if positives == 0 or negatives == 0:
+        return math.nan
+    order = np.argsort(scores, kind="stable")
+    _, starts, counts = np.unique(scores[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.repeat(starts + (counts + 1) / 2, counts)  # tied scores share their mean rank
+    return float((ranks[positive].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def _log_loss(codes: np.ndarray, scores: np.ndarray) -> float:
-    classes = 2 if scores.ndim == 1 else scores.shape[1]
-    return float(_sklearn().log_loss(codes, scores, labels=list(range(classes))))
+    """Mean negative log of each row's probability of its own class, clipped to [eps, 1 - eps]."""
+    probabilities = np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
+    own = probabilities[np.arange(len(codes)), codes.astype(int)]
+    eps = np.finfo(np.float64).eps
+    return float(np.mean(-np.log(np.clip(own, eps, 1 - eps))))
+
+
+def _f1_of(actual: np.ndarray, predicted: np.ndarray, label: float) -> float:
+    """F1 of one class: 2 TP / (2 TP + FP + FN), 0 where the class is neither true nor predicted."""
+    true_positives = int(np.count_nonzero((actual == label) & (predicted == label)))
+    either = int(np.count_nonzero(actual == label)) + int(np.count_nonzero(predicted == label))
+    return 2 * true_positives / either if either else 0.0
+
+
+def _macro_f1(codes: np.ndarray, scores: np.ndarray) -> float:
+    """Mean F1 over the classes that are true or predicted for some row."""
+    predicted = _labels_of(scores)
+    return float(np.mean([_f1_of(codes, predicted, label) for label in np.union1d(codes, predicted)]))
+
+
+def _r2(values: np.ndarray, scores: np.ndarray) -> float:
+    """1 - residual / total sum of squares; a constant target gives 1.0 when every answer is exact, else 0."""
+    if len(values) < 2:
+        return math.nan
+    residual = float(np.sum((values - scores) ** 2))
+    total = float(np.sum((values - values.mean()) ** 2))
+    if total == 0.0:
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
 
 
 METRICS: dict[Task, tuple[Metric, ...]] = {
     Task.BINARY: (
         Metric("auc", "Maximize", _auc),
-        Metric("accuracy", "Maximize", lambda y, p: float(_sklearn().accuracy_score(y, _labels_of(p)))),
-        Metric("f1", "Maximize", lambda y, p: float(_sklearn().f1_score(y, _labels_of(p), zero_division=0))),
+        Metric("accuracy", "Maximize", lambda y, p: float(np.mean(y == _labels_of(p)))),
+        Metric("f1", "Maximize", lambda y, p: _f1_of(y, _labels_of(p), 1)),
         Metric("log_loss", "Minimize", _log_loss),
     ),
     Task.MULTICLASS: (
-        Metric("accuracy", "Maximize", lambda y, p: float(_sklearn().accuracy_score(y, _labels_of(p)))),
-        Metric(
-            "macro_f1",
-            "Maximize",
-            lambda y, p: float(_sklearn().f1_score(y, _labels_of(p), average="macro", zero_division=0)),
-        ),
+        Metric("accuracy", "Maximize", lambda y, p: float(np.mean(y == _labels_of(p)))),
+        Metric("macro_f1", "Maximize", _macro_f1),
         Metric("log_loss", "Minimize", _log_loss),
     ),
     Task.REGRESSION: (
-        Metric("rmse", "Minimize", lambda y, p: float(math.sqrt(_sklearn().mean_squared_error(y, p)))),
-        Metric("mae", "Minimize", lambda y, p: float(_sklearn().mean_absolute_error(y, p))),
-        Metric("r2", "Maximize", lambda y, p: float(_sklearn().r2_score(y, p)) if len(y) > 1 else math.nan),
+        Metric("rmse", "Minimize", lambda y, p: float(math.sqrt(np.mean((y - p) ** 2)))),
+        Metric("mae", "Minimize", lambda y, p: float(np.mean(np.abs(y - p)))),
+        Metric("r2", "Maximize", _r2),
     ),
 }
 # The metric a tuning job optimises and early stopping watches, per task.
