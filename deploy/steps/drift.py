@@ -23,7 +23,7 @@ from lightsage_deploy.jobs.channels import is_parquet
 from lightsage_deploy.project.project import Project
 from lightsage_deploy.steps import registry
 from lightsage_deploy.targets import target as settings
-from lightsage_deploy.targets.container_log import container_lines, teed_stdout
+from lightsage_deploy.targets.container_log import container_lines, failure_said, teed_stdout
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 CAPTURE_SUFFIXES = (".jsonl", ".json")
@@ -188,6 +188,9 @@ def run_drift(target: settings.DeployTarget, options: DriftOptions) -> DriftResu
             raise DeployError(
                 f"drift job {job_name} failed: {said[-1] if said else error} (its log is above)"
             ) from None
+    said = failure_said(log.text) if target.is_local else None
+    if said is not None:  # local mode: the container failed, and the SDK did not say so
+        raise DeployError(f"drift job {job_name} failed: {said} (its log is above)")
     if not target.is_local:
         described = target.sagemaker_session.sagemaker_client.describe_processing_job(
             ProcessingJobName=job_name

@@ -14,6 +14,9 @@ from typing import TextIO
 _PREFIX = re.compile(r"^(?:\x1b\[[0-9;]*m)?\S*algo-\d+-\w+\s*\|(?:\x1b\[[0-9;]*m)?\s?")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _COMPOSE_NOTE = re.compile(r"^\S*algo-\d+-\w+ exited with code \d+$|^Aborting on container exit")
+_EXITED = re.compile(r"algo-\d+-\w+ exited with code (\d+)")
+# How lightsage's programs log the reason they fail (lightsage.contract.processing, lightsage.training.main).
+_FAILED = "FAILED: "
 
 
 class Tee:
@@ -65,3 +68,17 @@ def container_lines(text: str) -> list[str]:
 def last_lines(text: str, count: int = 3) -> str:
     """The containers' last `count` lines, joined: what a failed local job said last."""
     return " | ".join(container_lines(text)[-count:])
+
+
+def failure_said(text: str) -> str | None:
+    """What a failed container said: its `FAILED: reason` line, else its last line when docker-compose noted
+    a non-zero exit; None when the log shows no failure. Local mode's own exit status misses some failures
+    (docker-compose without --exit-code-from can return 0 when the container exited 1)."""
+    said = container_lines(text)
+    failed = [line for line in said if _FAILED in line]
+    if failed:
+        return failed[-1]
+    codes = [int(code) for code in _EXITED.findall(_COLOUR.sub("", text))]
+    if any(codes):
+        return said[-1] if said else f"its container exited with code {max(codes)}"
+    return None
