@@ -170,6 +170,7 @@ def run_drift(target: settings.DeployTarget, options: DriftOptions) -> DriftResu
         sagemaker_session=target.sagemaker_session,
     )
     logger.info("drift job %s: %s against %s", job_name, traffic, options.model.description)
+    exited: RuntimeError | None = None
     with teed_stdout() as log:
         try:
             processor.run(
@@ -184,13 +185,13 @@ def run_drift(target: settings.DeployTarget, options: DriftOptions) -> DriftResu
                 logs=True,
             )
         except RuntimeError as error:  # local mode: the container exited with an error
-            said = container_lines(log.text)
-            raise DeployError(
-                f"drift job {job_name} failed: {said[-1] if said else error} (its log is above)"
-            ) from None
+            exited = error
+    # Local mode: the container's own reason, also when the SDK did not notice that it failed.
     said = failure_said(log.text) if target.is_local else None
-    if said is not None:  # local mode: the container failed, and the SDK did not say so
-        raise DeployError(f"drift job {job_name} failed: {said} (its log is above)")
+    if exited is not None or said is not None:
+        lines = container_lines(log.text)
+        reason = said or (lines[-1] if lines else exited)
+        raise DeployError(f"drift job {job_name} failed: {reason} (its log is above)")
     if not target.is_local:
         described = target.sagemaker_session.sagemaker_client.describe_processing_job(
             ProcessingJobName=job_name
