@@ -68,6 +68,10 @@ def _log_loss(codes: np.ndarray, scores: np.ndarray) -> float:
     return float(np.mean(-np.log(np.clip(own, eps, 1 - eps))))
 
 
+def _accuracy(codes: np.ndarray, scores: np.ndarray) -> float:
+    return float(np.mean(codes == _labels_of(scores)))
+
+
 def _f1_of(actual: np.ndarray, predicted: np.ndarray, label: float) -> float:
     """F1 of one class: 2 TP / (2 TP + FP + FN), 0 where the class is neither true nor predicted."""
     true_positives = int(np.count_nonzero((actual == label) & (predicted == label)))
@@ -95,12 +99,12 @@ def _r2(values: np.ndarray, scores: np.ndarray) -> float:
 METRICS: dict[Task, tuple[Metric, ...]] = {
     Task.BINARY: (
         Metric("auc", "Maximize", _auc),
-        Metric("accuracy", "Maximize", lambda y, p: float(np.mean(y == _labels_of(p)))),
+        Metric("accuracy", "Maximize", _accuracy),
         Metric("f1", "Maximize", lambda y, p: _f1_of(y, _labels_of(p), 1)),
         Metric("log_loss", "Minimize", _log_loss),
     ),
     Task.MULTICLASS: (
-        Metric("accuracy", "Maximize", lambda y, p: float(np.mean(y == _labels_of(p)))),
+        Metric("accuracy", "Maximize", _accuracy),
         Metric("macro_f1", "Maximize", _macro_f1),
         Metric("log_loss", "Minimize", _log_loss),
     ),
