@@ -4,6 +4,7 @@ while requests are in flight. A request nginx cannot get answered is a JSON 503 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -92,6 +93,7 @@ def cpu(pid):
     return int(fields[11]) + int(fields[12])
 workers = os.environ["WORKERS"].split()
 start = {pid: cpu(pid) for pid in workers}
+print("watching", flush=True)
 deadline = time.monotonic() + 20
 while time.monotonic() < deadline:
     busy = [pid for pid in workers if cpu(pid) - start[pid] >= 20]
@@ -108,8 +110,13 @@ def test_a_worker_killed_mid_request_gives_a_json_503(image: str, trained_model_
     try:
         server.wait_healthy()
         header, *rows = BODY.splitlines()
-        big = b"\n".join([header, *rows * 400])  # about 70,000 rows: over a second of prediction
+        big = b"\n".join([header, *rows * 400])  # about 70,000 rows
         workers = " ".join(gunicorn_worker_pids(server.name))
+        # The killer watches the workers' CPU time from before the request is sent: `docker exec` takes
+        # longer to start than some requests take to answer.
+        watch = ["exec", "-e", f"WORKERS={workers}", server.name, "python3", "-c", KILL_THE_BUSY_WORKER]
+        killer = subprocess.Popen(["docker", *watch], stdout=subprocess.PIPE, text=True)
+        assert killer.stdout is not None and killer.stdout.readline().strip() == "watching"
         answers: list[tuple[int, str, bytes]] = []
         client = threading.Thread(
             target=lambda: answers.append(
@@ -117,11 +124,9 @@ def test_a_worker_killed_mid_request_gives_a_json_503(image: str, trained_model_
             )
         )
         client.start()
-        killed = docker(
-            "exec", "-e", f"WORKERS={workers}", server.name, "python3", "-c", KILL_THE_BUSY_WORKER
-        )
+        killed, _ = killer.communicate(timeout=60)
         client.join()
-        assert killed.stdout.strip(), "no worker started predicting"
+        assert killed.strip(), "no worker started predicting"
         status, content_type, body = answers[0]
         assert status == 503
         assert content_type.startswith("application/json")
