@@ -69,7 +69,7 @@ def gunicorn_command(settings: ServingSettings, socket_path: Path) -> list[str]:
         sys.executable, "-m", "gunicorn",
         "--bind", f"unix:{socket_path}",
         "--workers", str(settings.workers),
-        "--worker-class", "sync",
+        "--worker-class", "lightsage.serving.workers.ProxiedWorker",
         "--timeout", str(settings.timeout_seconds),
         "--graceful-timeout", str(int(SHUTDOWN_DEADLINE_SECONDS - 5)),
         "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir(),
