@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as sk
 
+from lightsage import tasks
 from lightsage.contract.monitoring import FORMAT_VERSION, QUALITY_METRICS_KEY
 from lightsage.errors import UserError
-from lightsage.tasks import METRICS, OBJECTIVE_METRIC, ClassValue, Task
+from lightsage.tasks import OBJECTIVE_METRIC, ClassValue, Task
 
 DEVIATION_MIN_ROWS = 200
 DEVIATION_DRAWS = 5
@@ -97,25 +98,22 @@ def _rate(numerator: tuple[int, int], denominator: tuple[tuple[int, int], ...]) 
     return rate
 
 
-def _auc(s: Scored) -> float:
-    return float(sk.roc_auc_score(s.actual, s.scores)) if len(np.unique(s.actual)) == 2 else math.nan
-
-
 def _au_prc(s: Scored) -> float:
     return float(sk.average_precision_score(s.actual, s.scores)) if s.actual.any() else math.nan
 
 
 def _task_metric(task: Task, name: str) -> Metric:
-    entry = next(entry for entry in METRICS[task] if entry.name == name)
-    return lambda s: entry.compute(s.actual, s.scores)
+    """A metric `train` reports too, computed the same way (lightsage.tasks)."""
+    compute = tasks.metric(task, name).compute
+    return lambda s: compute(s.actual, s.scores)
 
 
 _BINARY_BASE: dict[str, Metric] = {
     "recall": lambda s: float(sk.recall_score(s.actual, s.predicted, zero_division=0.0)),
     "precision": lambda s: float(sk.precision_score(s.actual, s.predicted, zero_division=0.0)),
-    "accuracy": lambda s: float(sk.accuracy_score(s.actual, s.predicted)),
+    "accuracy": _task_metric(Task.BINARY, "accuracy"),
     "f0_5": _fbeta(0.5),
-    "f1": _fbeta(1.0),
+    "f1": _task_metric(Task.BINARY, "f1"),
     "f2": _fbeta(2.0),
 }
 BINARY: dict[str, Metric] = {
@@ -125,12 +123,12 @@ BINARY: dict[str, Metric] = {
     "true_negative_rate": _rate((0, 0), ((0, 0), (0, 1))),
     "false_positive_rate": _rate((0, 1), ((0, 0), (0, 1))),
     "false_negative_rate": _rate((1, 0), ((1, 1), (1, 0))),
-    "auc": _auc,
+    "auc": _task_metric(Task.BINARY, "auc"),
     "au_prc": _au_prc,
     "log_loss": _task_metric(Task.BINARY, "log_loss"),
 }
 _MULTICLASS_BASE: dict[str, Metric] = {
-    "accuracy": lambda s: float(sk.accuracy_score(s.actual, s.predicted)),
+    "accuracy": _task_metric(Task.MULTICLASS, "accuracy"),
     "weighted_recall": lambda s: float(
         sk.recall_score(s.actual, s.predicted, average="weighted", zero_division=0.0)
     ),
@@ -148,10 +146,10 @@ MULTICLASS: dict[str, Metric] = {
     "log_loss": _task_metric(Task.MULTICLASS, "log_loss"),
 }
 REGRESSION: dict[str, Metric] = {
-    "mae": lambda s: float(sk.mean_absolute_error(s.actual, s.scores)),
-    "mse": lambda s: float(sk.mean_squared_error(s.actual, s.scores)),
-    "rmse": lambda s: float(math.sqrt(sk.mean_squared_error(s.actual, s.scores))),
-    "r2": lambda s: float(sk.r2_score(s.actual, s.scores)) if len(s.actual) > 1 else math.nan,
+    "mae": _task_metric(Task.REGRESSION, "mae"),
+    "mse": lambda s: float(np.mean((s.actual - s.scores) ** 2)),
+    "rmse": _task_metric(Task.REGRESSION, "rmse"),
+    "r2": _task_metric(Task.REGRESSION, "r2"),
 }
 TASK_METRICS: dict[Task, dict[str, Metric]] = {
     Task.BINARY: BINARY,
