@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from metricsupport import scikit_learn_metrics
 
 from lightsage.tasks import (
     METRICS,
@@ -209,29 +210,6 @@ def test_evaluate_scores_each_task() -> None:
     assert evaluate(Task.BINARY, np.array([1, 1]), np.array([0.6, 0.7]))["auc"] is None
 
 
-def _scikit_learn_metrics(task: Task, codes: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    from sklearn import metrics
-
-    if task is Task.REGRESSION:
-        return {
-            "rmse": metrics.root_mean_squared_error(codes, scores),
-            "mae": metrics.mean_absolute_error(codes, scores),
-            "r2": metrics.r2_score(codes, scores),
-        }
-    labels = (scores >= 0.5).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-    classes = 2 if scores.ndim == 1 else scores.shape[1]
-    found = {
-        "accuracy": metrics.accuracy_score(codes, labels),
-        "log_loss": metrics.log_loss(codes, y_proba=scores, labels=list(range(classes))),
-    }
-    if task is Task.BINARY:
-        found["f1"] = metrics.f1_score(codes, labels, zero_division=0)
-        found["auc"] = metrics.roc_auc_score(codes, scores) if len(np.unique(codes)) == 2 else None
-    else:
-        found["macro_f1"] = metrics.f1_score(codes, labels, average="macro", zero_division=0)
-    return found
-
-
 def _cases(rng: np.random.Generator) -> list[tuple[Task, np.ndarray, np.ndarray]]:
     cases = []
     for rows in (2, 3, 17, 500):
@@ -254,7 +232,7 @@ def _cases(rng: np.random.Generator) -> list[tuple[Task, np.ndarray, np.ndarray]
 def test_every_metric_equals_scikit_learns() -> None:
     for task, codes, scores in _cases(np.random.default_rng(7)):
         ours = evaluate(task, codes, scores)
-        for name, expected in _scikit_learn_metrics(task, codes, scores).items():
+        for name, expected in scikit_learn_metrics(task, codes, scores).items():
             assert ours[name] == (
                 None if expected is None else pytest.approx(expected, rel=1e-9, abs=1e-12)
             ), (
