@@ -34,7 +34,7 @@ class ProxiedWorker(SyncWorker):
     close its side, so that unread request bytes cannot turn the close into a reset that cuts the answer
     short. nginx has sent the whole request before the app sees it, and only reads from then on: this worker
     reads what the app left of the body and closes at once, instead of waiting a round trip through nginx on
-    every request (docs/benchmarks.md, "Peers").
+    every request (docs/benchmarks.md, "Workers that close at once").
     """
 
     def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> None:
