@@ -177,7 +177,7 @@ def run_load(
                     "POST", "/invocations", body, {"Content-Type": content_type}
                 )
                 outcome = None if status == 200 else f"{status} {answer[:120]!r}"
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:  # also an answer cut short (IncompleteRead)
                 outcome = f"{type(error).__name__}: {error}"
             with lock:
                 if outcome is None:
