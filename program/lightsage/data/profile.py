@@ -19,6 +19,7 @@ from lightsage.data.channels import RawBatch
 from lightsage.data.values import (
     NOT_FINITE,
     BadValue,
+    NumberReading,
     number_from_text,
     numbers_from_arrow,
     read_numbers,
@@ -59,6 +60,21 @@ def _plural(count: int, noun: str) -> str:
 
 def _is_number_type(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
+@dataclass(frozen=True)
+class ColumnRead:
+    """One batch of a column as the profile reads it: its cells in one array, and the number rule over them.
+    Reading is the costly part of profiling and depends on nothing seen before, so any thread may do it."""
+
+    values: pa.Array
+    reading: NumberReading
+
+    @classmethod
+    def of(cls, values: pa.Array | pa.ChunkedArray) -> ColumnRead:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return cls(values, read_numbers(values))
 
 
 @dataclass
@@ -139,9 +155,11 @@ class ColumnProfile:
 
     def observe(self, values: pa.Array | pa.ChunkedArray, where: str = "", first_row: int = 0) -> None:
         """Count one batch of the column; `where` and `first_row` (0-based) place the cells it names."""
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        reading = read_numbers(values)
+        self.add(ColumnRead.of(values), where, first_row)
+
+    def add(self, read: ColumnRead, where: str = "", first_row: int = 0) -> None:
+        """Count one batch of the column, as read (`ColumnRead.of`); batches are added in the rows' order."""
+        values, reading = read.values, read.reading
         known = reading.numbers[~np.isnan(reading.numbers)]
         self.numbers += len(known)
         self._observe_numbers(known)
@@ -274,10 +292,19 @@ class TableProfile:
         return cls(names, {name: ColumnProfile(name) for name in names})
 
     def observe(self, batch: RawBatch, only: Iterable[str]) -> None:
+        self.add(batch, read_columns(batch, only))
+
+    def add(self, batch: RawBatch, reads: Mapping[str, ColumnRead]) -> None:
+        """One batch, its columns as read (`read_columns`); batches are added in the rows' order."""
         self.rows += batch.rows
         where = batch.file.where if batch.file is not None else ""
-        for name in only:
-            self.columns[name].observe(batch.table.column(name), where, batch.first_row)
+        for name, read in reads.items():
+            self.columns[name].add(read, where, batch.first_row)
+
+
+def read_columns(batch: RawBatch, names: Iterable[str]) -> dict[str, ColumnRead]:
+    """The named columns of a batch, as the profile reads them (any thread may)."""
+    return {name: ColumnRead.of(batch.table.column(name)) for name in names}
 
 
 class TargetColumn:
@@ -291,20 +318,23 @@ class TargetColumn:
 
     def observe(self, values: pa.Array | pa.ChunkedArray, where: str = "", first_row: int = 0) -> None:
         """Count one batch; an infinity in a number column (Parquet) is refused, naming its file and row."""
-        if _is_number_type(values.type):
-            try:
-                numbers_from_arrow(values)
-            except BadValue as bad:
-                place = f"{where}, " if where else ""
-                raise TargetError(
-                    f"{place}row {first_row + bad.index + 1}, target column '{self.name}': "
-                    f"{shown(bad.value)} is not {NOT_FINITE}"
-                ) from None
+        self.add(ColumnRead.of(values), where, first_row)
+
+    def add(self, read: ColumnRead, where: str = "", first_row: int = 0) -> None:
+        """Count one batch, as read (`ColumnRead.of`); batches are added in the rows' order."""
+        values = read.values
+        if _is_number_type(values.type) and read.reading.bad.any():
+            bad = read.reading.first_bad(values)
+            place = f"{where}, " if where else ""
+            raise TargetError(
+                f"{place}row {first_row + bad.index + 1}, target column '{self.name}': "
+                f"{shown(bad.value)} is not {NOT_FINITE}"
+            )
         texts = texts_from_arrow(values)
         texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
         # Parquet text may be large_string (pandas 3 writes its `str` columns so): keep every chunk one type.
         self.chunks.append(texts.cast(pa.string()))
-        self.profile.observe(values, where, first_row)
+        self.profile.add(read, where, first_row)
         if len(self.counts) <= MAX_CLASSES:
             counted = pc.value_counts(texts.drop_null())
             for value, count in zip(

@@ -19,6 +19,11 @@ from lightsage.contract.hyperparameters import LIGHTGBM_PARAMETER_NAMES
 from lightsage.tasks import LIGHTGBM_METRIC, LIGHTGBM_OBJECTIVE, Task, class_weights
 
 FEATURE_DTYPE = np.float32
+# LightGBM's row layout of histograms: for tables of at most this many features and bins in all, boosted on
+# at most this many threads.
+ROW_LAYOUT_MAX_FEATURES = 20
+ROW_LAYOUT_MAX_BINS = 2_000
+ROW_LAYOUT_MAX_THREADS = 16
 _FEATURE_MAX = float(np.finfo(FEATURE_DTYPE).max)
 
 
@@ -139,9 +144,7 @@ def parameters(settings: Mapping[str, Any], task: Task, classes: int, threads: i
         "metric": LIGHTGBM_METRIC[task],
         "seed": settings["random_state"],
         "num_threads": threads,
-        # Histograms by feature: LightGBM would otherwise time both layouts on the first round and keep the
-        # faster, whose choice then varies from run to run; the row layout also holds a second copy of the
-        # binned data (about one byte per row and feature) while boosting.
+        # Histograms by feature while the Datasets are built; `histogram_layout` decides boosting's.
         "force_col_wise": True,
         "verbose": -1,
     }
@@ -150,6 +153,30 @@ def parameters(settings: Mapping[str, Any], task: Task, classes: int, threads: i
     for name, lightgbm_name in LIGHTGBM_PARAMETER_NAMES.items():
         params[lightgbm_name] = settings[name]
     return params
+
+
+def histogram_layout(data: lgb.Dataset, threads: int) -> dict[str, bool]:
+    """How boosting on `data` builds its histograms: by rows when few threads share the work and it has few
+    features holding few bins in all, as LightGBM's documentation recommends (`force_row_wise`); else by
+    columns.
+
+    Decided from the binned Dataset, so the same data always gets the same layout: LightGBM's own choice
+    times both on the first round, and so can change from run to run. The measurements behind the bound are
+    in docs/benchmarks.md ("LightGBM's histogram layout").
+    """
+    bins = sum(data.feature_num_bin(index) for index in range(data.num_feature()))
+    by_rows = (
+        data.num_feature() <= ROW_LAYOUT_MAX_FEATURES
+        and bins <= ROW_LAYOUT_MAX_BINS
+        and threads <= ROW_LAYOUT_MAX_THREADS
+    )
+    return {"force_row_wise": by_rows, "force_col_wise": not by_rows}
+
+
+def row_layout_bytes(data: lgb.Dataset) -> float:
+    """What the row layout holds besides the Dataset: each row's bins again, one or two bytes a value."""
+    bins = sum(data.feature_num_bin(index) for index in range(data.num_feature()))
+    return data.num_data() * data.num_feature() * (1.0 if bins <= 256 else 2.0)
 
 
 def dataset(

@@ -210,6 +210,7 @@ def fit(
             valid_matrix, params, names, categorical, None, train_set, start.scores(valid_matrix, threads)
         )
     valid_matrix.clear()
+    params.update(_histogram_layout(train_set, threads, guard))
 
     budget = rounds.Budget.of(settings, train_rows_count, len(names), job.team.cluster.count)
     guard.enter("boosting")
@@ -264,6 +265,16 @@ def fit(
         report,
         baseline,
     )
+
+
+def _histogram_layout(train_set: lgb.Dataset, threads: int, guard: MemoryGuard) -> dict[str, bool]:
+    """Boosting's histogram layout (`boosting.histogram_layout`): by columns when the row layout's second copy
+    of the binned rows would not fit in memory."""
+    layout = boosting.histogram_layout(train_set, threads)
+    if layout["force_row_wise"] and not guard.fits({"the row layout": boosting.row_layout_bytes(train_set)}):
+        logger.info("histograms by columns: LightGBM's row layout, faster on this table, needs more memory")
+        return {"force_row_wise": False, "force_col_wise": True}
+    return layout
 
 
 def _refit(

@@ -175,12 +175,16 @@ class MemoryGuard:
         self.peak = max(self.peak, now)
         return now
 
+    def fits(self, parts: dict[str, float]) -> bool:
+        """Whether what is in memory plus the coming `parts` (name -> bytes) stays within the limit."""
+        return self.observe() + sum(parts.values()) <= self.limit.bytes * WATCH_SHARE
+
     def check_fits(self, stage: str, parts: dict[str, float], detail: str) -> None:
         """Stop now if what is in memory plus the coming `parts` (name -> bytes) clearly exceeds the limit."""
+        if self.fits(parts):
+            return
         now = self.observe()
         needed = now + sum(parts.values())
-        if needed <= self.limit.bytes * WATCH_SHARE:
-            return
         largest = max(parts, key=parts.__getitem__)
         raise OutOfMemory(
             f"{detail} needs about {gib(needed)} to {stage} ({largest}: {gib(parts[largest])}; "

@@ -2,22 +2,21 @@
 summaries, and their features.
 
 Each pass streams the channel in Arrow batches, the next read ahead on a thread of its own; a pool of threads
-(`in_order`) types the next batches and runs the recipe on them while this one is stored.
+(`lightsage.data.parallel.in_order`) types the next batches and runs the recipe on them while this one is
+stored.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from lightsage.data.channels import DataError, RawBatch
+from lightsage.data.parallel import in_order
 from lightsage.data.schema import ColumnValueError, InputSchema
 from lightsage.evaluation.baseline import BatchPart, StatisticsBuilder
 from lightsage.model import boosting
@@ -91,33 +90,6 @@ def typed_batches(
 def recipe_labels(labels: np.ndarray) -> np.ndarray:
     """Labels as a recipe reads them: float64, whatever dtype the channel keeps them in."""
     return np.asarray(labels, dtype=np.float64)
-
-
-Item = TypeVar("Item")
-Result = TypeVar("Result")
-
-
-def in_order(function: Callable[[Item], Result], items: Iterable[Item], workers: int) -> Iterator[Result]:
-    """`function` of each item, in the items' order, on up to `workers` threads with as many items in flight.
-
-    The recipe's batch work is Arrow and numpy, which release the GIL, so a second CPU computes the next batch
-    while this one reads and stores. The first item runs alone: a recipe may build its lookups on first use.
-    """
-    iterator = iter(items)
-    for first in iterator:
-        yield function(first)
-        break
-    if workers <= 1:
-        yield from map(function, iterator)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="recipe") as pool:
-        pending: deque[Future[Result]] = deque()
-        for item in iterator:
-            pending.append(pool.submit(function, item))
-            if len(pending) >= workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def combine_all(recipe: Recipe, summaries: Iterable[State]) -> State | None:

@@ -20,8 +20,10 @@ from lightsage.contract.paths import (
     read_input_data_config,
     read_resource_config,
 )
-from lightsage.data.channels import ChannelReader, DataError, channel_files
-from lightsage.data.profile import TableProfile, TargetColumn, marker_lines
+from lightsage.contract.resources import available_cpus
+from lightsage.data.channels import ChannelReader, DataError, RawBatch, channel_files
+from lightsage.data.parallel import in_order
+from lightsage.data.profile import ColumnRead, TableProfile, TargetColumn, marker_lines, read_columns
 from lightsage.data.schema import InputSchema
 from lightsage.data.values import is_missing_marker
 from lightsage.model import boosting
@@ -58,17 +60,23 @@ def _target_missing(target: str, names: list[str], where: str) -> DataError:
 
 
 def profile_channel(
-    reader: ChannelReader, target: str, columns: list[str] | None = None
+    reader: ChannelReader, target: str, columns: list[str] | None = None, workers: int = 1
 ) -> tuple[TableProfile, TargetColumn]:
-    """One pass over the channel: the target's values, and what the named columns (all by default) hold."""
+    """One pass over the channel: the target's values, and what the named columns (all by default) hold.
+    `workers` threads read the batches' cells while the profile counts the batches before them."""
     if target not in reader.names:
         raise _target_missing(target, reader.names, f"channel '{reader.channel}'")
     observed = [name for name in (reader.names if columns is None else columns) if name != target]
     profile = TableProfile.empty(reader.names)
     target_column = TargetColumn(target)
-    for batch in reader.batches([*observed, target], ahead=True):
-        profile.observe(batch, only=observed)
-        target_column.observe(batch.table.column(target), batch.file.where, batch.first_row)
+
+    def read(batch: RawBatch) -> tuple[RawBatch, dict[str, ColumnRead]]:
+        return batch, read_columns(batch, [*observed, target])
+
+    for batch, reads in in_order(read, reader.batches([*observed, target], ahead=True), workers):
+        target_read = reads.pop(target)
+        profile.add(batch, reads)
+        target_column.add(target_read, batch.file.where, batch.first_row)
     return profile, target_column
 
 
@@ -183,7 +191,7 @@ def plan(paths: MLPaths, peers: Cluster | None = None) -> Plan:
     recipe_class.check_columns(train_reader.names)
     with timed(f"profiled channel 'train' ({train_reader.size / 2**20:.0f} MiB)"):
         profile, target_column = profile_channel(
-            train_reader, target, recipe_class.profiled_columns(train_reader.names)
+            train_reader, target, recipe_class.profiled_columns(train_reader.names), available_cpus()
         )
     if train_sharded:  # scale-out: each host profiled its own files; merge, so all infer the same
         profile, target_column = scaleout.merged_profile(peers, profile, target_column)
@@ -235,7 +243,7 @@ def validation_channel(
     missing = [name for name in schema.feature_names if name not in reader.names]
     if missing:
         raise DataError(f"channel 'validation' lacks column(s) the model reads: {', '.join(missing)}")
-    _, target_column = profile_channel(reader, target, columns=[])
+    _, target_column = profile_channel(reader, target, columns=[], workers=available_cpus())
     for line in marker_lines("validation", [target_column.profile]):
         logger.info(line)
     try:

@@ -1,4 +1,5 @@
-"""LightGBM glue: float32 features, the chunked dataset, and the single-row fast path's equal answers."""
+"""LightGBM glue: float32 features, the chunked dataset, the histogram layout, and the single-row fast path's
+equal answers."""
 
 import lightgbm as lgb
 import numpy as np
@@ -13,7 +14,9 @@ from lightsage.model.boosting import (
     as_features,
     compact_labels,
     dataset,
+    histogram_layout,
     raw_scores,
+    row_layout_bytes,
     training_scores,
     without_datasets,
 )
@@ -53,6 +56,40 @@ def test_a_dataset_from_chunks_equals_one_from_the_whole_matrix(width: int, size
     )
     with pytest.raises(ValueError, match="the recipe returned"):
         FeatureMatrix(width).add(x[:2, : width - 1], y[:2])
+
+
+def binned(features: int, levels: int, rows: int = 5_000) -> lgb.Dataset:
+    """A constructed Dataset of `features` columns of `levels` values each (0: continuous values)."""
+    rng = np.random.default_rng(3)
+    if levels:
+        x = rng.integers(0, levels, size=(rows, features)).astype(float)
+    else:
+        x = rng.normal(size=(rows, features))
+    params = {"objective": "regression", "verbose": -1, "num_threads": 1}
+    return lgb.Dataset(as_features(x), x.sum(axis=1), params=params).construct()
+
+
+@pytest.mark.parametrize(
+    ("features", "levels", "threads", "by_rows"),
+    [
+        (5, 8, 2, True),  # 40 bins
+        (20, 8, 2, True),  # 160 bins
+        (21, 8, 2, False),  # more than 20 features
+        (10, 0, 2, False),  # 2,550 bins
+        (5, 8, 16, True),
+        (5, 8, 17, False),  # more than 16 threads
+    ],
+)
+def test_histograms_are_built_by_rows_only_for_few_features_bins_and_threads(
+    features: int, levels: int, threads: int, by_rows: bool
+) -> None:
+    layout = histogram_layout(binned(features, levels), threads)
+    assert layout == {"force_row_wise": by_rows, "force_col_wise": not by_rows}
+
+
+def test_the_row_layout_holds_each_rows_bins_again() -> None:
+    assert row_layout_bytes(binned(5, 8)) == 5_000 * 5  # 40 bins: one byte a value
+    assert row_layout_bytes(binned(3, 0)) == 5_000 * 3 * 2  # 765 bins: two bytes a value
 
 
 def boosters() -> dict[str, lgb.Booster]:

@@ -81,6 +81,7 @@ def test_success_writes_the_artifact_as_data(ml_root: MLRootFactory) -> None:
     assert roles["PassengerId"][1] == "ignored" and roles["Age"] == ("number", "feature", None)
     assert roles["Sex"] == ("string", "feature", ["male", "female"])
     assert "model.txt" and (model / "model.txt").read_text().startswith("tree")
+    assert "[force_row_wise: 1]" in (model / "model.txt").read_text()  # a narrow table: histograms by rows
     assert not (root / "output" / "failure").exists()
 
 

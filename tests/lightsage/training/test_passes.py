@@ -1,10 +1,8 @@
-"""lightsage.training.passes: the recipe's summaries combined in order, the thread pool that keeps it, and
-the data baseline observed on the way."""
+"""lightsage.training.passes: the recipe's summaries combined in order, and the data baseline observed on the
+way."""
 
 import math
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -49,42 +47,6 @@ def test_summaries_combine_in_order_and_each_only_a_few_times(
         return
     assert combined == {"batches": list(range(batches))}
     assert max(CountingRecipe.combined_times.values()) <= math.ceil(math.log(batches, 4)) + 1
-
-
-def test_in_order_keeps_the_order_runs_the_first_alone_and_bounds_the_items_in_flight() -> None:
-    lock = threading.Lock()
-    running, most, read = [0], [0], []
-
-    def slow_square(value: int) -> int:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.01 * (value % 3))
-        with lock:
-            running[0] -= 1
-        return value * value
-
-    def items() -> Iterator[int]:
-        for value in range(40):
-            read.append(value)
-            yield value
-
-    results = passes.in_order(slow_square, items(), workers=2)
-    assert next(results) == 0 and read == [0]  # the first item alone, before any other is read
-    assert list(results) == [value * value for value in range(1, 40)]
-    assert most[0] == 2
-    assert list(passes.in_order(slow_square, [], workers=2)) == []
-    assert list(passes.in_order(slow_square, [3, 4], workers=1)) == [9, 16]
-
-
-def test_in_order_passes_a_workers_error_on() -> None:
-    def fails_on_five(value: int) -> int:
-        if value == 5:
-            raise DataError("batch 5 is bad")
-        return value
-
-    with pytest.raises(DataError, match="batch 5 is bad"):
-        list(passes.in_order(fails_on_five, range(10), workers=2))
 
 
 def test_the_baseline_observed_on_the_features_pass_counts_every_row_once(
