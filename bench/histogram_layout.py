@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPOSITORY_ROOT / "program"))
 import common  # noqa: E402
 from common import RESULTS_DIR, run_and_report  # noqa: E402
 
-from lightsage.model.boosting import histogram_layout  # noqa: E402
+from lightsage.model.boosting import histogram_layout, total_bins  # noqa: E402
 
 FEATURES = (5, 10, 20, 40)
 # whole values per feature; 0: normally distributed values
@@ -69,7 +69,7 @@ def run(results: dict[str, Any], arguments: argparse.Namespace) -> None:
         for levels in LEVELS:
             values, target = table(arguments.rows, features, levels)
             probe = lgb.Dataset(values, target, params={"verbose": -1}, free_raw_data=False).construct()
-            bins = sum(probe.feature_num_bin(index) for index in range(features))
+            bins = total_bins(probe)
             chosen = "row" if histogram_layout(probe, arguments.threads)["force_row_wise"] else "col"
             seconds: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
             for _ in range(arguments.repeats):

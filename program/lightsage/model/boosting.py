@@ -164,10 +164,9 @@ def histogram_layout(data: lgb.Dataset, threads: int) -> dict[str, bool]:
     times both on the first round, and so can change from run to run. The measurements behind the bound are
     in docs/benchmarks.md ("LightGBM's histogram layout").
     """
-    bins = sum(data.feature_num_bin(index) for index in range(data.num_feature()))
     by_rows = (
         data.num_feature() <= ROW_LAYOUT_MAX_FEATURES
-        and bins <= ROW_LAYOUT_MAX_BINS
+        and total_bins(data) <= ROW_LAYOUT_MAX_BINS
         and threads <= ROW_LAYOUT_MAX_THREADS
     )
     return {"force_row_wise": by_rows, "force_col_wise": not by_rows}
@@ -175,8 +174,12 @@ def histogram_layout(data: lgb.Dataset, threads: int) -> dict[str, bool]:
 
 def row_layout_bytes(data: lgb.Dataset) -> float:
     """What the row layout holds besides the Dataset: each row's bins again, one or two bytes a value."""
-    bins = sum(data.feature_num_bin(index) for index in range(data.num_feature()))
-    return data.num_data() * data.num_feature() * (1.0 if bins <= 256 else 2.0)
+    return data.num_data() * data.num_feature() * (1.0 if total_bins(data) <= 256 else 2.0)
+
+
+def total_bins(data: lgb.Dataset) -> int:
+    """The bins of a constructed Dataset's features, all added up."""
+    return sum(data.feature_num_bin(index) for index in range(data.num_feature()))
 
 
 def dataset(
